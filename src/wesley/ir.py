@@ -1,0 +1,203 @@
+"""The intermediate representation (DESIGN §3): models, canonical JSON, `ir_hash`, JSON Schema.
+
+The IR is what every target and the planner read. It is plain data: SQL names already
+mapped, PostgreSQL types already chosen, constraint names already derived, so no consumer has
+to know GraphQL. JSON keys are camelCase (the DESIGN's spelling); Python attributes are
+snake_case. `schemas/ir.schema.json` is generated from these models (`wesley.schemas`) and a
+test fails when the checked-in copy is stale.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+IR_VERSION: Literal[1] = 1
+
+JsonValue = Any  # directive arguments are arbitrary JSON values
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        frozen=True,
+        extra="forbid",
+    )
+
+
+class SourcePos(_Model):
+    """Where a node starts in the SDL (1-based). The file is not part of the IR, so the
+    same schema moved to another path keeps its `ir_hash`."""
+
+    line: int
+    column: int
+
+
+class DirectiveUse(_Model):
+    """One directive as written, under its canonical name, with its arguments."""
+
+    name: str
+    args: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Default(_Model):
+    """`literal`: a value Wesley quoted itself; `expr`: an SQL expression checked by pglast
+    and re-rendered from its parse tree (never the user's text pasted as is)."""
+
+    kind: Literal["literal", "expr"]
+    sql: str
+
+
+class Column(_Model):
+    name: str
+    uid: str
+    type: str = Field(description="PostgreSQL type, e.g. uuid, text, integer, text[]")
+    graphql_type: str
+    nullable: bool
+    array: bool = False
+    enum: str | None = Field(default=None, description="SQL name of the enum type, if any")
+    default: Default | None = None
+    unique: bool = False
+    weight: int | None = Field(default=None, description="explicit @wes_weight, 1..10")
+    classification: list[Literal["critical", "sensitive", "pii"]] = Field(default_factory=list)
+    updated_at: bool = Field(default=False, description="@wes_updatedAt: set on every update")
+    grants: list[str] = Field(default_factory=list)
+    renamed_from: str | None = None
+    directives: list[DirectiveUse] = Field(default_factory=list)
+    source: SourcePos
+
+
+FkAction = Literal["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"]
+
+
+class ForeignKey(_Model):
+    name: str
+    columns: list[str]
+    ref_table: str
+    ref_columns: list[str]
+    on_delete: FkAction = "NO ACTION"
+    on_update: FkAction = "NO ACTION"
+
+
+class Unique(_Model):
+    name: str
+    columns: list[str]
+
+
+class Index(_Model):
+    name: str
+    columns: list[str]
+    unique: bool = False
+    using: Literal["btree", "hash", "gin", "gist", "brin"] = "btree"
+    where: str | None = None
+
+
+class Check(_Model):
+    name: str
+    expr: str
+    column: str | None = Field(default=None, description="set when declared on a field")
+
+
+class Rls(_Model):
+    """Row-level security. Expressions are SQL checked by pglast; None means no policy
+    for that command unless tenant/owner rules add one."""
+
+    enabled: bool = True
+    force: bool = True
+    using: str | None = None
+    check: str | None = None
+    select: str | None = None
+    insert: str | None = None
+    update: str | None = None
+    delete: str | None = None
+    roles: list[str] = Field(default_factory=list)
+    preset: str | None = None
+
+
+class Owner(_Model):
+    column: str
+
+
+class Relation(_Model):
+    """A virtual field (@wes_hasMany/@wes_hasOne/@wes_belongsTo): no column."""
+
+    field: str
+    kind: Literal["hasMany", "hasOne", "belongsTo"]
+    target_type: str
+    many: bool = Field(description="the field is a list")
+
+
+class Table(_Model):
+    name: str
+    type_name: str
+    uid: str
+    columns: list[Column]
+    primary_key: list[str] = Field(default_factory=list)
+    foreign_keys: list[ForeignKey] = Field(default_factory=list)
+    uniques: list[Unique] = Field(default_factory=list)
+    indexes: list[Index] = Field(default_factory=list)
+    checks: list[Check] = Field(default_factory=list)
+    tenant_by: str | None = None
+    rls: Rls | None = None
+    owner: Owner | None = None
+    grants: list[str] = Field(default_factory=list)
+    weight: int | None = None
+    classification: list[Literal["critical", "sensitive", "pii"]] = Field(default_factory=list)
+    relations: list[Relation] = Field(default_factory=list)
+    renamed_from: str | None = None
+    directives: list[DirectiveUse] = Field(default_factory=list)
+    source: SourcePos
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+
+class Enum(_Model):
+    name: str
+    type_name: str
+    uid: str
+    values: list[str]
+    source: SourcePos
+
+
+class IR(_Model):
+    version: Literal[1] = IR_VERSION
+    tables: list[Table] = Field(default_factory=list)
+    enums: list[Enum] = Field(default_factory=list)
+
+    def table(self, name: str) -> Table | None:
+        return next((t for t in self.tables if t.name == name), None)
+
+    def to_json_data(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+def canonical_json(data: Any) -> str:
+    """Sorted keys, no whitespace, UTF-8 text: the bytes every hash in Wesley is taken over."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def sha256_hex(text: str | bytes) -> str:
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    return hashlib.sha256(raw).hexdigest()
+
+
+def ir_hash(ir: IR) -> str:
+    return sha256_hex(canonical_json(ir.to_json_data()))
+
+
+def ir_from_json(data: Any) -> IR:
+    return IR.model_validate(data)
+
+
+def ir_json_schema() -> dict[str, Any]:
+    schema = IR.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://wesley.dev/schemas/ir.schema.json"
+    schema["title"] = "Wesley IR"
+    return schema

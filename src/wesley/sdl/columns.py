@@ -1,0 +1,157 @@
+"""A GraphQL field → an IR column: type mapping (DESIGN §2) and defaults."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import GraphQLSchema
+from graphql.language import FieldDefinitionNode, ListTypeNode, NamedTypeNode, NonNullTypeNode
+from graphql.type import GraphQLEnumType, GraphQLScalarType
+
+from wesley.errors import Diagnostic, Location, input_error
+from wesley.ir import Default
+from wesley.sdl.expressions import ExprKind, is_function_call, normalize_expression
+from wesley.sdl.registry import BUILTIN_SCALARS
+from wesley.sqltext import quote_literal
+
+
+@dataclass(frozen=True)
+class FieldType:
+    named: str  # the GraphQL named type, e.g. "String"
+    nullable: bool  # outer nullability
+    array: bool
+
+    @property
+    def graphql(self) -> str:
+        inner = f"[{self.named}]" if self.array else self.named
+        return inner if self.nullable else inner + "!"
+
+
+def field_type(node: FieldDefinitionNode, where: Location | None) -> FieldType:
+    t = node.type
+    nullable = not isinstance(t, NonNullTypeNode)
+    if isinstance(t, NonNullTypeNode):
+        t = t.type
+    array = isinstance(t, ListTypeNode)
+    if isinstance(t, ListTypeNode):
+        t = t.type
+        if isinstance(t, NonNullTypeNode):
+            t = t.type
+    if not isinstance(t, NamedTypeNode):
+        raise input_error(
+            "UNSUPPORTED_TYPE",
+            f"field {node.name.value!r} is a list of lists, which has no column type",
+            "use JSON for nested data, or a separate table",
+            where,
+        )
+    return FieldType(t.name.value, nullable, array)
+
+
+@dataclass(frozen=True)
+class SqlType:
+    sql: str  # without [] for arrays
+    enum: str | None = None
+
+
+def sql_type(
+    ft: FieldType,
+    schema: GraphQLSchema,
+    enum_names: dict[str, str],
+    scalars: dict[str, str],
+    where: Location | None,
+) -> SqlType:
+    named = schema.get_type(ft.named)
+    if isinstance(named, GraphQLEnumType):
+        return SqlType(enum_names[ft.named], enum_names[ft.named])
+    if isinstance(named, GraphQLScalarType):
+        mapped = scalars.get(ft.named) or BUILTIN_SCALARS.get(ft.named)
+        if mapped:
+            return SqlType(mapped)
+    raise input_error(
+        "UNMAPPED_TYPE",
+        f"type {ft.named!r} has no PostgreSQL mapping",
+        f'map it in wesley.toml, e.g. [scalars] {ft.named} = "text", or use a built-in: '
+        + ", ".join(BUILTIN_SCALARS),
+        where,
+    )
+
+
+_INT_TYPES = {"integer", "bigint", "smallint"}
+_NUM_TYPES = _INT_TYPES | {"double precision", "numeric", "real"}
+_INT_TEXT = re.compile(r"^[+-]?\d+$")
+
+
+def literal_default(
+    value: Any,
+    column_type: SqlType,
+    array: bool,
+    enum_values: list[str] | None,
+    where: Location | None,
+    what: str,
+    warnings: list[Diagnostic],
+) -> Default:
+    """`@wes_default(value:)`: quoted by Wesley, checked against the column type.
+
+    Upstream wrote `value: "now()"` for timestamps; a string that parses as a bare function
+    call on a non-text column is taken as that expression, with a warning to write `expr:`.
+    """
+    sql = column_type.sql
+    bad = input_error(
+        "INVALID_DEFAULT",
+        f"{what}: default {value!r} does not fit type {sql}{'[]' if array else ''}",
+        "give a value of the column's type, or write an SQL expression with expr:",
+        where,
+    )
+    if value is None:
+        return Default(kind="literal", sql="NULL")
+    if array:
+        raise input_error(
+            "INVALID_DEFAULT",
+            f"{what}: a literal default for an array column is not supported",
+            "write it as an expression, e.g. expr: \"ARRAY['a','b']\" or expr: \"'{}'\"",
+            where,
+        )
+    if sql == "jsonb" and not isinstance(value, str):
+        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return Default(kind="literal", sql=quote_literal(text))
+    if isinstance(value, bool):
+        if sql != "boolean":
+            raise bad
+        return Default(kind="literal", sql="true" if value else "false")
+    if isinstance(value, int | float):
+        if sql not in _NUM_TYPES or (isinstance(value, float) and sql in _INT_TYPES):
+            raise bad
+        return Default(kind="literal", sql=repr(value))
+    if not isinstance(value, str):
+        raise bad
+    if sql not in ("text", "jsonb") and column_type.enum is None and is_function_call(value):
+        warnings.append(
+            Diagnostic(
+                "W_DEFAULT_VALUE_IS_EXPR",
+                f"{what}: value: {value!r} is read as the SQL expression {value}",
+                where,
+                f'write @wes_default(expr: "{value}") to say so',
+            )
+        )
+        return Default(kind="expr", sql=normalize_expression(value, ExprKind.DEFAULT, where, what))
+    if enum_values is not None and value not in enum_values:
+        raise input_error(
+            "INVALID_DEFAULT",
+            f"{what}: default {value!r} is not a value of the enum",
+            "one of: " + ", ".join(enum_values),
+            where,
+        )
+    if sql in _INT_TYPES and not _INT_TEXT.match(value):
+        raise bad
+    if sql == "boolean" and value.lower() not in ("true", "false"):
+        raise bad
+    if sql == "uuid":
+        try:
+            uuid.UUID(value)
+        except ValueError:
+            raise bad from None
+    return Default(kind="literal", sql=quote_literal(value))

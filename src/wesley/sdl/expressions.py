@@ -1,0 +1,137 @@
+"""SQL expressions from the schema (`expr:` defaults, checks, index predicates, RLS rules).
+
+Each is parsed by PostgreSQL's own parser (pglast) as exactly one expression and re-rendered
+from the parse tree, so what reaches SQL is what PostgreSQL understood, never the user's text
+pasted as is: `1; DROP TABLE x`, a trailing `-- comment` or `1) FROM t WHERE (1` are errors.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from pglast import ast, parse_sql, visitors
+from pglast.parser import ParseError
+from pglast.stream import RawStream
+
+from wesley.errors import Location, input_error
+
+# SelectStmt parts that must stay empty: anything there means the text escaped its parens.
+_SELECT_EXTRAS = (
+    "distinctClause",
+    "intoClause",
+    "fromClause",
+    "whereClause",
+    "groupClause",
+    "havingClause",
+    "windowClause",
+    "valuesLists",
+    "sortClause",
+    "limitOffset",
+    "limitCount",
+    "lockingClause",
+    "withClause",
+    "larg",
+    "rarg",
+)
+
+
+class ExprKind(Enum):
+    DEFAULT = "default"  # no subquery, no column reference (PostgreSQL forbids both)
+    CHECK = "check"  # no subquery
+    INDEX_WHERE = "index predicate"  # no subquery
+    POLICY = "policy"  # anything an expression may hold
+
+
+class _Finder(visitors.Visitor):
+    def __init__(self) -> None:
+        self.kinds: set[str] = set()
+
+    def visit(self, ancestors: Any, node: Any) -> None:
+        self.kinds.add(type(node).__name__)
+
+
+def normalize_expression(text: str, kind: ExprKind, where: Location | None, what: str) -> str:
+    """Return the canonical SQL of `text`, or raise INVALID_EXPRESSION naming `what`."""
+    hint = f"{what} must be one SQL expression, e.g. now(), 'draft', price > 0"
+    if not text.strip():
+        raise input_error("INVALID_EXPRESSION", f"{what} is empty", hint, where)
+    if ";" in text:
+        raise input_error(
+            "INVALID_EXPRESSION",
+            f"{what} contains ';': {text!r}",
+            hint + "; a ';' would start a second statement",
+            where,
+        )
+    try:
+        stmts = parse_sql(f"SELECT ({text})")
+    except ParseError as exc:
+        raise input_error(
+            "INVALID_EXPRESSION", f"{what} is not a valid SQL expression: {exc}", hint, where
+        ) from None
+    stmt = stmts[0].stmt if len(stmts) == 1 else None
+    if (
+        not isinstance(stmt, ast.SelectStmt)
+        or stmt.targetList is None
+        or len(stmt.targetList) != 1
+        or any(getattr(stmt, part, None) for part in _SELECT_EXTRAS)
+    ):
+        raise input_error(
+            "INVALID_EXPRESSION", f"{what} is not a single expression: {text!r}", hint, where
+        )
+    node = stmt.targetList[0].val
+    finder = _Finder()
+    finder(node)
+    if kind is not ExprKind.POLICY and "SubLink" in finder.kinds:
+        raise input_error(
+            "INVALID_EXPRESSION",
+            f"{what} contains a subquery, which PostgreSQL does not allow in a {kind.value}",
+            "use a function or a trigger instead",
+            where,
+        )
+    if kind is ExprKind.DEFAULT and "ColumnRef" in finder.kinds:
+        raise input_error(
+            "INVALID_EXPRESSION",
+            f"{what} refers to a column, which PostgreSQL does not allow in a default",
+            "a default cannot read other columns; did you mean a string literal? "
+            "then use value: instead of expr:",
+            where,
+        )
+    return str(RawStream()(node))
+
+
+def is_function_call(text: str) -> bool:
+    """True when `text` parses as a bare call such as `now()` or `CURRENT_TIMESTAMP`."""
+    if ";" in text:
+        return False
+    try:
+        stmts = parse_sql(f"SELECT ({text})")
+    except ParseError:
+        return False
+    stmt = stmts[0].stmt if len(stmts) == 1 else None
+    if not isinstance(stmt, ast.SelectStmt) or not stmt.targetList or len(stmt.targetList) != 1:
+        return False
+    if any(getattr(stmt, part, None) for part in _SELECT_EXTRAS):
+        return False
+    return isinstance(stmt.targetList[0].val, ast.FuncCall | ast.SQLValueFunction)
+
+
+def normalize_type_name(text: str, where: Location | None, what: str) -> str:
+    """A PostgreSQL type name (`numeric(12,2)`, `varchar(20)[]`), re-rendered by pglast."""
+    hint = "a PostgreSQL type name, e.g. numeric(12,2), varchar(40), text[]"
+    try:
+        stmts = parse_sql(f"SELECT NULL::{text}") if ";" not in text else []
+    except ParseError:
+        stmts = []
+    stmt = stmts[0].stmt if len(stmts) == 1 else None
+    ok = (
+        isinstance(stmt, ast.SelectStmt)
+        and stmt.targetList is not None
+        and len(stmt.targetList) == 1
+        and not any(getattr(stmt, part, None) for part in _SELECT_EXTRAS)
+        and isinstance(stmt.targetList[0].val, ast.TypeCast)
+    )
+    if not ok:
+        raise input_error("INVALID_TYPE_NAME", f"{what} {text!r} is not a type name", hint, where)
+    assert stmt is not None  # ok implies it
+    return str(RawStream()(stmt.targetList[0].val.typeName))

@@ -1,0 +1,44 @@
+"""SQL names: snake_case mapping, identifier validation, deterministic constraint names."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are silently cut
+
+_BOUNDARY_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
+_BOUNDARY_2 = re.compile(r"([a-z0-9])([A-Z])")
+
+
+def snake_case(name: str) -> str:
+    """`OrderItem` → `order_item`, `createdAt` → `created_at`, `HTTPLog` → `http_log`."""
+    s = _BOUNDARY_1.sub(r"\1_\2", name)
+    s = _BOUNDARY_2.sub(r"\1_\2", s)
+    return s.lower()
+
+
+def identifier_problem(name: str) -> str | None:
+    """Why `name` cannot be a PostgreSQL identifier, or None if it can (quoting is the
+    targets' job; any other character is fine once quoted)."""
+    if not name:
+        return "is empty"
+    if "\x00" in name:
+        return "contains a NUL byte"
+    size = len(name.encode("utf-8"))
+    if size > MAX_IDENTIFIER_BYTES:
+        return f"is {size} bytes long; PostgreSQL keeps only {MAX_IDENTIFIER_BYTES}"
+    return None
+
+
+def constraint_name(table: str, columns: list[str], suffix: str) -> str:
+    """PostgreSQL's own convention (`<table>_<cols>_<suffix>`), cut to 63 bytes with a short
+    hash of the full name so two long names never collide after truncation."""
+    full = "_".join([table, *columns, suffix])
+    if len(full.encode("utf-8")) <= MAX_IDENTIFIER_BYTES:
+        return full
+    digest = hashlib.sha256(full.encode("utf-8")).hexdigest()[:8]
+    tail = f"_{digest}_{suffix}"
+    budget = MAX_IDENTIFIER_BYTES - len(tail.encode("utf-8"))
+    head = full.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
+    return head + tail

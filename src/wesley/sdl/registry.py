@@ -1,0 +1,189 @@
+"""The directive registry: every directive Wesley understands, its canonical `@wes_*` name,
+its aliases, and the GraphQL declaration Wesley supplies when the user's file has none.
+
+One table, so adding a directive is one entry. Aliases: every canonical `wes_x` is also
+accepted as `wesley_x` and, for the upstream tool's bare spellings, as listed in `legacy`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+OBJ = "OBJECT"
+FIELD = "FIELD_DEFINITION"
+ENUM = "ENUM"
+
+# Internal scalar for arguments that take any literal (`@wes_default(value: 0)`,
+# `onDelete: CASCADE`): graphql-core then hands us the untyped value and we check it.
+ANY_SCALAR = "WesValue"
+
+_ROLES = "[String!]"
+
+
+@dataclass(frozen=True)
+class DirectiveSpec:
+    name: str  # canonical, without "@"
+    locations: tuple[str, ...]
+    args: tuple[tuple[str, str], ...] = ()
+    repeatable: bool = False
+    legacy: tuple[str, ...] = ()
+
+    def declaration(self, spelled: str) -> str:
+        args = ", ".join(f"{a}: {t}" for a, t in self.args)
+        arglist = f"({args})" if args else ""
+        rep = " repeatable" if self.repeatable else ""
+        return f"directive @{spelled}{arglist}{rep} on {' | '.join(self.locations)}"
+
+
+_RLS_ARGS: tuple[tuple[str, str], ...] = (
+    ("enabled", "Boolean"),
+    ("force", "Boolean"),
+    ("using", "String"),
+    ("check", "String"),
+    ("select", "String"),
+    ("insert", "String"),
+    ("update", "String"),
+    ("delete", "String"),
+    ("roles", _ROLES),
+    ("selectRoles", _ROLES),
+    ("insertRoles", _ROLES),
+    ("updateRoles", _ROLES),
+    ("deleteRoles", _ROLES),
+    ("preset", "String"),
+    ("name", "String"),
+    ("options", ANY_SCALAR),
+)
+
+_COLS = (("columns", "[String!]"), ("fields", "[String!]"))
+_REL = (("type", "String"), ("field", "String"), ("via", "String"), ("ref", "String"))
+
+DIRECTIVES: tuple[DirectiveSpec, ...] = (
+    DirectiveSpec("wes_table", (OBJ,), (("name", "String"),), legacy=("table",)),
+    DirectiveSpec("wes_column", (FIELD,), (("name", "String"),), legacy=("column",)),
+    DirectiveSpec("wes_pk", (FIELD, OBJ), _COLS, legacy=("pk", "primaryKey")),
+    DirectiveSpec(
+        "wes_fk",
+        (FIELD,),
+        (
+            ("ref", "String!"),
+            ("onDelete", ANY_SCALAR),
+            ("onUpdate", ANY_SCALAR),
+            ("name", "String"),
+        ),
+        legacy=("fk", "foreignKey"),
+    ),
+    DirectiveSpec(
+        "wes_unique",
+        (FIELD, OBJ),
+        (*_COLS, ("name", "String")),
+        repeatable=True,
+        legacy=("unique",),
+    ),
+    DirectiveSpec(
+        "wes_index",
+        (FIELD, OBJ),
+        (
+            ("name", "String"),
+            ("using", "String"),
+            ("where", "String"),
+            *_COLS,
+            ("unique", "Boolean"),
+        ),
+        repeatable=True,
+        legacy=("index",),
+    ),
+    DirectiveSpec(
+        "wes_default",
+        (FIELD,),
+        (("value", ANY_SCALAR), ("expr", "String")),
+        legacy=("default",),
+    ),
+    DirectiveSpec(
+        "wes_check", (FIELD, OBJ), (("expr", "String!"), ("name", "String")), True, ("check",)
+    ),
+    DirectiveSpec("wes_tenant", (OBJ,), (("by", "String!"),), legacy=("tenant",)),
+    DirectiveSpec("wes_rls", (OBJ,), _RLS_ARGS, legacy=("rls",)),
+    DirectiveSpec(
+        "wes_owner",
+        (OBJ,),
+        (
+            ("column", "String"),
+            ("select", "String"),
+            ("insert", "String"),
+            ("update", "String"),
+            ("delete", "String"),
+        ),
+        legacy=("owner",),
+    ),
+    DirectiveSpec("wes_grant", (OBJ, FIELD), (("roles", _ROLES),), legacy=("grant",)),
+    DirectiveSpec("wes_noRPC", (OBJ,), legacy=("noRPC",)),
+    DirectiveSpec("wes_uid", (OBJ, FIELD, ENUM), (("value", "String!"),), legacy=("uid",)),
+    DirectiveSpec("wes_weight", (OBJ, FIELD), (("value", "Int!"),), legacy=("weight",)),
+    DirectiveSpec("wes_critical", (OBJ, FIELD), legacy=("critical",)),
+    DirectiveSpec("wes_sensitive", (OBJ, FIELD), legacy=("sensitive",)),
+    DirectiveSpec("wes_pii", (OBJ, FIELD), legacy=("pii",)),
+    DirectiveSpec("wes_hasMany", (FIELD,), _REL, legacy=("hasMany",)),
+    DirectiveSpec("wes_hasOne", (FIELD,), _REL, legacy=("hasOne",)),
+    DirectiveSpec("wes_belongsTo", (FIELD,), _REL, legacy=("belongsTo",)),
+    DirectiveSpec(
+        "wes_renamedFrom", (OBJ, FIELD, ENUM), (("name", "String!"),), legacy=("renamedFrom",)
+    ),
+    DirectiveSpec("wes_updatedAt", (FIELD,), legacy=("updatedAt",)),
+)
+
+BY_CANONICAL: dict[str, DirectiveSpec] = {d.name: d for d in DIRECTIVES}
+
+
+def _aliases() -> dict[str, str]:
+    table: dict[str, str] = {}
+    for spec in DIRECTIVES:
+        table[spec.name] = spec.name
+        table["wesley_" + spec.name.removeprefix("wes_")] = spec.name
+        for legacy in spec.legacy:
+            table[legacy] = spec.name
+    return table
+
+
+ALIASES: dict[str, str] = _aliases()
+
+
+def canonical_name(spelled: str) -> str | None:
+    """`wesley_pk`, `primaryKey`, `wes_pk` → `wes_pk`; unknown names → None."""
+    return ALIASES.get(spelled)
+
+
+def is_alias(spelled: str) -> bool:
+    return spelled in ALIASES and ALIASES[spelled] != spelled
+
+
+# Scalars Wesley maps to PostgreSQL types without the user declaring them (DESIGN §2).
+BUILTIN_SCALARS: dict[str, str] = {
+    "ID": "uuid",
+    "UUID": "uuid",
+    "String": "text",
+    "Int": "integer",
+    "Float": "double precision",
+    "Boolean": "boolean",
+    "DateTime": "timestamptz",
+    "Date": "date",
+    "Time": "time",
+    "JSON": "jsonb",
+    "Decimal": "numeric",
+    "BigInt": "bigint",
+    "Inet": "inet",
+}
+_GRAPHQL_SPEC_SCALARS = {"ID", "String", "Int", "Float", "Boolean"}
+
+
+def prelude(declared_directives: set[str], declared_types: set[str]) -> str:
+    """The GraphQL text Wesley adds to a user's file: a declaration of every directive
+    spelling and custom scalar the file does not declare itself, so graphql-core can
+    validate the whole document (user declarations win, as upstream files have their own)."""
+    lines: list[str] = []
+    for scalar in [*BUILTIN_SCALARS, ANY_SCALAR]:
+        if scalar not in _GRAPHQL_SPEC_SCALARS and scalar not in declared_types:
+            lines.append(f"scalar {scalar}")
+    for spelled, canonical in ALIASES.items():
+        if spelled not in declared_directives:
+            lines.append(BY_CANONICAL[canonical].declaration(spelled))
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,506 @@
+"""GraphQL object types marked `@wes_table` → IR tables, in two passes: first every table on
+its own (columns, keys, indexes), then what refers to other tables (foreign keys)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, cast
+
+from graphql import GraphQLSchema
+from graphql.language import FieldDefinitionNode, ObjectTypeDefinitionNode
+from graphql.type import GraphQLObjectType
+
+from wesley.errors import Diagnostic, Location, input_error
+from wesley.ir import (
+    Check,
+    Column,
+    Default,
+    DirectiveUse,
+    FkAction,
+    Index,
+    Owner,
+    Relation,
+    Rls,
+    SourcePos,
+    Table,
+    Unique,
+)
+from wesley.sdl.columns import field_type, literal_default, sql_type
+from wesley.sdl.document import (
+    DirectiveReader,
+    DirectiveValue,
+    all_of,
+    first,
+    location_of,
+    require_identifier,
+)
+from wesley.sdl.expressions import ExprKind, normalize_expression
+from wesley.sdl.naming import constraint_name
+
+Classification = Literal["critical", "sensitive", "pii"]
+_CLASSES: tuple[tuple[str, Classification], ...] = (
+    ("wes_critical", "critical"),
+    ("wes_sensitive", "sensitive"),
+    ("wes_pii", "pii"),
+)
+_RELATIONS = {"wes_hasMany": "hasMany", "wes_hasOne": "hasOne", "wes_belongsTo": "belongsTo"}
+_USING = ("btree", "hash", "gin", "gist", "brin")
+_FK_ACTIONS: dict[str, FkAction] = {
+    "NO ACTION": "NO ACTION",
+    "RESTRICT": "RESTRICT",
+    "CASCADE": "CASCADE",
+    "SET NULL": "SET NULL",
+    "SET DEFAULT": "SET DEFAULT",
+}
+
+
+@dataclass(frozen=True)
+class Naming:
+    preserve: bool = False  # wesley.toml [naming] sql = "preserve"
+
+    def sql(self, graphql_name: str) -> str:
+        from wesley.sdl.naming import snake_case
+
+        return graphql_name if self.preserve else snake_case(graphql_name)
+
+
+@dataclass
+class PendingFk:
+    column: str
+    ref: str
+    on_delete: FkAction
+    on_update: FkAction
+    name: str | None
+    where: Location | None
+
+
+@dataclass
+class TableDraft:
+    """A table before foreign keys are resolved (they need every table)."""
+
+    table: Table
+    fields: dict[str, str]  # GraphQL field name → column name
+    pending_fks: list[PendingFk] = field(default_factory=list)
+
+
+def _uses(values: list[DirectiveValue]) -> list[DirectiveUse]:
+    return [DirectiveUse(name=v.canonical, args=_jsonable(v.args)) for v in values]
+
+
+def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in sorted(args.items()) if v is not None}
+
+
+def _weight(values: list[DirectiveValue]) -> int | None:
+    w = first(values, "wes_weight")
+    if w is None:
+        return None
+    value = w.args.get("value")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 10:
+        raise input_error(
+            "INVALID_WEIGHT",
+            f"@wes_weight(value: {value!r}) is outside 1..10",
+            "use 1 to 10",
+            w.location,
+        )
+    return value
+
+
+def _classes(values: list[DirectiveValue]) -> list[Classification]:
+    return [label for name, label in _CLASSES if first(values, name) is not None]
+
+
+def _fk_action(value: Any, where: Location | None) -> FkAction:
+    if value is None:
+        return "NO ACTION"
+    key = str(value).upper().replace("_", " ").strip()
+    if key not in _FK_ACTIONS:
+        raise input_error(
+            "INVALID_ARGUMENT",
+            f"unknown foreign key action {value!r}",
+            "one of: " + ", ".join(a.replace(" ", "_") for a in _FK_ACTIONS),
+            where,
+        )
+    return _FK_ACTIONS[key]
+
+
+@dataclass
+class TableBuilder:
+    schema: GraphQLSchema
+    reader: DirectiveReader
+    naming: Naming
+    enum_names: dict[str, str]  # GraphQL enum name → SQL name
+    enum_values: dict[str, list[str]]
+    scalars: dict[str, str]
+    file: str | None
+    warnings: list[Diagnostic]
+
+    def build(self, node: ObjectTypeDefinitionNode, directives: list[DirectiveValue]) -> TableDraft:
+        type_name = node.name.value
+        where = location_of(node, self.file)
+        table_dir = first(directives, "wes_table")
+        name = (table_dir.text("name") if table_dir else None) or self.naming.sql(type_name)
+        name = require_identifier(name, "table name", table_dir.location if table_dir else where)
+        uid_dir = first(directives, "wes_uid")
+        columns: list[Column] = []
+        relations: list[Relation] = []
+        fields: dict[str, str] = {}
+        pk: list[str] = []
+        uniques: list[Unique] = []
+        indexes: list[Index] = []
+        checks: list[Check] = []
+        pending: list[PendingFk] = []
+        for fnode in node.fields or ():
+            fvalues = self.reader.read(fnode.directives or ())
+            relation = self._relation(fnode, fvalues)
+            if relation is not None:
+                relations.append(relation)
+                continue
+            column = self._column(name, fnode, fvalues)
+            if column.name in fields.values():
+                raise input_error(
+                    "DUPLICATE_COLUMN",
+                    f"two fields of {type_name} map to the column {column.name!r}",
+                    "give one of them another SQL name with @wes_column(name:)",
+                    location_of(fnode, self.file),
+                )
+            fields[fnode.name.value] = column.name
+            columns.append(column)
+            floc = location_of(fnode, self.file)
+            if first(fvalues, "wes_pk"):
+                pk.append(column.name)
+            for u in all_of(fvalues, "wes_unique"):
+                uniques.append(
+                    Unique(
+                        name=u.text("name") or constraint_name(name, [column.name], "key"),
+                        columns=[column.name],
+                    )
+                )
+            for ix in all_of(fvalues, "wes_index"):
+                indexes.append(self._index(name, [column.name], ix))
+            for ck in all_of(fvalues, "wes_check"):
+                checks.append(self._check(name, column.name, ck))
+            fk = first(fvalues, "wes_fk")
+            if fk is not None:
+                pending.append(
+                    PendingFk(
+                        column=column.name,
+                        ref=fk.need("ref"),
+                        on_delete=_fk_action(fk.args.get("onDelete"), fk.location),
+                        on_update=_fk_action(fk.args.get("onUpdate"), fk.location),
+                        name=fk.text("name"),
+                        where=fk.location or floc,
+                    )
+                )
+        by_name = {c.name: c for c in columns}
+
+        def resolve(names: list[str], d: DirectiveValue) -> list[str]:
+            out = []
+            for n in names:
+                col = fields.get(n) or (n if n in by_name else None)
+                if col is None:
+                    raise input_error(
+                        "UNKNOWN_COLUMN",
+                        f"@{d.spelled} names {n!r}, which is not a field of {type_name}",
+                        "fields: " + ", ".join(fields),
+                        d.location,
+                    )
+                out.append(col)
+            return out
+
+        def listed(d: DirectiveValue) -> list[str] | None:
+            names = d.args.get("columns") or d.args.get("fields")
+            return list(names) if names else None
+
+        for d in all_of(directives, "wes_pk"):
+            names = listed(d)
+            if names:
+                pk.extend(c for c in resolve(names, d) if c not in pk)
+        for d in all_of(directives, "wes_unique"):
+            names = listed(d)
+            if not names:
+                raise input_error(
+                    "MISSING_ARGUMENT", "a type-level @wes_unique needs columns:", None, d.location
+                )
+            cols = resolve(names, d)
+            uniques.append(
+                Unique(name=d.text("name") or constraint_name(name, cols, "key"), columns=cols)
+            )
+        for d in all_of(directives, "wes_index"):
+            names = listed(d)
+            if not names:
+                raise input_error(
+                    "MISSING_ARGUMENT",
+                    "a type-level @wes_index needs columns:",
+                    'e.g. @wes_index(columns: ["org_id", "created_at"])',
+                    d.location,
+                )
+            indexes.append(self._index(name, resolve(names, d), d))
+        for d in all_of(directives, "wes_check"):
+            checks.append(self._check(name, None, d))
+        for col_name in pk:
+            col = by_name[col_name]
+            if col.nullable:
+                field_name = next(f for f, c in fields.items() if c == col_name)
+                fnode = next(f for f in node.fields or () if f.name.value == field_name)
+                raise input_error(
+                    "PK_NULLABLE",
+                    f"primary key {type_name}.{field_name} is nullable",
+                    f"make it non-null: {field_name}: {col.graphql_type}!",
+                    location_of(fnode, self.file),
+                )
+        if not pk:
+            self.warnings.append(
+                Diagnostic(
+                    "W_NO_PRIMARY_KEY",
+                    f"table {name} has no primary key",
+                    where,
+                    "mark a field @wes_pk: migrations backfill in batches by primary key",
+                )
+            )
+        # unique columns: a single-column unique constraint marks the column itself
+        unique_cols = {u.columns[0] for u in uniques if len(u.columns) == 1}
+        columns = [c.model_copy(update={"unique": c.name in unique_cols}) for c in columns]
+        tenant_by = self._tenant(directives, fields, by_name, type_name)
+        owner = self._owner(directives, fields, by_name, type_name)
+        rls = self._rls(directives, tenant_by is not None or owner is not None)
+        grant = first(directives, "wes_grant")
+        table = Table(
+            name=name,
+            type_name=type_name,
+            uid=uid_dir.need("value") if uid_dir else f"tbl:{name}",
+            columns=columns,
+            primary_key=pk,
+            uniques=_dedupe_uniques(uniques),
+            indexes=_dedupe_indexes(indexes),
+            checks=_number_checks(checks),
+            tenant_by=tenant_by,
+            rls=rls,
+            owner=owner,
+            grants=list(grant.args.get("roles") or []) if grant else [],
+            weight=_weight(directives),
+            classification=_classes(directives),
+            relations=relations,
+            renamed_from=_renamed(directives),
+            directives=_uses(directives),
+            source=_pos(where),
+        )
+        return TableDraft(table, fields, pending)
+
+    def _relation(
+        self, fnode: FieldDefinitionNode, values: list[DirectiveValue]
+    ) -> Relation | None:
+        where = location_of(fnode, self.file)
+        ft = field_type(fnode, where)
+        rel = next((v for v in values if v.canonical in _RELATIONS), None)
+        target = self.schema.get_type(ft.named)
+        if rel is None:
+            if isinstance(target, GraphQLObjectType):
+                raise input_error(
+                    "RELATION_DIRECTIVE_MISSING",
+                    f"field {fnode.name.value!r} has the object type {ft.named} but no relation "
+                    "directive",
+                    "mark it @wes_belongsTo, @wes_hasOne or @wes_hasMany (a virtual field), or "
+                    "store the key in a scalar field with @wes_fk",
+                    where,
+                )
+            return None
+        target_name = str(rel.args.get("type") or ft.named)
+        if not isinstance(self.schema.get_type(target_name), GraphQLObjectType):
+            raise input_error(
+                "RELATION_TARGET_UNKNOWN",
+                f"@{rel.spelled} on {fnode.name.value!r} points to {target_name!r}, "
+                "which is not an object type",
+                "the related type must be defined in the schema",
+                rel.location,
+            )
+        kind = cast(Literal["hasMany", "hasOne", "belongsTo"], _RELATIONS[rel.canonical])
+        return Relation(field=fnode.name.value, kind=kind, target_type=target_name, many=ft.array)
+
+    def _column(
+        self, table: str, fnode: FieldDefinitionNode, values: list[DirectiveValue]
+    ) -> Column:
+        where = location_of(fnode, self.file)
+        ft = field_type(fnode, where)
+        st = sql_type(ft, self.schema, self.enum_names, self.scalars, where)
+        col_dir = first(values, "wes_column")
+        name = (col_dir.text("name") if col_dir else None) or self.naming.sql(fnode.name.value)
+        name = require_identifier(name, "column name", col_dir.location if col_dir else where)
+        uid_dir = first(values, "wes_uid")
+        grant = first(values, "wes_grant")
+        return Column(
+            name=name,
+            uid=uid_dir.need("value") if uid_dir else f"col:{table}.{name}",
+            type=st.sql + ("[]" if ft.array else ""),
+            graphql_type=ft.graphql,
+            nullable=ft.nullable,
+            array=ft.array,
+            enum=st.enum,
+            default=self._default(values, st, ft, f"{table}.{name}"),
+            weight=_weight(values),
+            classification=_classes(values),
+            updated_at=first(values, "wes_updatedAt") is not None,
+            grants=list(grant.args.get("roles") or []) if grant else [],
+            renamed_from=_renamed(values),
+            directives=_uses(values),
+            source=_pos(where),
+        )
+
+    def _default(self, values: list[DirectiveValue], st: Any, ft: Any, what: str) -> Default | None:
+        d = first(values, "wes_default")
+        if d is None:
+            return None
+        has_value, has_expr = "value" in d.args, d.args.get("expr") is not None
+        if has_value == has_expr:
+            raise input_error(
+                "INVALID_DEFAULT",
+                f"@{d.spelled} on {what} needs exactly one of value: or expr:",
+                'value: is a literal (value: "draft", value: 0); expr: is SQL (expr: "now()")',
+                d.location,
+            )
+        if has_expr:
+            sql = normalize_expression(
+                str(d.args["expr"]), ExprKind.DEFAULT, d.location, f"default of {what}"
+            )
+            return Default(kind="expr", sql=sql)
+        enum_vals = self.enum_values.get(ft.named) if st.enum else None
+        return literal_default(
+            d.args["value"], st, ft.array, enum_vals, d.location, what, self.warnings
+        )
+
+    def _index(self, table: str, cols: list[str], d: DirectiveValue) -> Index:
+        using = str(d.args.get("using") or "btree").lower()
+        if using not in _USING:
+            raise input_error(
+                "INVALID_ARGUMENT",
+                f"@{d.spelled}(using: {d.args.get('using')!r}) is not an index method",
+                "one of: " + ", ".join(_USING),
+                d.location,
+            )
+        where_sql = d.args.get("where")
+        if where_sql is not None:
+            where_sql = normalize_expression(
+                str(where_sql), ExprKind.INDEX_WHERE, d.location, "index predicate"
+            )
+        unique = bool(d.args.get("unique"))
+        name = d.text("name") or constraint_name(table, cols, "key" if unique else "idx")
+        require_identifier(name, "index name", d.location)
+        return Index(
+            name=name,
+            columns=cols,
+            unique=unique,
+            using=cast(Literal["btree", "hash", "gin", "gist", "brin"], using),
+            where=where_sql,
+        )
+
+    def _check(self, table: str, column: str | None, d: DirectiveValue) -> Check:
+        expr = normalize_expression(d.need("expr"), ExprKind.CHECK, d.location, "check expression")
+        name = d.text("name") or constraint_name(table, [column] if column else [], "check")
+        return Check(
+            name=require_identifier(name, "check name", d.location), expr=expr, column=column
+        )
+
+    def _tenant(
+        self,
+        values: list[DirectiveValue],
+        fields: dict[str, str],
+        by_name: dict[str, Column],
+        type_name: str,
+    ) -> str | None:
+        d = first(values, "wes_tenant")
+        if d is None:
+            return None
+        by = d.need("by")
+        col = fields.get(by) or (by if by in by_name else None)
+        if col is None:
+            raise input_error(
+                "TENANT_FIELD_MISSING",
+                f"@{d.spelled}(by: {by!r}): {type_name} has no field {by!r}",
+                f"add the field (e.g. {by}: ID! @wes_index) or name an existing one",
+                d.location,
+            )
+        return col
+
+    def _owner(
+        self,
+        values: list[DirectiveValue],
+        fields: dict[str, str],
+        by_name: dict[str, Column],
+        type_name: str,
+    ) -> Owner | None:
+        d = first(values, "wes_owner")
+        if d is None:
+            return None
+        wanted = str(d.args.get("column") or "owner_id")
+        col = fields.get(wanted) or (wanted if wanted in by_name else None)
+        if col is None:
+            raise input_error(
+                "OWNER_COLUMN_MISSING",
+                f"@{d.spelled}: {type_name} has no field {wanted!r}",
+                'name the owner column with @wes_owner(column: "user_id")',
+                d.location,
+            )
+        return Owner(column=col)
+
+    def _rls(self, values: list[DirectiveValue], implied: bool) -> Rls | None:
+        d = first(values, "wes_rls")
+        if d is None:
+            return Rls() if implied else None
+        exprs: dict[str, str | None] = {}
+        for key in ("using", "check", "select", "insert", "update", "delete"):
+            raw = d.args.get(key)
+            exprs[key] = (
+                None
+                if raw is None
+                else normalize_expression(str(raw), ExprKind.POLICY, d.location, f"RLS {key}")
+            )
+        return Rls(
+            enabled=bool(d.args.get("enabled", True)),
+            force=bool(d.args.get("force", True)),
+            roles=list(d.args.get("roles") or []),
+            preset=d.args.get("preset"),
+            **exprs,
+        )
+
+
+def _renamed(values: list[DirectiveValue]) -> str | None:
+    d = first(values, "wes_renamedFrom")
+    return d.need("name") if d else None
+
+
+def _pos(where: Location | None) -> SourcePos:
+    return SourcePos(line=where.line if where else 0, column=where.column if where else 0)
+
+
+def _dedupe_uniques(items: list[Unique]) -> list[Unique]:
+    out: list[Unique] = []
+    for u in items:
+        if all(u.columns != o.columns for o in out):
+            out.append(u)
+    return out
+
+
+def _dedupe_indexes(items: list[Index]) -> list[Index]:
+    out: list[Index] = []
+    for ix in items:
+        same = next((o for o in out if o.name == ix.name), None)
+        if same is None:
+            out.append(ix)
+        elif same != ix:
+            raise input_error(
+                "INDEX_NAME_CLASH",
+                f"two different indexes are both named {ix.name!r}",
+                "give one of them a name: of its own",
+            )
+    return out
+
+
+def _number_checks(items: list[Check]) -> list[Check]:
+    """Two checks on the same column would share a name: number the later ones."""
+    seen: dict[str, int] = {}
+    out: list[Check] = []
+    for c in items:
+        n = seen.get(c.name, 0)
+        seen[c.name] = n + 1
+        out.append(c if n == 0 else c.model_copy(update={"name": f"{c.name}{n}"}))
+    return out

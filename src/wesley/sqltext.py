@@ -1,0 +1,34 @@
+"""The only two ways a string from the schema becomes SQL text: an identifier or a literal.
+
+Both defer to pglast (PostgreSQL's own keyword list and its literal printer), so the rules
+are PostgreSQL's, not ours. Expressions go through `wesley.sdl.expressions` instead.
+"""
+
+from __future__ import annotations
+
+from pglast import ast
+from pglast.keywords import COL_NAME_KEYWORDS
+from pglast.stream import RawStream, maybe_double_quote_name
+
+from wesley.errors import input_error
+from wesley.sdl.naming import identifier_problem
+
+
+def quote_ident(name: str) -> str:
+    """Quote only where PostgreSQL needs it (`user`, `Order`, `a b`), else leave as is.
+    pglast leaves column-name keywords (`time`, `int`) bare; they are quoted here too because
+    as a type or table name they would mean the built-in."""
+    problem = identifier_problem(name)
+    if problem:
+        raise input_error("INVALID_IDENTIFIER", f"identifier {name!r} {problem}")
+    quoted = str(maybe_double_quote_name(name))
+    if quoted == name and name in COL_NAME_KEYWORDS:
+        return f'"{name}"'
+    return quoted
+
+
+def quote_literal(value: str) -> str:
+    """A standard-conforming string literal (`'it''s'`), printed by pglast."""
+    if "\x00" in value:
+        raise input_error("INVALID_LITERAL", "a text value cannot contain a NUL byte")
+    return str(RawStream()(ast.A_Const(val=ast.String(sval=value))))
