@@ -1,0 +1,1 @@
+"""PostgreSQL access: connection strings and ephemeral local clusters."""
