@@ -1,0 +1,5 @@
+"""`python -m wesley`."""
+
+from wesley.cli.app import main
+
+main()

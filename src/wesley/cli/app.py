@@ -1,0 +1,104 @@
+"""The `wesley` command: wiring, aliases and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from wesley import __version__
+from wesley.cli.common import global_options
+from wesley.cli.init_cmd import init
+from wesley.cli.output import Output
+from wesley.cli.pending import cert, deploy, plan, rehearse, validate_bundle
+from wesley.cli.transform_cmd import transform
+from wesley.errors import ExitCode, WesleyError
+
+# Spellings of the upstream JavaScript tool, so its users' scripts keep working.
+COMMAND_ALIASES: dict[str, tuple[str, ...]] = {
+    "generate": ("transform",),
+    "cert-create": ("cert", "create"),
+    "cert-sign": ("cert", "sign"),
+    "cert-verify": ("cert", "verify"),
+    "cert-badge": ("cert", "badge"),
+    "cert-keygen": ("cert", "keygen"),
+}
+
+
+class WesleyGroup(click.Group):
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        path = COMMAND_ALIASES.get(cmd_name)
+        if path is None:
+            return super().get_command(ctx, cmd_name)
+        command: click.Command | None = super().get_command(ctx, path[0])
+        for part in path[1:]:
+            command = command.get_command(ctx, part) if isinstance(command, click.Group) else None
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_commands(ctx, formatter)
+        with formatter.section("Aliases"):
+            formatter.write_dl([(a, " ".join(p)) for a, p in COMMAND_ALIASES.items()])
+
+
+@click.group(cls=WesleyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="wesley")
+@global_options
+@click.pass_context
+def app(ctx: click.Context) -> None:
+    """Wesley: GraphQL SDL in; PostgreSQL DDL, RLS, types, tests and safe migrations out.
+
+    Lifecycle: transform -> plan -> rehearse -> cert -> deploy.
+    """
+    ctx.ensure_object(Output)
+
+
+for _command in (init, transform, plan, rehearse, cert, deploy, validate_bundle):
+    app.add_command(_command)
+
+
+def _usage_error(exc: click.ClickException, json_mode: bool) -> int:
+    if json_mode:
+        err = WesleyError("USAGE", exc.format_message(), "see wesley --help")
+        print(json.dumps(err.to_json(), indent=2, sort_keys=True))
+    else:
+        exc.show()
+    return int(ExitCode.INPUT)
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI on `argv` and return the exit code (tests call this in-process)."""
+    out = Output(
+        json_mode="--json" in argv, quiet="--quiet" in argv or "-q" in argv, debug="--debug" in argv
+    )
+    try:
+        app.main(args=argv, prog_name="wesley", standalone_mode=False, obj=out)
+    except WesleyError as err:
+        out.error(err)
+        return int(err.exit_code)
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        return _usage_error(exc, out.json_mode)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug: say so plainly, traceback only on request
+        internal = WesleyError(
+            "INTERNAL",
+            f"internal error: {type(exc).__name__}: {exc}",
+            "this is a bug in Wesley; rerun with --debug and report the traceback",
+            exit_code=ExitCode.INTERNAL,
+        )
+        if out.debug:
+            traceback.print_exc()
+        out.error(internal)
+        return int(ExitCode.INTERNAL)
+    return 0
+
+
+def main(argv: Any = None) -> None:
+    sys.exit(run(list(sys.argv[1:] if argv is None else argv)))
