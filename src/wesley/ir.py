@@ -55,6 +55,7 @@ class Default(_Model):
 
 class Column(_Model):
     name: str
+    field: str = Field(description="the GraphQL field name (TypeScript and Zod use it)")
     uid: str
     type: str = Field(description="PostgreSQL type, e.g. uuid, text, integer, text[]")
     graphql_type: str

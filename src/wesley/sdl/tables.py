@@ -330,6 +330,7 @@ class TableBuilder:
         grant = first(values, "wes_grant")
         return Column(
             name=name,
+            field=fnode.name.value,
             uid=uid_dir.need("value") if uid_dir else f"col:{table}.{name}",
             type=st.sql + ("[]" if ft.array else ""),
             graphql_type=ft.graphql,

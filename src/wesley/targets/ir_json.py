@@ -10,4 +10,4 @@ from wesley.targets.base import Artifact
 
 def ir_json(ir: IR) -> list[Artifact]:
     text = json.dumps(ir.to_json_data(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    return [Artifact("ir.json", text)]
+    return [Artifact("ir.json", text, "ir")]
