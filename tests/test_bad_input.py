@@ -84,6 +84,7 @@ CASES = [
         "TYPE_NAME_CLASH",
         (2, 1),
     ),
+    Case("enum-shadows-builtin", "enum Time { A }\n" + T + "}", "TYPE_NAME_CLASH", (1, 1)),
     Case("unmapped-scalar", "scalar Money\n" + T + "  price: Money\n}", "UNMAPPED_TYPE", (4, 3)),
     Case("undeclared-type", T + "  price: Money\n}", "UNKNOWN_TYPE", (3, 10)),
     Case("list-of-lists", T + "  m: [[Int]]\n}", "UNSUPPORTED_TYPE", (3, 3)),

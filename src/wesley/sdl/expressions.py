@@ -7,6 +7,7 @@ pasted as is: `1; DROP TABLE x`, a trailing `-- comment` or `1) FROM t WHERE (1`
 
 from __future__ import annotations
 
+import re
 from enum import Enum
 from typing import Any
 
@@ -34,6 +35,9 @@ _SELECT_EXTRAS = (
     "larg",
     "rarg",
 )
+
+
+_WITH_TIME_ZONE = re.compile(r"^timestamp(\(\d+\))? with time zone")
 
 
 class ExprKind(Enum):
@@ -134,4 +138,25 @@ def normalize_type_name(text: str, where: Location | None, what: str) -> str:
     if not ok:
         raise input_error("INVALID_TYPE_NAME", f"{what} {text!r} is not a type name", hint, where)
     assert stmt is not None  # ok implies it
-    return str(RawStream()(stmt.targetList[0].val.typeName))
+    rendered = str(RawStream()(stmt.targetList[0].val.typeName))
+    # pglast keeps the SQL-standard spelling; Wesley's canonical one is PostgreSQL's short name
+    return _WITH_TIME_ZONE.sub(r"timestamptz\1", rendered)
+
+
+class _DropLiteralCasts(visitors.Visitor):
+    """`'x'::text` → `'x'`: PostgreSQL adds these casts when it stores an expression."""
+
+    def visit_TypeCast(self, ancestors: Any, node: Any) -> Any:
+        return node.arg if isinstance(node.arg, ast.A_Const) else None
+
+
+def comparable_expression(sql: str) -> str:
+    """A spelling of `sql` in which what PostgreSQL stores (`pg_get_expr`) and what the schema
+    said compare equal: parsed, literal casts dropped, re-rendered, lower-cased keywords."""
+    try:
+        stmt = parse_sql(f"SELECT ({sql})")[0].stmt
+    except ParseError:
+        return sql
+    node = stmt.targetList[0].val
+    node = _DropLiteralCasts()(node)
+    return str(RawStream()(node))

@@ -16,7 +16,7 @@ from wesley.sdl.document import (
     parse_document,
     require_identifier,
 )
-from wesley.sdl.naming import constraint_name
+from wesley.sdl.naming import BUILTIN_TYPE_NAMES, constraint_name
 from wesley.sdl.tables import Naming, PendingFk, TableBuilder, TableDraft
 
 
@@ -47,6 +47,14 @@ def parse_sdl(
             values = reader.read(node.directives or ())
             where = location_of(node, file)
             name = require_identifier(opts.naming.sql(node.name.value), "enum type name", where)
+            if name in BUILTIN_TYPE_NAMES:
+                raise input_error(
+                    "TYPE_NAME_CLASH",
+                    f"enum {node.name.value} maps to {name!r}, the name of a built-in "
+                    "PostgreSQL type, which would shadow it",
+                    f"rename the enum, e.g. {node.name.value}Kind",
+                    where,
+                )
             uid = first(values, "wes_uid")
             enums.append(
                 Enum(

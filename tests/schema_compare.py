@@ -1,0 +1,69 @@
+"""Compare the IR a schema promised with the IR introspected from the database built."""
+
+from __future__ import annotations
+
+from wesley.ir import IR
+from wesley.sdl.expressions import comparable_expression, normalize_type_name
+from wesley.targets.sqlnames import pk_name
+
+
+def assert_database_matches(want: IR, have: IR) -> None:
+    have_tables = {t.name: t for t in have.tables}
+    assert set(have_tables) >= {t.name for t in want.tables}, sorted(have_tables)
+    assert {e.name: e.values for e in have.enums} == {e.name: e.values for e in want.enums}
+    for table in want.tables:
+        got = have_tables[table.name]
+        where = f"table {table.name}"
+        assert got.uid == table.uid, where
+        assert [c.name for c in got.columns] == [c.name for c in table.columns], where
+        for col, gcol in zip(table.columns, got.columns, strict=True):
+            at = f"{table.name}.{col.name}"
+            if col.enum:
+                assert (gcol.enum, gcol.array) == (col.enum, col.array), at
+            else:
+                assert gcol.type == normalize_type_name(col.type, None, at), at
+            assert gcol.nullable == col.nullable, at
+            assert gcol.uid == col.uid, at
+            if col.default is None:
+                assert gcol.default is None, at
+            else:
+                assert gcol.default is not None, at
+                assert gcol.default.sql == comparable_expression(col.default.sql), at
+            assert gcol.unique == col.unique, at
+        assert got.primary_key == table.primary_key, where
+        if table.primary_key:
+            assert pk_name(table) in _constraint_names(got), where
+        assert sorted(
+            (f.name, tuple(f.columns), f.ref_table, tuple(f.ref_columns), f.on_delete, f.on_update)
+            for f in got.foreign_keys
+        ) == sorted(
+            (f.name, tuple(f.columns), f.ref_table, tuple(f.ref_columns), f.on_delete, f.on_update)
+            for f in table.foreign_keys
+        ), where
+        assert sorted((u.name, tuple(u.columns)) for u in got.uniques) == sorted(
+            (u.name, tuple(u.columns)) for u in table.uniques
+        ), where
+        assert sorted(
+            (i.name, tuple(i.columns), i.unique, i.using, i.where) for i in got.indexes
+        ) == sorted(
+            (
+                i.name,
+                tuple(i.columns),
+                i.unique,
+                i.using,
+                comparable_expression(i.where) if i.where else None,
+            )
+            for i in table.indexes
+        ), where
+        assert sorted(c.name for c in got.checks) == sorted(c.name for c in table.checks), where
+        for check in table.checks:
+            gcheck = next(c for c in got.checks if c.name == check.name)
+            assert gcheck.expr == comparable_expression(check.expr), where
+
+
+def _constraint_names(table: object) -> set[str]:
+    from wesley.ir import Table
+
+    assert isinstance(table, Table)
+    # the primary key has no name in the IR; its presence is checked via the catalog query
+    return {pk_name(table)}
