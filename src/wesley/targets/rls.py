@@ -15,6 +15,8 @@ Every statement is idempotent (CREATE OR REPLACE, DROP POLICY IF EXISTS, ENABLE/
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from pglast import parse_sql, visitors
 
 from wesley.ir import IR, Column, Rls, Table
@@ -69,26 +71,59 @@ def _matches(col: Column, function: str) -> str:
     return f"{quote_ident(col.name)} = ({function}())::{column_type(col)}"
 
 
-def _policy(
-    table: Table,
-    suffix: str,
-    command: str,
-    using: str | None,
-    check: str | None,
-    roles: list[str],
-    restrictive: bool = False,
-) -> list[str]:
-    name = quote_ident(constraint_name(table.name, [], suffix))
+@dataclass(frozen=True)
+class PolicySpec:
+    suffix: str
+    command: str
+    using: str | None
+    check: str | None
+    roles: list[str]
+    restrictive: bool = False
+
+    def name(self, table: Table) -> str:
+        return constraint_name(table.name, [], self.suffix)
+
+
+def policy_specs(table: Table) -> list[PolicySpec]:
+    """The policies a table gets, in order; names are `<table>_<suffix>`."""
+    rls = table.rls
+    if rls is None or not rls.enabled:
+        return []
+    specs: list[PolicySpec] = []
+    custom = bool(_expressions(rls)) or table.owner is not None
+    if table.tenant_by:
+        col = table.column(table.tenant_by)
+        assert col is not None  # the parser checked it
+        rule = _matches(col, "wesley.current_tenant")
+        specs.append(PolicySpec("tenant", "ALL", rule, rule, [], restrictive=custom))
+    if table.owner:
+        col = table.column(table.owner.column)
+        assert col is not None
+        rule = _matches(col, "wesley.current_user_id")
+        specs.append(PolicySpec("owner", "ALL", rule, rule, rls.roles))
+    if rls.using or rls.check:
+        specs.append(PolicySpec("all", "ALL", rls.using, rls.check, rls.roles))
+    if rls.select:
+        specs.append(PolicySpec("select", "SELECT", rls.select, None, rls.roles))
+    if rls.insert:
+        specs.append(PolicySpec("insert", "INSERT", None, rls.insert, rls.roles))
+    if rls.update:
+        specs.append(PolicySpec("update", "UPDATE", rls.update, rls.update, rls.roles))
+    if rls.delete:
+        specs.append(PolicySpec("delete", "DELETE", rls.delete, None, rls.roles))
+    return specs
+
+
+def _policy_sql(table: Table, spec: PolicySpec) -> list[str]:
+    name = quote_ident(spec.name(table))
     target = quote_ident(table.name)
-    to = ", ".join(quote_ident(r) for r in roles) if roles else "PUBLIC"
-    sql = (
-        f"CREATE POLICY {name} ON {target} AS {'RESTRICTIVE' if restrictive else 'PERMISSIVE'} "
-        f"FOR {command} TO {to}"
-    )
-    if using:
-        sql += f" USING ({using})"
-    if check:
-        sql += f" WITH CHECK ({check})"
+    to = ", ".join(quote_ident(r) for r in spec.roles) if spec.roles else "PUBLIC"
+    kind = "RESTRICTIVE" if spec.restrictive else "PERMISSIVE"
+    sql = f"CREATE POLICY {name} ON {target} AS {kind} FOR {spec.command} TO {to}"
+    if spec.using:
+        sql += f" USING ({spec.using})"
+    if spec.check:
+        sql += f" WITH CHECK ({spec.check})"
     return [f"DROP POLICY IF EXISTS {name} ON {target};", sql + ";"]
 
 
@@ -100,27 +135,8 @@ def table_policies(table: Table) -> list[str]:
     out = [f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY;"]
     if rls.force:
         out.append(f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY;")
-    custom = bool(_expressions(rls)) or table.owner is not None
-    if table.tenant_by:
-        col = table.column(table.tenant_by)
-        assert col is not None  # the parser checked it
-        rule = _matches(col, "wesley.current_tenant")
-        out += _policy(table, "tenant", "ALL", rule, rule, [], restrictive=custom)
-    if table.owner:
-        col = table.column(table.owner.column)
-        assert col is not None
-        rule = _matches(col, "wesley.current_user_id")
-        out += _policy(table, "owner", "ALL", rule, rule, rls.roles)
-    if rls.using or rls.check:
-        out += _policy(table, "all", "ALL", rls.using, rls.check, rls.roles)
-    if rls.select:
-        out += _policy(table, "select", "SELECT", rls.select, None, rls.roles)
-    if rls.insert:
-        out += _policy(table, "insert", "INSERT", None, rls.insert, rls.roles)
-    if rls.update:
-        out += _policy(table, "update", "UPDATE", rls.update, rls.update, rls.roles)
-    if rls.delete:
-        out += _policy(table, "delete", "DELETE", rls.delete, None, rls.roles)
+    for spec in policy_specs(table):
+        out += _policy_sql(table, spec)
     return out
 
 

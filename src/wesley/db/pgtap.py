@@ -1,0 +1,87 @@
+"""Run a generated pgTAP suite in a database and read its TAP output."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from wesley.db.apply import statements
+from wesley.errors import ExitCode, WesleyError
+
+_RESULT = re.compile(r"^(not ok|ok) (\d+)(?: - )?(.*?)(?:\s*#\s*(SKIP|TODO)\b.*)?$")
+
+
+@dataclass
+class TapResult:
+    planned: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    failures: list[str] = field(default_factory=list)
+    tap: str = ""
+
+    @property
+    def ran(self) -> int:
+        return self.passed + self.failed + self.skipped
+
+    @property
+    def ok(self) -> bool:
+        return self.failed == 0 and self.planned == self.ran and self.planned > 0
+
+
+def parse_tap(tap: str) -> TapResult:
+    result = TapResult(tap=tap)
+    last_failure: list[str] | None = None
+    for line in tap.splitlines():
+        if line.startswith("1.."):
+            result.planned = int(line[3:].split()[0])
+            continue
+        m = _RESULT.match(line)
+        if m:
+            status, _num, desc, directive = m.groups()
+            if directive == "SKIP":
+                result.skipped += 1
+            elif status == "ok":
+                result.passed += 1
+            else:
+                result.failed += 1
+                last_failure = [desc or f"test {_num}"]
+                result.failures.append(last_failure[0])
+                continue
+            last_failure = None
+        elif line.startswith("#") and last_failure is not None and result.failures:
+            result.failures[-1] += "\n" + line
+    return result
+
+
+def ensure_pgtap(conn: psycopg.Connection[Any]) -> None:
+    try:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap")
+    except psycopg.Error as exc:
+        raise WesleyError(
+            "PGTAP_MISSING",
+            f"the pgTAP extension cannot be installed: {exc.diag.message_primary or exc}",
+            "install it on the server (Debian: apt-get install postgresql-15-pgtap) and connect "
+            "as a role that may CREATE EXTENSION",
+            exit_code=ExitCode.EXECUTION_FAILED,
+        ) from None
+
+
+def run_suite(conn: psycopg.Connection[Any], script: str) -> TapResult:
+    """Execute the suite statement by statement on an autocommit connection; collect TAP."""
+    ensure_pgtap(conn)
+    lines: list[str] = []
+    for sql in statements(script):
+        try:
+            cur = conn.execute(sql.encode("utf-8"))
+        except psycopg.Error as exc:
+            conn.execute("ROLLBACK")
+            lines.append(f"not ok - the suite stopped: {exc.diag.message_primary or exc}")
+            break
+        if cur.description:
+            lines.extend(str(row[0]) for row in cur.fetchall() if row and row[0] is not None)
+    tap = "\n".join(part for line in lines for part in line.split("\n"))
+    return parse_tap(tap)
