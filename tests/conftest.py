@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -35,3 +36,9 @@ def pg_dsn(pg_admin_dsn: str) -> Iterator[str]:
         yield dsn
     finally:
         drop_database(pg_admin_dsn, name)
+
+
+@pytest.fixture(autouse=True)
+def _run_in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs in its own directory, so `.wesley/` and `out/` never land in the repo."""
+    monkeypatch.chdir(tmp_path)

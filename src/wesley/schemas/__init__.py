@@ -10,10 +10,18 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from wesley.evidence.models import Bundle, EvidenceMap, Snapshot, json_schema
 from wesley.ir import ir_json_schema
 
 GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
     "ir.schema.json": ir_json_schema,
+    "evidence-map.schema.json": lambda: json_schema(
+        EvidenceMap, "evidence-map.schema.json", "Wesley evidence map"
+    ),
+    "bundle.schema.json": lambda: json_schema(Bundle, "bundle.schema.json", "Wesley bundle"),
+    "snapshot.schema.json": lambda: json_schema(
+        Snapshot, "snapshot.schema.json", "Wesley IR snapshot"
+    ),
 }
 
 

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from wesley.targets.base import Artifact, Target
 from wesley.targets.ir_json import ir_json
+from wesley.targets.pgtap import pgtap
+from wesley.targets.postgres import postgres
+from wesley.targets.rls import rls
+from wesley.targets.typescript import typescript
+from wesley.targets.zod import zod
 
 TARGETS: dict[str, Target] = {
+    "postgres": postgres,
+    "rls": rls,
+    "typescript": typescript,
+    "zod": zod,
+    "pgtap": pgtap,
     "ir": ir_json,
 }
 
-# Named by DESIGN §4 and coming in the transform issue; asking for one says so (exit 3).
-PLANNED: tuple[str, ...] = ("postgres", "rls", "typescript", "zod", "pgtap")
+# Targets named by the roadmap but not built yet; asking for one says so (exit 3).
+PLANNED: tuple[str, ...] = ()
 
 __all__ = ["PLANNED", "TARGETS", "Artifact", "Target"]
