@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from wesley.ir import IR
+from wesley.ir import IR, Table
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
 from wesley.targets.sqlnames import pk_name
 
 
-def assert_database_matches(want: IR, have: IR) -> None:
+def comparable_policies(table: Table) -> list[tuple[object, ...]]:
+    return sorted(
+        (
+            p.name,
+            p.command,
+            p.permissive,
+            tuple(p.roles),
+            comparable_expression(p.using) if p.using else None,
+            comparable_expression(p.check) if p.check else None,
+        )
+        for p in table.policies
+    )
+
+
+def assert_database_matches(want: IR, have: IR, policies: bool = False) -> None:
     have_tables = {t.name: t for t in have.tables}
     assert set(have_tables) >= {t.name for t in want.tables}, sorted(have_tables)
     assert {e.name: e.values for e in have.enums} == {e.name: e.values for e in want.enums}
@@ -56,6 +70,8 @@ def assert_database_matches(want: IR, have: IR) -> None:
             for i in table.indexes
         ), where
         assert sorted(c.name for c in got.checks) == sorted(c.name for c in table.checks), where
+        if policies:
+            assert comparable_policies(got) == comparable_policies(table), where
         for check in table.checks:
             gcheck = next(c for c in got.checks if c.name == check.name)
             assert gcheck.expr == comparable_expression(check.expr), where

@@ -122,6 +122,20 @@ def test_upstream_auth_uid_policies(pg_dsn: str) -> None:
         conn.execute("DROP ROLE wesley_app")
 
 
+@pytest.mark.parametrize("path", [TEMPLATE, UPSTREAM / "schema.graphql"], ids=lambda p: p.name)
+def test_policies_in_the_database_equal_the_ir(path: object, pg_dsn: str) -> None:
+    from pathlib import Path
+
+    from tests.schema_compare import assert_database_matches
+    from wesley.db.introspect import introspect
+
+    assert isinstance(path, Path)
+    ir = parse_sdl(path.read_text(encoding="utf-8")).ir
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        build(ir, conn)
+        assert_database_matches(ir, introspect(conn), policies=True)
+
+
 def test_tables_without_rls_get_nothing() -> None:
     ir = parse_sdl((UPSTREAM / "ecommerce.graphql").read_text(encoding="utf-8")).ir
     text = rls(ir)[0].text

@@ -120,6 +120,18 @@ class Rls(_Model):
     preset: str | None = None
 
 
+class Policy(_Model):
+    """A row-level security policy as PostgreSQL stores it; derived from tenant/owner/rls
+    when the IR comes from SDL, read from pg_policy when it comes from a database."""
+
+    name: str
+    command: Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]
+    permissive: bool = True
+    roles: list[str] = Field(default_factory=list, description="empty: PUBLIC")
+    using: str | None = None
+    check: str | None = None
+
+
 class Owner(_Model):
     column: str
 
@@ -145,6 +157,7 @@ class Table(_Model):
     checks: list[Check] = Field(default_factory=list)
     tenant_by: str | None = None
     rls: Rls | None = None
+    policies: list[Policy] = Field(default_factory=list)
     owner: Owner | None = None
     grants: list[str] = Field(default_factory=list)
     weight: int | None = None

@@ -11,7 +11,8 @@ from pglast.keywords import COL_NAME_KEYWORDS
 from pglast.stream import RawStream, maybe_double_quote_name
 
 from wesley.errors import input_error
-from wesley.sdl.naming import identifier_problem
+from wesley.ir import Column
+from wesley.naming import identifier_problem
 
 
 def quote_ident(name: str) -> str:
@@ -32,3 +33,9 @@ def quote_literal(value: str) -> str:
     if "\x00" in value:
         raise input_error("INVALID_LITERAL", "a text value cannot contain a NUL byte")
     return str(RawStream()(ast.A_Const(val=ast.String(sval=value))))
+
+
+def column_type(col: Column) -> str:
+    """A column's type as written in DDL: enum names are identifiers, quoted where needed."""
+    base = quote_ident(col.enum) if col.enum else col.type.removesuffix("[]")
+    return base + ("[]" if col.array else "")

@@ -8,7 +8,7 @@ are normalised with the same functions the SDL side uses, so equal schemas compa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 
@@ -21,6 +21,7 @@ from wesley.ir import (
     FkAction,
     ForeignKey,
     Index,
+    Policy,
     Rls,
     SourcePos,
     Table,
@@ -82,6 +83,19 @@ WHERE i.indrelid = %s
                   AND c.contype IN ('p', 'u'))
 ORDER BY ic.relname
 """
+_POLICIES = """
+SELECT p.polname, p.polcmd, p.polpermissive,
+       ARRAY(SELECT r.rolname FROM pg_roles r WHERE r.oid = ANY(p.polroles) ORDER BY r.rolname),
+       pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
+FROM pg_policy p WHERE p.polrelid = %s ORDER BY p.polname
+"""
+_COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]] = {
+    "*": "ALL",
+    "r": "SELECT",
+    "a": "INSERT",
+    "w": "UPDATE",
+    "d": "DELETE",
+}
 _ENUMS = """
 SELECT t.typname, obj_description(t.oid, 'pg_type'),
        ARRAY(SELECT e.enumlabel FROM pg_enum e WHERE e.enumtypid = t.oid ORDER BY e.enumsortorder)
@@ -176,6 +190,19 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                 _INDEXES, (oid,)
             ).fetchall()
         ]
+        policies = [
+            Policy(
+                name=pname,
+                command=_COMMANDS[cmd],
+                permissive=permissive,
+                roles=list(roles),
+                using=comparable_expression(qual) if qual else None,
+                check=comparable_expression(wcheck) if wcheck else None,
+            )
+            for pname, cmd, permissive, roles, qual, wcheck in conn.execute(
+                _POLICIES, (oid,)
+            ).fetchall()
+        ]
         unique_cols = {u.columns[0] for u in uniques if len(u.columns) == 1}
         columns = [c.model_copy(update={"unique": c.name in unique_cols}) for c in columns]
         tables.append(
@@ -190,6 +217,7 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                 indexes=indexes,
                 checks=checks,
                 rls=Rls(enabled=True, force=rls_force) if rls_on else None,
+                policies=policies,
                 source=_NOWHERE,
             )
         )

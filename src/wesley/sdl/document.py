@@ -24,7 +24,7 @@ from graphql.language import (
 from graphql.validation.validate import validate_sdl
 
 from wesley.errors import Diagnostic, Location, WesleyError, input_error
-from wesley.sdl.naming import identifier_problem
+from wesley.naming import identifier_problem
 from wesley.sdl.registry import ALIASES, BY_CANONICAL, canonical_name, is_alias, prelude
 
 

@@ -8,6 +8,7 @@ from graphql.language import EnumTypeDefinitionNode, ObjectTypeDefinitionNode
 
 from wesley.errors import Diagnostic, input_error
 from wesley.ir import IR, Enum, ForeignKey, SourcePos, Table
+from wesley.naming import BUILTIN_TYPE_NAMES, constraint_name
 from wesley.sdl.document import (
     DirectiveReader,
     build_schema,
@@ -16,7 +17,6 @@ from wesley.sdl.document import (
     parse_document,
     require_identifier,
 )
-from wesley.sdl.naming import BUILTIN_TYPE_NAMES, constraint_name
 from wesley.sdl.tables import Naming, PendingFk, TableBuilder, TableDraft
 
 

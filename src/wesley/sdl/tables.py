@@ -25,6 +25,7 @@ from wesley.ir import (
     Table,
     Unique,
 )
+from wesley.naming import constraint_name
 from wesley.sdl.columns import field_type, literal_default, sql_type
 from wesley.sdl.document import (
     DirectiveReader,
@@ -35,7 +36,7 @@ from wesley.sdl.document import (
     require_identifier,
 )
 from wesley.sdl.expressions import ExprKind, normalize_expression
-from wesley.sdl.naming import constraint_name
+from wesley.sdl.policies import derive_policies
 
 Classification = Literal["critical", "sensitive", "pii"]
 _CLASSES: tuple[tuple[str, Classification], ...] = (
@@ -59,7 +60,7 @@ class Naming:
     preserve: bool = False  # wesley.toml [naming] sql = "preserve"
 
     def sql(self, graphql_name: str) -> str:
-        from wesley.sdl.naming import snake_case
+        from wesley.naming import snake_case
 
         return graphql_name if self.preserve else snake_case(graphql_name)
 
@@ -285,6 +286,7 @@ class TableBuilder:
             directives=_uses(directives),
             source=_pos(where),
         )
+        table = table.model_copy(update={"policies": derive_policies(table)})
         return TableDraft(table, fields, pending)
 
     def _relation(

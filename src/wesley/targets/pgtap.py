@@ -13,7 +13,6 @@ from wesley.ir import IR, Table
 from wesley.samples import Infeasible, RowPlan, tenant_values
 from wesley.sqltext import quote_ident, quote_literal
 from wesley.targets.base import Artifact, TextBuilder
-from wesley.targets.rls import policy_specs
 from wesley.targets.sqlnames import format_type
 
 SCHEMA = "public"
@@ -94,7 +93,7 @@ def _structure(s: _Suite, table: Table) -> None:
 
 
 def _policies(s: _Suite, table: Table) -> None:
-    names = sorted(spec.name(table) for spec in policy_specs(table))
+    names = sorted(p.name for p in table.policies)
     if not names:
         return
     st = f"{_name(SCHEMA)}, {_name(table.name)}"

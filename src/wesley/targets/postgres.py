@@ -8,7 +8,7 @@ expression was re-rendered by pglast when the IR was built: nothing reaches SQL 
 from __future__ import annotations
 
 from wesley.ir import IR, ForeignKey, Index, Table
-from wesley.sdl.naming import constraint_name
+from wesley.naming import constraint_name
 from wesley.sqltext import quote_ident, quote_literal
 from wesley.targets.base import Artifact, TextBuilder
 from wesley.targets.sqlnames import (

@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 from wesley.ir import IR, Column, Table
-from wesley.sdl.naming import constraint_name
-from wesley.sqltext import quote_ident, quote_literal
+from wesley.naming import constraint_name
+from wesley.sqltext import column_type, quote_ident, quote_literal
+
+__all__ = ["column_type"]
 
 UID_COMMENT_PREFIX = "wesley:uid="
 
@@ -30,12 +32,6 @@ _FORMAT_TYPE = {
     "decimal": "numeric",
 }
 _TYPMOD = re.compile(r"^([a-z0-9 _]+?)\s*(\([^)]*\))?$")
-
-
-def column_type(col: Column) -> str:
-    """The type as written in DDL: enums are identifiers and get quoted where needed."""
-    base = quote_ident(col.enum) if col.enum else col.type.removesuffix("[]")
-    return base + ("[]" if col.array else "")
 
 
 def format_type(col: Column) -> str:
