@@ -21,7 +21,10 @@ def comparable_policies(table: Table) -> list[tuple[object, ...]]:
     )
 
 
-def assert_database_matches(want: IR, have: IR, policies: bool = False) -> None:
+def assert_database_matches(
+    want: IR, have: IR, policies: bool = False, ordered: bool = True
+) -> None:
+    """`ordered=False` for migrated databases: PostgreSQL appends new columns at the end."""
     have_tables = {t.name: t for t in have.tables}
     assert set(have_tables) >= {t.name for t in want.tables}, sorted(have_tables)
     assert {e.name: e.values for e in have.enums} == {e.name: e.values for e in want.enums}
@@ -29,8 +32,14 @@ def assert_database_matches(want: IR, have: IR, policies: bool = False) -> None:
         got = have_tables[table.name]
         where = f"table {table.name}"
         assert got.uid == table.uid, where
-        assert [c.name for c in got.columns] == [c.name for c in table.columns], where
-        for col, gcol in zip(table.columns, got.columns, strict=True):
+        names = [c.name for c in got.columns]
+        want_names = [c.name for c in table.columns]
+        assert (names if ordered else sorted(names)) == (
+            want_names if ordered else sorted(want_names)
+        ), where
+        by_name = {c.name: c for c in got.columns}
+        for col in table.columns:
+            gcol = by_name[col.name]
             at = f"{table.name}.{col.name}"
             if col.enum:
                 assert (gcol.enum, gcol.array) == (col.enum, col.array), at

@@ -11,21 +11,8 @@ import click
 from wesley.cli.common import global_options
 from wesley.errors import not_implemented
 
-_PLAN_ISSUE = "the Plan issue (#4)"
 _REHEARSE_ISSUE = "the Rehearse issue (#5)"
 _CERT_ISSUE = "the Certify and deploy issue (#6)"
-
-
-@click.command("plan")
-@click.option("--schema", "schema_path", help="The new SDL file.")
-@click.option("--from", "from_path", help="The old schema: an SDL or IR JSON file.")
-@click.option("--from-db", "from_db", help="Introspect the old schema from this DSN.")
-@click.option("--explain", is_flag=True, help="Print one line per step with its locks.")
-@click.option("--allow-destructive", is_flag=True, help="Plan destructive changes too.")
-@global_options
-def plan(**_: Any) -> None:
-    """Diff two schemas into a phased zero-downtime migration."""
-    raise not_implemented("wesley plan", _PLAN_ISSUE)
 
 
 @click.command("rehearse")

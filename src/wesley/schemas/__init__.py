@@ -12,6 +12,7 @@ from typing import Any
 
 from wesley.evidence.models import Bundle, EvidenceMap, Snapshot, json_schema
 from wesley.ir import ir_json_schema
+from wesley.plan.models import plan_json_schema
 
 GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
     "ir.schema.json": ir_json_schema,
@@ -19,6 +20,7 @@ GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
         EvidenceMap, "evidence-map.schema.json", "Wesley evidence map"
     ),
     "bundle.schema.json": lambda: json_schema(Bundle, "bundle.schema.json", "Wesley bundle"),
+    "plan.schema.json": plan_json_schema,
     "snapshot.schema.json": lambda: json_schema(
         Snapshot, "snapshot.schema.json", "Wesley IR snapshot"
     ),

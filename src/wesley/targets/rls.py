@@ -46,7 +46,7 @@ class _Calls(visitors.Visitor):
         self.names.add(".".join(str(getattr(p, "sval", "")) for p in parts))
 
 
-def _called_functions(expr: str) -> set[str]:
+def called_functions(expr: str) -> set[str]:
     finder = _Calls()
     finder(parse_sql(f"SELECT ({expr})")[0].stmt)
     return finder.names
@@ -107,7 +107,7 @@ def rls(ir: IR) -> list[Artifact]:
         for t in secured
         if t.rls is not None
         for e in rls_expressions(t.rls)
-        for name in _called_functions(e)
+        for name in called_functions(e)
     }
     if "auth.uid" in calls:
         for line in AUTH_UID_SHIM:

@@ -1,0 +1,152 @@
+"""`wesley plan`: the old schema (snapshot, --from, or --from-db) → the new one, as a phased
+zero-downtime migration. Exit 5 when it holds destructive changes and --allow-destructive
+was not given."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import psycopg
+
+from wesley.cli.common import global_options, output
+from wesley.config import load_config
+from wesley.db.dsn import connect_error
+from wesley.db.introspect import introspect
+from wesley.errors import ExitCode, WesleyError, input_error
+from wesley.evidence.models import Snapshot
+from wesley.files import read_schema_file, write_atomic
+from wesley.ir import IR, ir_from_json
+from wesley.plan.build import DEFAULT_BATCH_SIZE, DEFAULT_SERVER_VERSION, build_plan
+from wesley.plan.explain import explain
+from wesley.plan.models import Plan
+from wesley.sdl import ParseOptions, parse_sdl
+
+BUNDLE_DIR = Path(".wesley")
+
+
+def load_ir_file(path: str, options: ParseOptions) -> IR:
+    """An SDL file, an IR JSON file, or a snapshot.json."""
+    text = read_schema_file(path)
+    if path.endswith(".json"):
+        try:
+            data = json.loads(text)
+            return Snapshot.model_validate(data).ir if "ir" in data else ir_from_json(data)
+        except (ValueError, TypeError) as exc:
+            raise input_error(
+                "INVALID_IR",
+                f"{path} is not a Wesley IR or snapshot: {str(exc)[:300]}",
+                "pass an SDL file, .wesley/ir.json or .wesley/snapshot.json",
+            ) from None
+    return parse_sdl(text, path, options).ir
+
+
+def old_ir_from_db(dsn: str) -> tuple[IR, int]:
+    try:
+        with psycopg.connect(dsn, connect_timeout=10) as conn:
+            return introspect(conn), conn.info.server_version
+    except psycopg.OperationalError as exc:
+        raise connect_error(exc, dsn) from None
+
+
+def make_plan(
+    schema: str | None,
+    from_path: str | None,
+    from_db: str | None,
+    allow_destructive: bool,
+    batch_size: int,
+    server_version: int | None,
+) -> tuple[Plan, list[object]]:
+    config = load_config()
+    options = config.parse_options()
+    schema_file = schema or config.schema
+    result = parse_sdl(read_schema_file(schema_file), schema_file, options)
+    if from_path and from_db:
+        raise input_error("USAGE", "--from and --from-db exclude each other", "pick one")
+    version = server_version or DEFAULT_SERVER_VERSION
+    old: IR | None = None
+    if from_db:
+        old, live_version = old_ir_from_db(from_db)
+        version = server_version or live_version
+    elif from_path:
+        old = load_ir_file(from_path, options)
+    elif (BUNDLE_DIR / "snapshot.json").is_file():
+        old = load_ir_file(str(BUNDLE_DIR / "snapshot.json"), options)
+    plan = build_plan(
+        old,
+        result.ir,
+        server_version=version,
+        allow_destructive=allow_destructive,
+        batch_size=batch_size,
+    )
+    return plan, list(result.warnings)
+
+
+@click.command("plan")
+@click.option("--schema", "schema_path", help="The new SDL file (default: from wesley.toml).")
+@click.option("--from", "from_path", help="The old schema: SDL, IR JSON or snapshot.json.")
+@click.option("--from-db", "from_db", help="Introspect the old schema from this database.")
+@click.option("--explain", "show_explain", is_flag=True, help="One line per step with locks.")
+@click.option("--allow-destructive", is_flag=True, help="Plan destructive changes too.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=DEFAULT_BATCH_SIZE,
+    show_default=True,
+    help="Rows per backfill batch.",
+)
+@click.option(
+    "--server-version",
+    type=int,
+    help="Target PostgreSQL version number, e.g. 150000 (default: the --from-db "
+    "server's, else 150000).",
+)
+@global_options
+@click.pass_context
+def plan(
+    ctx: click.Context,
+    schema_path: str | None,
+    from_path: str | None,
+    from_db: str | None,
+    show_explain: bool,
+    allow_destructive: bool,
+    batch_size: int,
+    server_version: int | None,
+) -> None:
+    """Diff two schemas into a phased zero-downtime migration."""
+    out = output(ctx)
+    the_plan, warnings = make_plan(
+        schema_path, from_path, from_db, allow_destructive, batch_size, server_version
+    )
+    out.warn(warnings)  # type: ignore[arg-type]
+    write_atomic(
+        BUNDLE_DIR / "plan.json",
+        json.dumps(the_plan.to_json_data(), indent=2, sort_keys=True) + "\n",
+    )
+    if show_explain or the_plan.empty:
+        out.info(explain(the_plan))
+    else:
+        counts = {p: len(s) for p, s in the_plan.by_phase().items() if s}
+        out.info(
+            f"plan {the_plan.plan_hash[:12]}: {len(the_plan.steps)} steps "
+            + " · ".join(f"{p} {n}" for p, n in counts.items())
+            + " (--explain for details)"
+        )
+    refused = the_plan.destructive and not allow_destructive
+    if out.json_mode and not refused:
+        out.result({"plan": the_plan.to_json_data()})
+    if refused:
+        names = "; ".join(
+            f"{r.change} {'.'.join(x for x in (r.table, r.column) if x)}: {r.risk}"
+            for r in the_plan.destructive
+        )
+        err = WesleyError(
+            "PLAN_DESTRUCTIVE",
+            f"the plan holds destructive changes: {names}",
+            "nothing is planned for them; review, then rerun with --allow-destructive",
+            exit_code=ExitCode.REFUSED,
+        )
+        if out.json_mode:  # one JSON document: the error, carrying the plan
+            err.details["plan"] = the_plan.to_json_data()
+        raise err

@@ -1,0 +1,175 @@
+"""Changes → a Plan: operations make step drafts, the one lock classifier supplies the lock
+facts of every statement, and steps are ordered by phase and dependency."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from wesley.ir import IR, ir_hash
+from wesley.plan.diff import Change, diff
+from wesley.plan.lockmodes import LockMode, blocks_reads, blocks_writes, strength
+from wesley.plan.locks import LockFacts, TableContext, classify
+from wesley.plan.models import PHASES, Blocks, LockEntry, Plan, Refusal, Step, with_hash
+from wesley.plan.operations import OPERATIONS, Context, Draft
+from wesley.plan.operations import columns as column_ops
+from wesley.plan.operations.base import RANK
+from wesley.plan.operations.rls import helper_drafts
+from wesley.sqltext import column_type, quote_ident
+from wesley.targets.sqlnames import pk_name
+
+DEFAULT_SERVER_VERSION = 150000
+DEFAULT_BATCH_SIZE = 1000
+LOCK_POINTS: dict[LockMode, int] = {
+    "ACCESS EXCLUSIVE": 5,
+    "EXCLUSIVE": 4,
+    "SHARE ROW EXCLUSIVE": 3,
+    "SHARE": 3,
+    "SHARE UPDATE EXCLUSIVE": 1,
+}
+
+
+def _contexts(old: IR, new: IR, draft: Draft) -> dict[str, TableContext]:
+    """What the classifier cannot read from a statement, per table (the new schema's view
+    first, the old one's for tables that are going away)."""
+    out: dict[str, TableContext] = {}
+    current = {
+        t.name: {c.name: column_type(c) for c in t.columns} for t in old.tables
+    }  # a type change is judged from the type the column has before the step
+    for ir in (new, old):
+        for t in ir.tables:
+            if t.name in out:
+                continue
+            types = {c.name: column_type(c) for c in t.columns} | current.get(t.name, {})
+            out[t.name] = TableContext(
+                valid_not_null_checks=(
+                    draft.valid_not_null if draft.table == t.name else frozenset()
+                ),
+                column_types=types,
+                foreign_keys={fk.name: fk.ref_table for fk in t.foreign_keys},
+                foreign_key_columns={fk.name: frozenset(fk.columns) for fk in t.foreign_keys},
+                referenced_by=frozenset(
+                    o.name for o in ir.tables for fk in o.foreign_keys if fk.ref_table == t.name
+                ),
+                indexes=frozenset(
+                    [ix.name for ix in t.indexes] + [u.name for u in t.uniques] + [pk_name(t)]
+                ),
+            )
+    return out
+
+
+def _facts(sql: str, version: int, contexts: Mapping[str, TableContext]) -> LockFacts:
+    return classify(sql, version, contexts)
+
+
+def _drafts_for(change: Change, ctx: Context, version: int) -> list[Draft]:
+    if change.kind == "add_column":
+        col = change.new
+        volatile = False
+        if col.default is not None:
+            probe = (
+                f"ALTER TABLE {quote_ident(change.table)} ADD COLUMN {quote_ident(col.name)} "
+                f"{column_type(col)} DEFAULT {col.default.sql}"
+            )
+            volatile = classify(probe, version, {}).rewrite
+        return column_ops.add_column(change, ctx, volatile)
+    if change.kind == "alter_column_type":
+        probe = (
+            f"ALTER TABLE {quote_ident(change.table)} ALTER COLUMN "
+            f"{quote_ident(change.new.name)} TYPE {column_type(change.new)}"
+        )
+        old_types = {change.new.name: column_type(change.old)}
+        facts = classify(probe, version, {change.table: TableContext(column_types=old_types)})
+        return column_ops.alter_column_type(change, ctx, facts.rewrite)
+    return OPERATIONS[change.kind](change, ctx)
+
+
+def _strongest(modes: list[LockMode]) -> LockMode | None:
+    if not modes:
+        return None
+    best: LockMode = modes[0]
+    for mode in modes[1:]:
+        if strength(mode) > strength(best):
+            best = mode
+    return best
+
+
+def _step_id(n: int, d: Draft) -> str:
+    target = ".".join(x for x in (d.table, d.column) if x)
+    slug = re.sub(r"[^A-Za-z0-9_.]+", "_", target)[:80]
+    return f"{n:03d}-{d.op}" + (f"-{slug}" if slug else "")
+
+
+def build_plan(
+    old: IR | None,
+    new: IR,
+    *,
+    server_version: int = DEFAULT_SERVER_VERSION,
+    allow_destructive: bool = False,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> Plan:
+    base = old or IR()
+    ctx = Context(base, new, allow_destructive, batch_size)
+    drafts: list[Draft] = []
+    for change in diff(base, new):
+        drafts.extend(_drafts_for(change, ctx, server_version))
+    created = [
+        p
+        for t in new.tables
+        for p in t.policies
+        if any(d.op == "create_policy" and p.name in d.sql for d in drafts)
+    ]
+    if created:
+        drafts = helper_drafts(created) + drafts
+    seen: set[tuple[str, str]] = set()
+    unique: list[tuple[int, Draft]] = []
+    for i, d in enumerate(drafts):
+        key = (d.op, d.sql)
+        if key in seen:
+            continue  # helpers asked for by several changes run once
+        seen.add(key)
+        unique.append((i, d))
+    unique.sort(key=lambda p: (PHASES.index(p[1].phase), RANK.get(p[1].op, 50), p[0]))
+    steps: list[Step] = []
+    for n, (_, d) in enumerate(unique, start=1):
+        facts = _facts(d.sql, server_version, _contexts(base, new, d))
+        strongest = _strongest([lk.mode for lk in facts.locks])
+        lock_points = LOCK_POINTS.get(strongest, 0) if strongest else 0
+        risk = d.risk + lock_points + (10 if facts.rewrite else 0)
+        risk += 5 if facts.scan and strongest and blocks_writes(strongest) else 0
+        steps.append(
+            Step(
+                id=_step_id(n, d),
+                phase=d.phase,
+                op=d.op,
+                table=d.table,
+                column=d.column,
+                sql=d.sql,
+                transactional=facts.transactional,
+                locks=[LockEntry(relation=lk.relation, mode=lk.mode) for lk in facts.locks],
+                rewrite=facts.rewrite,
+                scan=facts.scan,
+                blocks=Blocks(
+                    reads=bool(strongest and blocks_reads(strongest)),
+                    writes=bool(strongest and blocks_writes(strongest)),
+                ),
+                risk=risk,
+                why=d.why,
+                guard=d.guard,
+                destructive=d.destructive,
+                backfill=d.backfill,
+                notes=[*d.notes, *facts.notes],
+            )
+        )
+    plan = Plan(
+        from_ir_hash=ir_hash(old) if old is not None else None,
+        to_ir_hash=ir_hash(new),
+        server_version=server_version,
+        steps=steps,
+        destructive=[
+            Refusal(change=r.change, table=r.table, column=r.column, risk=r.risk)
+            for r in ctx.refused
+        ],
+        allow_destructive=allow_destructive,
+    )
+    return with_hash(plan)

@@ -1,0 +1,298 @@
+"""Old IR → new IR as typed changes. Matching is explicit, never guessed: a table or column is
+the same one when `@wes_renamedFrom` says so, when its explicit `@wes_uid` is kept, or when
+its SQL name is unchanged. Anything else is a drop plus an add, and a drop is destructive.
+
+Only what the database holds is compared (names, types, nullability, defaults, keys,
+indexes, checks, policies, uid comments): GraphQL names, weights and classifications do not
+make a migration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from wesley.ir import IR, Column, Enum, Policy, Table
+from wesley.sdl.expressions import comparable_expression, normalize_type_name
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: str
+    table: str  # the table's name in the new schema (the old name for drops)
+    column: str | None = None
+    old: Any = None
+    new: Any = None
+    detail: str = ""
+
+
+def _expr(sql: str | None) -> str | None:
+    return comparable_expression(sql) if sql else None
+
+
+def _type(col: Column) -> tuple[str, bool, str | None]:
+    if col.enum:
+        return (col.enum, col.array, col.enum)
+    return (normalize_type_name(col.type, None, "type"), col.array, None)
+
+
+def _default(col: Column) -> str | None:
+    return _expr(col.default.sql) if col.default else None
+
+
+def _explicit_uid(uid: str, prefix: str) -> str | None:
+    """A uid the user wrote (defaults look like `tbl:<name>`/`col:<t>.<c>` and move with it)."""
+    return None if uid.startswith(prefix) else uid
+
+
+def match_tables(old: IR, new: IR) -> list[tuple[Table | None, Table | None]]:
+    pairs: list[tuple[Table | None, Table | None]] = []
+    unmatched = list(old.tables)
+    for t in new.tables:
+        found = None
+        if t.renamed_from:
+            found = next((o for o in unmatched if t.renamed_from in (o.name, o.type_name)), None)
+        if found is None and _explicit_uid(t.uid, f"tbl:{t.name}"):
+            found = next((o for o in unmatched if o.uid == t.uid), None)
+        if found is None:
+            found = next((o for o in unmatched if o.name == t.name), None)
+        if found is not None:
+            unmatched.remove(found)
+        pairs.append((found, t))
+    pairs.extend((o, None) for o in unmatched)
+    return pairs
+
+
+def match_columns(old: Table, new: Table) -> list[tuple[Column | None, Column | None]]:
+    pairs: list[tuple[Column | None, Column | None]] = []
+    unmatched = list(old.columns)
+    for c in new.columns:
+        found = None
+        if c.renamed_from:
+            found = next((o for o in unmatched if c.renamed_from in (o.name, o.field)), None)
+        if found is None and _explicit_uid(c.uid, f"col:{new.name}.{c.name}"):
+            found = next((o for o in unmatched if o.uid == c.uid), None)
+        if found is None:
+            found = next((o for o in unmatched if o.name == c.name), None)
+        if found is not None:
+            unmatched.remove(found)
+        pairs.append((found, c))
+    pairs.extend((o, None) for o in unmatched)
+    return pairs
+
+
+def _enum_changes(old: IR, new: IR) -> list[Change]:
+    changes: list[Change] = []
+    olds = {e.name: e for e in old.enums}
+    for e in new.enums:
+        before: Enum | None = olds.pop(e.name, None)
+        if before is None:
+            changes.append(Change("create_enum", e.name, new=e))
+            continue
+        missing = [v for v in before.values if v not in e.values]
+        if missing:
+            changes.append(
+                Change("drop_enum_value", e.name, old=before, new=e, detail=", ".join(missing))
+            )
+        for v in e.values:
+            if v not in before.values:
+                changes.append(Change("add_enum_value", e.name, old=before, new=e, detail=v))
+    changes.extend(Change("drop_enum", name, old=e) for name, e in olds.items())
+    return changes
+
+
+def _by_name(items: list[Any]) -> dict[str, Any]:
+    return {i.name: i for i in items}
+
+
+def _policy_key(p: Policy) -> tuple[object, ...]:
+    return (p.command, p.permissive, tuple(p.roles), _expr(p.using), _expr(p.check))
+
+
+def _table_changes(o: Table, t: Table, renamed: dict[str, str]) -> list[Change]:
+    out: list[Change] = []
+    # PostgreSQL's foreign keys follow a renamed table by oid: compare with the new name
+    o = o.model_copy(
+        update={
+            "foreign_keys": [
+                fk.model_copy(update={"ref_table": renamed.get(fk.ref_table, fk.ref_table)})
+                for fk in o.foreign_keys
+            ]
+        }
+    )
+    name = t.name
+    if o.name != t.name:
+        out.append(Change("rename_table", name, old=o, new=t))
+    if o.uid != t.uid:
+        out.append(Change("set_table_comment", name, old=o, new=t))
+    for oc, nc in match_columns(o, t):
+        if oc is None and nc is not None:
+            out.append(Change("add_column", name, nc.name, new=nc))
+            continue
+        if nc is None and oc is not None:
+            out.append(Change("drop_column", name, oc.name, old=oc))
+            continue
+        assert oc is not None and nc is not None
+        if oc.name != nc.name:
+            out.append(Change("rename_column", name, nc.name, old=oc, new=nc))
+        if _type(oc) != _type(nc):
+            out.append(Change("alter_column_type", name, nc.name, old=oc, new=nc))
+        if _default(oc) != _default(nc):
+            kind = "drop_default" if nc.default is None else "set_default"
+            out.append(Change(kind, name, nc.name, old=oc, new=nc))
+        if oc.nullable and not nc.nullable:
+            out.append(Change("set_not_null", name, nc.name, old=oc, new=nc))
+        elif not oc.nullable and nc.nullable:
+            out.append(Change("drop_not_null", name, nc.name, old=oc, new=nc))
+        if oc.uid != nc.uid:
+            out.append(Change("set_column_comment", name, nc.name, old=oc, new=nc))
+    if o.primary_key != t.primary_key:
+        out.append(Change("set_primary_key", name, old=o, new=t))
+    if o.name != t.name:
+        out += _renamed_objects(o, t)
+        o = _with_renamed_objects(o, t)
+    out += _named_changes(o.uniques, t.uniques, name, "unique", lambda u: tuple(u.columns))
+    out += _named_changes(
+        o.indexes,
+        t.indexes,
+        name,
+        "index",
+        lambda i: (tuple(i.columns), i.unique, i.using, _expr(i.where)),
+    )
+    out += _named_changes(
+        o.foreign_keys,
+        t.foreign_keys,
+        name,
+        "fk",
+        lambda f: (tuple(f.columns), f.ref_table, tuple(f.ref_columns), f.on_delete, f.on_update),
+    )
+    out += _named_changes(o.checks, t.checks, name, "check", lambda c: _expr(c.expr))
+    old_rls = bool(o.rls and o.rls.enabled)
+    new_rls = bool(t.rls and t.rls.enabled)
+    if new_rls and (not old_rls or (o.rls and t.rls and o.rls.force != t.rls.force)):
+        out.append(Change("enable_rls", name, old=o, new=t))
+    out += _named_changes(o.policies, t.policies, name, "policy", _policy_key)
+    if old_rls and not new_rls:
+        out.append(Change("disable_rls", name, old=o, new=t))
+    return out
+
+
+def _named_objects(t: Table) -> list[Any]:
+    return [*t.uniques, *t.indexes, *t.foreign_keys, *t.checks, *t.policies]
+
+
+def _rename_map(o: Table, t: Table) -> dict[str, str]:
+    """After a table rename, derived names (`org_name_key`) follow the new table name."""
+    old_prefix, new_prefix = o.name + "_", t.name + "_"
+    new_names = {str(x.name) for x in _named_objects(t)}
+    out: dict[str, str] = {}
+    for x in _named_objects(o):
+        if x.name.startswith(old_prefix):
+            candidate = new_prefix + x.name[len(old_prefix) :]
+            if candidate in new_names:
+                out[x.name] = candidate
+    return out
+
+
+def _renamed_objects(o: Table, t: Table) -> list[Change]:
+    mapping = _rename_map(o, t)
+    out: list[Change] = []
+    constraints: list[Any] = [*o.uniques, *o.foreign_keys, *o.checks]
+    for x in constraints:
+        if x.name in mapping:
+            out.append(
+                Change(
+                    "rename_constraint",
+                    t.name,
+                    old=x,
+                    new=x.model_copy(update={"name": mapping[x.name]}),
+                )
+            )
+    for x in o.indexes:
+        if x.name in mapping:
+            out.append(
+                Change(
+                    "rename_index",
+                    t.name,
+                    old=x,
+                    new=x.model_copy(update={"name": mapping[x.name]}),
+                )
+            )
+    for x in o.policies:
+        if x.name in mapping:
+            out.append(
+                Change(
+                    "rename_policy",
+                    t.name,
+                    old=x,
+                    new=x.model_copy(update={"name": mapping[x.name]}),
+                )
+            )
+    from wesley.targets.sqlnames import pk_name
+
+    if o.primary_key and pk_name(o) != pk_name(t):
+        out.append(
+            Change("rename_constraint", t.name, old=_Named(pk_name(o)), new=_Named(pk_name(t)))
+        )
+    return out
+
+
+def _with_renamed_objects(o: Table, t: Table) -> Table:
+    mapping = _rename_map(o, t)
+
+    def rn(items: list[Any]) -> list[Any]:
+        return [x.model_copy(update={"name": mapping.get(x.name, x.name)}) for x in items]
+
+    return o.model_copy(
+        update={
+            "uniques": rn(o.uniques),
+            "indexes": rn(o.indexes),
+            "foreign_keys": rn(o.foreign_keys),
+            "checks": rn(o.checks),
+            "policies": rn(o.policies),
+        }
+    )
+
+
+@dataclass(frozen=True)
+class _Named:
+    name: str
+
+
+def _named_changes(old: list[Any], new: list[Any], table: str, what: str, key: Any) -> list[Change]:
+    """Constraints, indexes and policies are matched by name; a changed definition is a
+    drop of the old one and an add of the new one."""
+    out: list[Change] = []
+    olds, news = _by_name(old), _by_name(new)
+    for n, item in news.items():
+        before = olds.get(n)
+        if before is not None and key(before) == key(item):
+            continue
+        if (
+            what == "policy"
+            and before is not None
+            and (before.command, before.permissive) == (item.command, item.permissive)
+        ):
+            out.append(Change("alter_policy", table, old=before, new=item))
+            continue
+        if before is not None:
+            out.append(Change(f"drop_{what}", table, old=before, detail="redefined"))
+        out.append(Change(f"add_{what}", table, new=item))
+    for n, item in olds.items():
+        if n not in news:
+            out.append(Change(f"drop_{what}", table, old=item))
+    return out
+
+
+def diff(old: IR, new: IR) -> list[Change]:
+    changes = _enum_changes(old, new)
+    pairs = match_tables(old, new)
+    renamed = {o.name: t.name for o, t in pairs if o is not None and t is not None}
+    for o, t in pairs:
+        if o is None and t is not None:
+            changes.append(Change("create_table", t.name, new=t))
+        elif t is None and o is not None:
+            changes.append(Change("drop_table", o.name, old=o))
+        elif o is not None and t is not None:
+            changes.extend(_table_changes(o, t, renamed))
+    return changes

@@ -1,0 +1,100 @@
+"""The Plan (DESIGN §5): phases of steps, each one SQL statement with its lock facts and a
+guard that says whether it is already done. `schemas/plan.schema.json` is generated from it."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wesley.ir import canonical_json, sha256_hex
+from wesley.plan.lockmodes import LockMode
+
+Phase = Literal["expand", "backfill", "validate", "switch", "contract"]
+PHASES: tuple[Phase, ...] = ("expand", "backfill", "validate", "switch", "contract")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LockEntry(_Model):
+    relation: str
+    mode: LockMode
+
+
+class Blocks(_Model):
+    reads: bool
+    writes: bool
+
+
+class Backfill(_Model):
+    """A batched, idempotent backfill: `sql` updates at most `batch_size` rows per run (keyset
+    on the primary key) and the executor repeats it until it updates nothing."""
+
+    batch_size: int
+
+
+class Step(_Model):
+    id: str
+    phase: Phase
+    op: str
+    table: str | None = None
+    column: str | None = None
+    sql: str
+    transactional: bool = True
+    locks: list[LockEntry] = Field(default_factory=list)
+    rewrite: bool = False
+    scan: bool = False
+    blocks: Blocks
+    risk: int = Field(description="risk points of this step (MRI sums them)")
+    why: str
+    guard: str = Field(description="SQL returning true when the step is already done")
+    destructive: bool = False
+    backfill: Backfill | None = None
+    notes: list[str] = Field(default_factory=list)
+
+
+class Refusal(_Model):
+    """A destructive or ambiguous change, explained; planned only with --allow-destructive."""
+
+    change: str
+    table: str
+    column: str | None = None
+    risk: str
+
+
+class Plan(_Model):
+    version: Literal[1] = 1
+    from_ir_hash: str | None
+    to_ir_hash: str
+    server_version: int
+    steps: list[Step]
+    destructive: list[Refusal] = Field(default_factory=list)
+    allow_destructive: bool = False
+    plan_hash: str = ""
+
+    @property
+    def empty(self) -> bool:
+        return not self.steps and not self.destructive
+
+    def by_phase(self) -> dict[Phase, list[Step]]:
+        return {p: [s for s in self.steps if s.phase == p] for p in PHASES}
+
+    def to_json_data(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def with_hash(plan: Plan) -> Plan:
+    """`plan_hash`: SHA-256 of the canonical JSON of what will run (steps, server version,
+    the target IR). It binds a certificate to exactly these statements."""
+    body = plan.model_dump(mode="json", exclude={"plan_hash"})
+    return plan.model_copy(update={"plan_hash": sha256_hex(canonical_json(body))})
+
+
+def plan_json_schema() -> dict[str, Any]:
+    schema = Plan.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://wesley.dev/schemas/plan.schema.json"
+    schema["title"] = "Wesley migration plan"
+    return schema

@@ -1,0 +1,178 @@
+"""What an operation returns: step drafts. The builder adds lock facts (from the one
+classifier), risk, ids and the plan hash."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from wesley.ir import IR, Column, Table
+from wesley.plan.diff import Change
+from wesley.plan.models import Backfill, Phase
+from wesley.sqltext import quote_ident, quote_literal
+
+# order of operations inside a phase: what others depend on comes first
+RANK = {
+    "ensure_helpers": 0,
+    "create_enum": 1,
+    "add_enum_value": 2,
+    "create_table": 3,
+    "rename_table": 4,
+    "rename_column": 5,
+    "add_column": 6,
+    "set_default": 7,
+    "create_index": 8,
+    "create_trigger": 9,
+    "add_fk": 10,
+    "add_check": 11,
+    "comment": 12,
+    "backfill": 13,
+    "validate_fk": 14,
+    "validate_check": 15,
+    "set_not_null": 20,
+    "drop_not_null_check": 21,
+    "alter_column_type": 22,
+    "drop_not_null": 23,
+    "drop_default": 24,
+    "add_unique": 25,
+    "drop_primary_key": 25,
+    "set_primary_key": 26,
+    "rename_constraint": 6,
+    "rename_index": 6,
+    "alter_policy": 29,
+    "enable_rls": 27,
+    "drop_policy": 28,
+    "create_policy": 29,
+    "drop_constraint": 40,
+    "drop_index": 41,
+    "drop_column": 42,
+    "drop_table": 43,
+    "disable_rls": 44,
+    "drop_enum": 45,
+}
+
+
+@dataclass(frozen=True)
+class Draft:
+    phase: Phase
+    op: str
+    sql: str
+    guard: str
+    why: str
+    table: str | None = None
+    column: str | None = None
+    destructive: bool = False
+    backfill: Backfill | None = None
+    notes: tuple[str, ...] = ()
+    risk: int = 0  # op-specific points (DESIGN §7 MRI); lock points are added by the builder
+    # what the lock classifier cannot see in the statement (see wesley.plan.locks)
+    valid_not_null: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A destructive change: explained always, planned only with --allow-destructive."""
+
+    change: str
+    table: str
+    column: str | None
+    risk: str
+
+
+@dataclass
+class Context:
+    old: IR
+    new: IR
+    allow_destructive: bool
+    batch_size: int
+    refused: list[Refused] = field(default_factory=list)
+
+    def refuse(self, change: Change, risk: str) -> bool:
+        """Record the refusal; True when the change may be planned anyway."""
+        self.refused.append(Refused(change.kind, change.table, change.column, risk))
+        return self.allow_destructive
+
+
+Operation = Callable[[Change, Context], list[Draft]]
+
+
+def lit(text: str) -> str:
+    return quote_literal(text)
+
+
+def rel(name: str) -> str:
+    """`to_regclass` argument for a relation name (quoted the way SQL would need it)."""
+    return f"to_regclass({lit(quote_ident(name))})"
+
+
+def guard_relation(name: str) -> str:
+    return f"SELECT {rel(name)} IS NOT NULL"
+
+
+def guard_no_relation(name: str) -> str:
+    return f"SELECT {rel(name)} IS NULL"
+
+
+def guard_column(table: str, column: str, exists: bool = True) -> str:
+    q = (
+        f"EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = {rel(table)} "
+        f"AND attname = {lit(column)} AND NOT attisdropped)"
+    )
+    return f"SELECT {q}" if exists else f"SELECT NOT {q}"
+
+
+def guard_constraint(table: str, name: str, exists: bool = True) -> str:
+    q = (
+        f"EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = {rel(table)} "
+        f"AND conname = {lit(name)})"
+    )
+    return f"SELECT {q}" if exists else f"SELECT NOT {q}"
+
+
+def guard_validated(table: str, name: str) -> str:
+    return (
+        f"SELECT COALESCE((SELECT convalidated FROM pg_constraint WHERE conrelid = {rel(table)} "
+        f"AND conname = {lit(name)}), false)"
+    )
+
+
+def guard_valid_index(name: str) -> str:
+    return f"SELECT EXISTS (SELECT 1 FROM pg_index WHERE indexrelid = {rel(name)} AND indisvalid)"
+
+
+def guard_not_null(table: str, column: str) -> str:
+    return (
+        f"SELECT COALESCE((SELECT attnotnull FROM pg_attribute WHERE attrelid = {rel(table)} "
+        f"AND attname = {lit(column)}), false)"
+    )
+
+
+def guard_policy(table: str, name: str, exists: bool = True) -> str:
+    q = f"EXISTS (SELECT 1 FROM pg_policy WHERE polrelid = {rel(table)} AND polname = {lit(name)})"
+    return f"SELECT {q}" if exists else f"SELECT NOT {q}"
+
+
+def guard_table_comment(table: str, text: str) -> str:
+    return f"SELECT obj_description({rel(table)}, 'pg_class') IS NOT DISTINCT FROM {lit(text)}"
+
+
+def guard_column_comment(table: str, column: str, text: str) -> str:
+    return (
+        f"SELECT COALESCE((SELECT col_description(attrelid, attnum) = {lit(text)} "
+        f"FROM pg_attribute WHERE attrelid = {rel(table)} AND attname = {lit(column)}), false)"
+    )
+
+
+IDEMPOTENT = "SELECT false"  # the statement itself is idempotent: running it again is harmless
+
+
+def table_of(ir: IR, name: str) -> Table:
+    t = ir.table(name)
+    assert t is not None, name
+    return t
+
+
+def column_of(table: Table, name: str) -> Column:
+    c = table.column(name)
+    assert c is not None, name
+    return c
