@@ -1,6 +1,12 @@
 """A minimal plan applier for tests (the production executor is `wesley rehearse`): guard,
 then the statement, each transactional step in its own transaction, CONCURRENTLY in
-autocommit, backfills repeated until they update nothing."""
+autocommit, backfills repeated until they update nothing.
+
+With `observe=True` every transactional step is also checked against PostgreSQL itself:
+before its transaction commits, the locks it holds (pg_locks) and whether a table was
+rewritten (relfilenode) must equal what the plan predicted. CONCURRENTLY steps cannot be
+observed from inside; the lock harness (tests/lock_harness.py) covers their statement kinds.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +14,30 @@ from typing import Any
 
 import psycopg
 
-from wesley.plan.models import Plan
+from tests.lock_harness import TABLE_KINDS, _locks, _relations, _rewritten
+from wesley.plan.models import Plan, Step
 
 
-def apply_plan(conn: psycopg.Connection[Any], plan: Plan) -> list[str]:
+class LockMismatch(AssertionError):
+    pass
+
+
+def _check(
+    step: Step, observed: dict[str, str], kinds: dict[str, str], rewritten: frozenset[str]
+) -> None:
+    tables = {name: mode for name, mode in observed.items() if kinds.get(name) in TABLE_KINDS}
+    predicted = {lk.relation: lk.mode for lk in step.locks}
+    if tables != predicted:
+        raise LockMismatch(
+            f"{step.id}: predicted {predicted}, PostgreSQL took {tables}\n{step.sql}"
+        )
+    if bool(rewritten) != step.rewrite:
+        raise LockMismatch(
+            f"{step.id}: predicted rewrite={step.rewrite}, observed {set(rewritten)}"
+        )
+
+
+def apply_plan(conn: psycopg.Connection[Any], plan: Plan, observe: bool = False) -> list[str]:
     """Returns the ids of the steps that ran (guards skip the rest)."""
     ran: list[str] = []
     assert conn.autocommit
@@ -23,8 +49,12 @@ def apply_plan(conn: psycopg.Connection[Any], plan: Plan) -> list[str]:
             while conn.execute(step.sql.encode()).rowcount > 0:
                 pass
         elif step.transactional:
+            before = _relations(conn) if observe else {}
             with conn.transaction():
                 conn.execute(step.sql.encode())
+                if observe:
+                    locks, kinds = _locks(conn, conn.info.backend_pid, before)
+                    _check(step, dict(locks), kinds, _rewritten(before, _relations(conn)))
         else:
             conn.execute(step.sql.encode())
         ran.append(step.id)

@@ -277,7 +277,7 @@ def test_plan_turns_old_into_new(pair: Pair, pg_dsn: str) -> None:
         counts = {
             t.name: conn.execute(f'SELECT count(*) FROM "{t.name}"').fetchone() for t in old.tables
         }
-        apply_plan(conn, plan)
+        apply_plan(conn, plan, observe=True)  # locks and rewrites checked per step
         have = introspect(conn)
         assert_database_matches(new, have, policies=True, ordered=False)
         again = build_plan(have, new, allow_destructive=True)

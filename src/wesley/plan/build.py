@@ -36,6 +36,7 @@ def _contexts(old: IR, new: IR, draft: Draft) -> dict[str, TableContext]:
     current = {
         t.name: {c.name: column_type(c) for c in t.columns} for t in old.tables
     }  # a type change is judged from the type the column has before the step
+    old_fks = {t.name: t.foreign_keys for t in old.tables}  # a dropped FK still locks its target
     for ir in (new, old):
         for t in ir.tables:
             if t.name in out:
@@ -46,8 +47,13 @@ def _contexts(old: IR, new: IR, draft: Draft) -> dict[str, TableContext]:
                     draft.valid_not_null if draft.table == t.name else frozenset()
                 ),
                 column_types=types,
-                foreign_keys={fk.name: fk.ref_table for fk in t.foreign_keys},
-                foreign_key_columns={fk.name: frozenset(fk.columns) for fk in t.foreign_keys},
+                foreign_keys={
+                    fk.name: fk.ref_table for fk in [*old_fks.get(t.name, []), *t.foreign_keys]
+                },
+                foreign_key_columns={
+                    fk.name: frozenset(fk.columns)
+                    for fk in [*old_fks.get(t.name, []), *t.foreign_keys]
+                },
                 referenced_by=frozenset(
                     o.name for o in ir.tables for fk in o.foreign_keys if fk.ref_table == t.name
                 ),

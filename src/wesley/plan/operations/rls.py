@@ -7,7 +7,14 @@ from wesley.plan.diff import Change
 from wesley.plan.models import Phase
 from wesley.plan.operations.base import Context, Draft, guard_policy, rel
 from wesley.sqltext import quote_ident
-from wesley.targets.rls import AUTH_UID_SHIM, HELPERS, called_functions, policy_sql
+from wesley.targets.rls import (
+    AUTH_UID_EXISTS,
+    AUTH_UID_FUNCTION,
+    AUTH_UID_SHIM,
+    HELPERS,
+    called_functions,
+    policy_sql,
+)
 
 
 def enable_drafts(t: Table) -> list[Draft]:
@@ -40,10 +47,7 @@ def enable_drafts(t: Table) -> list[Draft]:
 
 def helper_drafts(policies: list[Policy]) -> list[Draft]:
     """The functions policies call; CREATE OR REPLACE / IF NOT EXISTS: always safe to run."""
-    sqls = list(HELPERS)
-    if any("auth.uid" in called_functions(e) for p in policies for e in (p.using, p.check) if e):
-        sqls += AUTH_UID_SHIM
-    return [
+    drafts = [
         Draft(
             "expand",
             "ensure_helpers",
@@ -51,8 +55,29 @@ def helper_drafts(policies: list[Policy]) -> list[Draft]:
             "SELECT false",
             "helper functions the policies call",
         )
-        for sql in sqls
+        for sql in HELPERS
     ]
+    if any("auth.uid" in called_functions(e) for p in policies for e in (p.using, p.check) if e):
+        drafts += [
+            Draft(
+                "expand",
+                "ensure_helpers",
+                sql.removesuffix(";"),
+                "SELECT false",
+                "the auth schema for auth.uid()",
+            )
+            for sql in AUTH_UID_SHIM[:2]
+        ]
+        drafts.append(
+            Draft(
+                "expand",
+                "ensure_helpers",
+                AUTH_UID_FUNCTION,
+                AUTH_UID_EXISTS,
+                "auth.uid() from request.jwt.claim.sub, where none exists (Supabase has one)",
+            )
+        )
+    return drafts
 
 
 def policy_drafts(t: Table, policy: Policy) -> list[Draft]:
