@@ -37,6 +37,22 @@ def _check(
         )
 
 
+def run_backfill(conn: psycopg.Connection[Any], step: Step) -> int:
+    """Keyset batches over the primary key, then sweep what was skipped; returns rows."""
+    spec = step.backfill
+    assert spec is not None
+    total = 0
+    if spec.first_sql and spec.next_sql:
+        rows = conn.execute(spec.first_sql.encode()).fetchall()
+        while rows:
+            total += len(rows)
+            after = max(r[0] for r in rows)
+            rows = conn.execute(spec.next_sql.encode(), {"after": after}).fetchall()
+    while (n := conn.execute(step.sql.encode()).rowcount) > 0:
+        total += n
+    return total
+
+
 def apply_plan(conn: psycopg.Connection[Any], plan: Plan, observe: bool = False) -> list[str]:
     """Returns the ids of the steps that ran (guards skip the rest)."""
     ran: list[str] = []
@@ -46,8 +62,7 @@ def apply_plan(conn: psycopg.Connection[Any], plan: Plan, observe: bool = False)
         if row is not None and row[0]:
             continue
         if step.backfill:
-            while conn.execute(step.sql.encode()).rowcount > 0:
-                pass
+            run_backfill(conn, step)
         elif step.transactional:
             before = _relations(conn) if observe else {}
             with conn.transaction():

@@ -29,10 +29,17 @@ class Blocks(_Model):
 
 
 class Backfill(_Model):
-    """A batched, idempotent backfill: `sql` updates at most `batch_size` rows per run (keyset
-    on the primary key) and the executor repeats it until it updates nothing."""
+    """A batched, idempotent backfill. With a single-column primary key the executor walks it
+    as a keyset: `first_sql`, then `next_sql` with `%(after)s` = the largest key the previous
+    batch returned, until a batch returns nothing (each batch is its own short transaction and
+    skips rows locked by the application). Then the step's own `sql` sweeps rows still NULL
+    (skipped ones) until it updates nothing. New rows already get the default, so both loops
+    end under concurrent inserts."""
 
     batch_size: int
+    key: str | None = None
+    first_sql: str | None = None
+    next_sql: str | None = None
 
 
 class Step(_Model):

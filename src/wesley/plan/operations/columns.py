@@ -78,17 +78,35 @@ def not_null_drafts(t: Table, col: Column, why: str) -> list[Draft]:
     ]
 
 
-def _backfill_sql(t: Table, col: Column, expr: str, batch: int) -> str:
+def _backfill(t: Table, col: Column, expr: str, batch: int) -> tuple[str, Backfill]:
     table, c = quote_ident(t.name), quote_ident(col.name)
     if t.primary_key:
         key = ", ".join(quote_ident(k) for k in t.primary_key)
-        return (
+        sweep = (
             f"UPDATE {table} SET {c} = {expr} WHERE ({key}) IN (SELECT {key} FROM {table} "
             f"WHERE {c} IS NULL ORDER BY {key} LIMIT {batch} FOR UPDATE SKIP LOCKED)"
         )
-    return (
-        f"UPDATE {table} SET {c} = {expr} WHERE ctid IN (SELECT ctid FROM {table} "
-        f"WHERE {c} IS NULL LIMIT {batch} FOR UPDATE SKIP LOCKED)"
+    else:
+        sweep = (
+            f"UPDATE {table} SET {c} = {expr} WHERE ctid IN (SELECT ctid FROM {table} "
+            f"WHERE {c} IS NULL LIMIT {batch} FOR UPDATE SKIP LOCKED)"
+        )
+    if len(t.primary_key) != 1:
+        return sweep, Backfill(batch_size=batch)
+    k = quote_ident(t.primary_key[0])
+
+    def page(lower: str) -> str:
+        return (
+            f"UPDATE {table} SET {c} = {expr} WHERE {k} IN (SELECT {k} FROM {table} "
+            f"WHERE {lower}{c} IS NULL ORDER BY {k} LIMIT {batch} FOR UPDATE SKIP LOCKED) "
+            f"RETURNING {k}"
+        )
+
+    return sweep, Backfill(
+        batch_size=batch,
+        key=t.primary_key[0],
+        first_sql=page(""),
+        next_sql=page(f"{k} > %(after)s AND "),
     )
 
 
@@ -139,16 +157,17 @@ def add_column(change: Change, ctx: Context, volatile: bool) -> list[Draft]:
                 column=col.name,
             )
         )
+        sweep, spec = _backfill(t, col, col.default.sql, ctx.batch_size)
         drafts.append(
             Draft(
                 "backfill",
                 "backfill",
-                _backfill_sql(t, col, col.default.sql, ctx.batch_size),
+                sweep,
                 f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE {c} IS NULL)",
                 f"fill existing rows of {where} in batches of {ctx.batch_size}",
                 table=t.name,
                 column=col.name,
-                backfill=Backfill(batch_size=ctx.batch_size),
+                backfill=spec,
             )
         )
     drafts.append(
