@@ -13,8 +13,9 @@ from wesley import __version__
 from wesley.cli.common import global_options
 from wesley.cli.init_cmd import init
 from wesley.cli.output import Output
-from wesley.cli.pending import cert, deploy, rehearse, validate_bundle
+from wesley.cli.pending import cert, deploy, validate_bundle
 from wesley.cli.plan_cmd import plan
+from wesley.cli.rehearse_cmd import rehearse_cmd as rehearse
 from wesley.cli.transform_cmd import transform
 from wesley.errors import ExitCode, WesleyError
 

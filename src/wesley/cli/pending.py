@@ -11,19 +11,7 @@ import click
 from wesley.cli.common import global_options
 from wesley.errors import not_implemented
 
-_REHEARSE_ISSUE = "the Rehearse issue (#5)"
 _CERT_ISSUE = "the Certify and deploy issue (#6)"
-
-
-@click.command("rehearse")
-@click.option("--schema", "schema_path", help="The SDL file.")
-@click.option("--dsn", help="Shadow database (default: an ephemeral local cluster).")
-@click.option("--dry-run", is_flag=True, help="Execute nothing; record verdict DRY_RUN.")
-@click.option("--timeout", type=int, help="Bound the whole run, in milliseconds.")
-@global_options
-def rehearse(**_: Any) -> None:
-    """Apply the plan on a shadow database, observe locks, run pgTAP."""
-    raise not_implemented("wesley rehearse", _REHEARSE_ISSUE)
 
 
 @click.command("deploy")

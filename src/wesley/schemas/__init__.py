@@ -13,6 +13,7 @@ from typing import Any
 from wesley.evidence.models import Bundle, EvidenceMap, Snapshot, json_schema
 from wesley.ir import ir_json_schema
 from wesley.plan.models import plan_json_schema
+from wesley.realm.models import realm_json_schema
 
 GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
     "ir.schema.json": ir_json_schema,
@@ -21,6 +22,7 @@ GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
     ),
     "bundle.schema.json": lambda: json_schema(Bundle, "bundle.schema.json", "Wesley bundle"),
     "plan.schema.json": plan_json_schema,
+    "realm.schema.json": realm_json_schema,
     "snapshot.schema.json": lambda: json_schema(
         Snapshot, "snapshot.schema.json", "Wesley IR snapshot"
     ),

@@ -1,0 +1,427 @@
+"""The one executor behind `rehearse` and `deploy`.
+
+- One statement at a time. Transactional steps each run in a short transaction *with their
+  run record*, so a step is recorded applied exactly when its effect commits; CONCURRENTLY
+  steps run in autocommit and are recorded after (their guard covers the gap).
+- `SET lock_timeout` per step; SQLSTATE 55P03 (lock not available) is retried with
+  exponential backoff and jitter, a bounded number of times. An INVALID index left by a
+  failed concurrent build is dropped (concurrently) before the build is tried again.
+- A session-level `pg_advisory_lock` for the whole run: a second run waits (`wait=True`) or
+  stops with the holder's pid.
+- `wesley.migration_runs` / `wesley.migration_steps` record plan hash, step, status,
+  attempts, timings and errors; `resume=True` skips recorded steps, and guards are the second
+  line of defence.
+- Every step's locks are observed (pg_locks; relfilenode for rewrites). A lock stronger than
+  the plan predicted fails the step by name.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+from pglast import ast, parse_sql
+
+from wesley.db.dsn import connect_error, redact
+from wesley.db.observe import LockWatcher, held_locks, relations, rewritten
+from wesley.errors import ExitCode, WesleyError
+from wesley.plan.lockmodes import LockMode, strength
+from wesley.plan.models import LockEntry, Plan, Step
+from wesley.realm.models import StepRecord
+
+ADVISORY_KEY = 0x5745534C4559  # "WESLEY": one migration at a time per database
+RECORDS_DDL = (
+    "CREATE SCHEMA IF NOT EXISTS wesley",
+    """CREATE TABLE IF NOT EXISTS wesley.migration_runs (
+  run_id bigserial PRIMARY KEY,
+  plan_hash text NOT NULL,
+  ir_hash text NOT NULL,
+  mode text NOT NULL,
+  started_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz,
+  status text NOT NULL DEFAULT 'running',
+  operator text,
+  cert_hash text,
+  forced boolean NOT NULL DEFAULT false,
+  error text
+)""",
+    """CREATE TABLE IF NOT EXISTS wesley.migration_steps (
+  plan_hash text NOT NULL,
+  step_id text NOT NULL,
+  run_id bigint NOT NULL,
+  status text NOT NULL,
+  attempts integer NOT NULL DEFAULT 1,
+  started_at timestamptz NOT NULL,
+  finished_at timestamptz NOT NULL DEFAULT now(),
+  ms integer NOT NULL,
+  observed jsonb,
+  error text,
+  PRIMARY KEY (plan_hash, step_id)
+)""",
+)
+
+
+@dataclass(frozen=True)
+class ExecOptions:
+    mode: str = "rehearse"  # or "deploy": written to the run record
+    lock_timeout_ms: int = 2000
+    statement_timeout_ms: int | None = None
+    max_retries: int = 6
+    backoff_ms: int = 100
+    wait: bool = False
+    resume: bool = False
+    deadline: float | None = None  # time.monotonic() value
+    operator: str | None = None
+    cert_hash: str | None = None
+    forced: bool = False
+
+
+@dataclass
+class StepFailed(Exception):
+    step: str
+    message: str
+    hint: str
+    code: str = "STEP_FAILED"
+
+
+@dataclass
+class RunResult:
+    run_id: int
+    steps: list[StepRecord] = field(default_factory=list)
+
+
+Progress = Callable[[str, Step, StepRecord | None], None]
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def _entries(locks: dict[str, LockMode]) -> list[LockEntry]:
+    return [LockEntry(relation=r, mode=m) for r, m in sorted(locks.items())]
+
+
+def _index_name(sql: str) -> str | None:
+    try:
+        stmt = parse_sql(sql)[0].stmt
+    except Exception:
+        return None
+    return stmt.idxname if isinstance(stmt, ast.IndexStmt) else None
+
+
+class Executor:
+    def __init__(
+        self,
+        dsn: str,
+        plan: Plan,
+        ir_hash: str,
+        options: ExecOptions,
+        progress: Progress | None = None,
+    ) -> None:
+        self.dsn, self.plan, self.ir_hash, self.opt = dsn, plan, ir_hash, options
+        self.progress = progress or (lambda event, step, record: None)
+        self.control: psycopg.Connection[Any] | None = None
+        self.work: psycopg.Connection[Any] | None = None
+
+    # ---- connections, advisory lock, records -------------------------------------------
+    def _connect(self) -> psycopg.Connection[Any]:
+        try:
+            conn = psycopg.connect(
+                self.dsn, autocommit=True, connect_timeout=10, application_name="wesley"
+            )
+        except psycopg.OperationalError as exc:
+            raise connect_error(exc, self.dsn) from None
+        return conn
+
+    def __enter__(self) -> Executor:
+        self.control = self._connect()
+        self._lock()
+        self.work = self._connect()
+        self.work.execute(f"SET lock_timeout = {int(self.opt.lock_timeout_ms)}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for conn in (self.work, self.control):  # closing the session releases the lock
+            if conn is not None:
+                conn.close()
+
+    def _lock(self) -> None:
+        assert self.control is not None
+        row = self.control.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()
+        if row and row[0]:
+            return
+        holder = self.control.execute(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+            "AND classid = %s AND objid = %s AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())",
+            (ADVISORY_KEY >> 32, ADVISORY_KEY & 0xFFFFFFFF),
+        ).fetchone()
+        pid = holder[0] if holder else "unknown"
+        if not self.opt.wait:
+            raise WesleyError(
+                "MIGRATION_LOCKED",
+                f"another Wesley run holds the migration lock on {redact(self.dsn)} "
+                f"(backend pid {pid})",
+                "wait for it to finish, or rerun with --wait; nothing was applied",
+                exit_code=ExitCode.EXECUTION_FAILED,
+                details={"holder_pid": pid},
+            )
+        self.control.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_KEY,))
+
+    def _records(self) -> int:
+        assert self.work is not None
+        for ddl in RECORDS_DDL:
+            self.work.execute(ddl)
+        row = self.work.execute(
+            "INSERT INTO wesley.migration_runs (plan_hash, ir_hash, mode, operator, cert_hash, "
+            "forced) VALUES (%s, %s, %s, %s, %s, %s) RETURNING run_id",
+            (
+                self.plan.plan_hash,
+                self.ir_hash,
+                self.opt.mode,
+                self.opt.operator,
+                self.opt.cert_hash,
+                self.opt.forced,
+            ),
+        ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def done_steps(self) -> set[str]:
+        assert self.work is not None
+        rows = self.work.execute(
+            "SELECT step_id FROM wesley.migration_steps WHERE plan_hash = %s "
+            "AND status = 'applied'",
+            (self.plan.plan_hash,),
+        ).fetchall()
+        return {r[0] for r in rows}
+
+    def _record(
+        self, conn: psycopg.Connection[Any], run_id: int, step: Step, rec: StepRecord, attempts: int
+    ) -> None:
+        observed = json.dumps([e.model_dump() for e in rec.observed_locks])
+        conn.execute(
+            "INSERT INTO wesley.migration_steps (plan_hash, step_id, run_id, status, attempts, "
+            "started_at, ms, observed, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+            "ON CONFLICT (plan_hash, step_id) DO UPDATE SET run_id = EXCLUDED.run_id, "
+            "status = EXCLUDED.status, attempts = wesley.migration_steps.attempts + "
+            "EXCLUDED.attempts, started_at = EXCLUDED.started_at, finished_at = now(), "
+            "ms = EXCLUDED.ms, observed = EXCLUDED.observed, error = EXCLUDED.error",
+            (
+                self.plan.plan_hash,
+                step.id,
+                run_id,
+                rec.status,
+                attempts,
+                rec.started,
+                rec.ms,
+                observed,
+                rec.error,
+            ),
+        )
+
+    def _finish(self, run_id: int, status: str, error: str | None) -> None:
+        assert self.work is not None
+        self.work.execute(
+            "UPDATE wesley.migration_runs SET finished_at = now(), status = %s, error = %s "
+            "WHERE run_id = %s",
+            (status, error, run_id),
+        )
+
+    # ---- running ------------------------------------------------------------------------
+    def run(self) -> RunResult:
+        assert self.work is not None
+        run_id = self._records()
+        done = self.done_steps()
+        if done and not self.opt.resume:
+            self._finish(run_id, "refused", "an earlier run of this plan did not finish")
+            raise WesleyError(
+                "RUN_INTERRUPTED",
+                f"an earlier run of this plan stopped after {len(done)} of "
+                f"{len(self.plan.steps)} steps",
+                "rerun with --resume to continue from where it stopped",
+                exit_code=ExitCode.EXECUTION_FAILED,
+            )
+        result = RunResult(run_id)
+        try:
+            for step in self.plan.steps:
+                self._check_deadline(step)
+                if step.id in done:
+                    rec = StepRecord(
+                        id=step.id,
+                        phase=step.phase,
+                        op=step.op,
+                        status="skipped",
+                        predicted_locks=step.locks,
+                        predicted_rewrite=step.rewrite,
+                    )
+                    result.steps.append(rec)
+                    self.progress("skipped", step, rec)
+                    continue
+                self.progress("start", step, None)
+                rec = self._run_step(run_id, step)
+                result.steps.append(rec)
+                self.progress("done", step, rec)
+        except StepFailed as failure:
+            self._finish(run_id, "failed", f"{failure.step}: {failure.message}")
+            raise
+        self._finish(run_id, "applied", None)
+        return result
+
+    def _check_deadline(self, step: Step) -> None:
+        if self.opt.deadline is not None and time.monotonic() > self.opt.deadline:
+            raise StepFailed(
+                step.id,
+                "the run's --timeout was reached before this step",
+                "raise --timeout; applied steps are recorded, --resume continues",
+                "TIMEOUT",
+            )
+
+    def _guard_done(self, step: Step) -> bool:
+        assert self.work is not None
+        row = self.work.execute(step.guard.encode()).fetchone()
+        return bool(row and row[0])
+
+    def _run_step(self, run_id: int, step: Step) -> StepRecord:
+        assert self.work is not None
+        rec = StepRecord(
+            id=step.id,
+            phase=step.phase,
+            op=step.op,
+            status="applied",
+            started=_now(),
+            predicted_locks=step.locks,
+            predicted_rewrite=step.rewrite,
+        )
+        start = time.monotonic()
+        attempts = 0
+        while True:
+            attempts += 1
+            try:
+                if self._guard_done(step):
+                    rec.status = "skipped"
+                    rec.ms = int((time.monotonic() - start) * 1000)
+                    with self.work.transaction():
+                        self._record(self.work, run_id, step, rec, attempts)
+                    return rec
+                self._drop_invalid_index(step)
+                self._execute(run_id, step, rec, attempts, start)
+                return rec
+            except psycopg.errors.LockNotAvailable:
+                if attempts > self.opt.max_retries:
+                    raise StepFailed(
+                        step.id,
+                        f"could not get its lock within {self.opt.lock_timeout_ms} ms, "
+                        f"{attempts} times",
+                        "a long transaction holds a conflicting lock: find it in pg_stat_activity"
+                        ", or raise --lock-timeout",
+                        "LOCK_TIMEOUT",
+                    ) from None
+                rec.retries += 1
+                delay = self.opt.backoff_ms * 2 ** (attempts - 1) * (0.5 + random.random())
+                self._check_deadline(step)
+                time.sleep(min(delay, 5000) / 1000)
+            except psycopg.errors.QueryCanceled:
+                raise StepFailed(
+                    step.id,
+                    "was cancelled by the time limit",
+                    "raise --timeout; applied steps are recorded, --resume continues",
+                    "TIMEOUT",
+                ) from None
+            except psycopg.Error as exc:
+                message = exc.diag.message_primary or str(exc)
+                raise StepFailed(
+                    step.id,
+                    message,
+                    f"SQLSTATE {exc.sqlstate}; the statement was: {step.sql[:300]}",
+                    "STEP_FAILED",
+                ) from None
+
+    def _drop_invalid_index(self, step: Step) -> None:
+        """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind: drop it first."""
+        assert self.work is not None
+        name = _index_name(step.sql) if not step.transactional else None
+        if name is None:
+            return
+        row = self.work.execute(
+            "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
+            (f'"{name}"',),
+        ).fetchone()
+        if row and row[0]:
+            self.work.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"'.encode())
+
+    def _execute(
+        self, run_id: int, step: Step, rec: StepRecord, attempts: int, start: float
+    ) -> None:
+        assert self.work is not None
+        conn = self.work
+        limit = self.opt.statement_timeout_ms
+        if self.opt.deadline is not None:  # no statement may outlive the run's --timeout
+            left = max(1, int((self.opt.deadline - time.monotonic()) * 1000))
+            limit = min(limit, left) if limit else left
+        conn.execute(f"SET statement_timeout = {int(limit or 0)}")
+        before = relations(conn)
+        if step.backfill is not None:
+            rec.rows = self._backfill(step)
+            rec.ms = int((time.monotonic() - start) * 1000)
+            with conn.transaction():
+                self._record(conn, run_id, step, rec, attempts)
+            return
+        if step.transactional:
+            with conn.transaction():
+                conn.execute(step.sql.encode())
+                observed = held_locks(conn, conn.info.backend_pid, before)
+                rec.observed_locks = _entries(observed)
+                rec.rewrite = bool(rewritten(before, relations(conn)))
+                self._check_locks(step, observed)
+                rec.ms = int((time.monotonic() - start) * 1000)
+                self._record(conn, run_id, step, rec, attempts)
+            return
+        with LockWatcher(self.dsn, conn.info.backend_pid, before) as watcher:
+            conn.execute(step.sql.encode())
+        rec.observed_locks = _entries(watcher.seen)
+        rec.rewrite = bool(rewritten(before, relations(conn)))
+        self._check_locks(step, watcher.seen)
+        rec.ms = int((time.monotonic() - start) * 1000)
+        with conn.transaction():
+            self._record(conn, run_id, step, rec, attempts)
+
+    def _backfill(self, step: Step) -> int:
+        """Keyset batches, then a sweep; each batch is its own short transaction."""
+        assert self.work is not None and step.backfill is not None
+        spec, conn, total = step.backfill, self.work, 0
+        if spec.first_sql and spec.next_sql:
+            rows = conn.execute(spec.first_sql.encode()).fetchall()
+            while rows:
+                total += len(rows)
+                self.progress(
+                    "batch",
+                    step,
+                    StepRecord(
+                        id=step.id, phase=step.phase, op=step.op, status="pending", rows=total
+                    ),
+                )
+                after = max(r[0] for r in rows)
+                rows = conn.execute(spec.next_sql.encode(), {"after": after}).fetchall()
+        while (n := conn.execute(step.sql.encode()).rowcount) > 0:
+            total += n
+        return total
+
+    def _check_locks(self, step: Step, observed: dict[str, LockMode]) -> None:
+        predicted = {lk.relation: lk.mode for lk in step.locks}
+        for relation, mode in observed.items():
+            want = predicted.get(relation)
+            if want is None or strength(mode) > strength(want):
+                raise StepFailed(
+                    step.id,
+                    f"took {mode} on {relation}; the plan predicted {want or 'no lock'}",
+                    "the lock classifier is wrong for this statement: report it; the step was "
+                    "rolled back if it was transactional",
+                    "LOCK_STRONGER_THAN_PREDICTED",
+                )

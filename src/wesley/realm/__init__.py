@@ -1,0 +1,1 @@
+"""REALM: rehearse a plan on a shadow database and record what happened."""

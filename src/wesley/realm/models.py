@@ -1,0 +1,77 @@
+"""`.wesley/realm.json` (DESIGN §6); its JSON Schema is generated from these models."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from wesley.plan.models import LockEntry
+
+Verdict = Literal["PASS", "FAIL", "DRY_RUN"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class StepRecord(_Model):
+    id: str
+    phase: str
+    op: str
+    status: Literal["applied", "skipped", "failed", "pending"]
+    started: str | None = None
+    ms: int = 0
+    retries: int = 0
+    rows: int | None = None
+    predicted_locks: list[LockEntry] = Field(default_factory=list)
+    observed_locks: list[LockEntry] = Field(default_factory=list)
+    rewrite: bool = False
+    predicted_rewrite: bool = False
+    error: str | None = None
+
+
+class Tests(_Model):
+    planned: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    failures: list[str] = Field(default_factory=list)
+    tap: str = ""
+
+
+class Failure(_Model):
+    code: str
+    message: str
+    hint: str | None = None
+    step: str | None = None
+    test: str | None = None
+
+
+class Realm(_Model):
+    version: Literal[1] = 1
+    verdict: Verdict
+    plan_hash: str
+    ir_hash: str
+    from_ir_hash: str | None = None
+    server_version: int | None = None
+    database: str = Field(description="the shadow database, password removed")
+    ephemeral: bool = False
+    seed_rows: int = 0
+    steps: list[StepRecord] = Field(default_factory=list)
+    tests: Tests = Field(default_factory=Tests)
+    replan_empty: bool | None = None
+    timings: dict[str, int] = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
+    failure: Failure | None = None
+
+    def to_json_data(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def realm_json_schema() -> dict[str, Any]:
+    schema = Realm.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "https://wesley.dev/schemas/realm.schema.json"
+    schema["title"] = "Wesley REALM rehearsal record"
+    return schema

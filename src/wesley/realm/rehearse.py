@@ -1,0 +1,226 @@
+"""A rehearsal: shadow database (given, or an ephemeral cluster torn down afterwards), the old
+schema built and seeded, the plan applied by the real executor, the generated pgTAP suite run,
+and a second plan from the migrated database that must be empty. The result is a `Realm`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from wesley.db.apply import apply_script
+from wesley.db.cluster import EphemeralCluster, create_database
+from wesley.db.dsn import connect_error, redact
+from wesley.db.executor import ExecOptions, Executor, Progress, StepFailed
+from wesley.db.introspect import introspect
+from wesley.db.pgtap import run_suite
+from wesley.errors import WesleyError
+from wesley.ir import IR, ir_hash
+from wesley.plan.build import build_plan
+from wesley.plan.models import Plan
+from wesley.realm.models import Failure, Realm, StepRecord, Tests
+from wesley.samples import RowPlan
+from wesley.targets.pgtap import pgtap
+from wesley.targets.postgres import postgres
+from wesley.targets.rls import rls
+
+
+@dataclass
+class RehearseOptions:
+    dsn: str | None = None
+    allow_destructive: bool = False
+    seed_rows: int = 0
+    dry_run: bool = False
+    timeout_ms: int | None = None
+    lock_timeout_ms: int = 2000
+    batch_size: int = 1000
+    resume: bool = False
+    wait: bool = False
+    progress: Progress | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@contextmanager
+def shadow_database(dsn: str | None) -> Iterator[tuple[str, bool]]:
+    """The given database, or a fresh one in an ephemeral cluster removed afterwards (also on
+    an exception or Ctrl-C)."""
+    if dsn:
+        yield dsn, False
+        return
+    with EphemeralCluster() as cluster:
+        yield create_database(cluster.dsn, "wesley_shadow"), True
+
+
+def _has_tables(conn: psycopg.Connection[Any]) -> bool:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+        "AND relkind IN ('r', 'p'))"
+    ).fetchone()
+    return bool(row and row[0])
+
+
+def seed(conn: psycopg.Connection[Any], ir: IR, rows: int) -> int:
+    """`rows` generated rows per table that satisfy its keys (parents made as needed)."""
+    plan = RowPlan(ir)
+    for table in ir.tables:
+        for _ in range(rows):
+            plan.row(table, {})
+    with conn.transaction():
+        for sql in plan.inserts:
+            conn.execute(sql.encode())
+    return len(plan.inserts)
+
+
+def rehearse(old: IR | None, new: IR, opts: RehearseOptions) -> tuple[Realm, Plan]:
+    started = time.monotonic()
+    deadline = started + opts.timeout_ms / 1000 if opts.timeout_ms else None
+    timings: dict[str, int] = {}
+    plan = build_plan(
+        old, new, allow_destructive=opts.allow_destructive, batch_size=opts.batch_size
+    )
+    realm = Realm(
+        verdict="FAIL",
+        plan_hash=plan.plan_hash,
+        ir_hash=ir_hash(new),
+        from_ir_hash=plan.from_ir_hash,
+        database=redact(opts.dsn or "ephemeral"),
+        ephemeral=opts.dsn is None,
+        seed_rows=opts.seed_rows,
+        notes=list(opts.notes),
+    )
+    if plan.destructive and not opts.allow_destructive:
+        realm.failure = Failure(
+            code="PLAN_DESTRUCTIVE",
+            message="the plan holds destructive changes: "
+            + "; ".join(
+                f"{r.change} {r.table}{'.' + r.column if r.column else ''}"
+                for r in plan.destructive
+            ),
+            hint="review them, then rehearse with --allow-destructive",
+        )
+        return realm, plan
+    if opts.dry_run:
+        realm.verdict = "DRY_RUN"
+        realm.steps = [
+            StepRecord(
+                id=s.id,
+                phase=s.phase,
+                op=s.op,
+                status="pending",
+                predicted_locks=s.locks,
+                predicted_rewrite=s.rewrite,
+            )
+            for s in plan.steps
+        ]
+        realm.notes.append("dry run: nothing was executed")
+        return realm, plan
+    t0 = time.monotonic()
+    try:
+        with shadow_database(opts.dsn) as (dsn, _ephemeral):
+            timings["shadow_ms"] = int((time.monotonic() - t0) * 1000)
+            realm.database = redact(dsn)
+            _run(old, new, plan, dsn, opts, deadline, realm, timings)
+    except WesleyError as err:
+        realm.failure = Failure(code=err.code, message=err.message, hint=err.hint)
+    except KeyboardInterrupt:
+        realm.failure = Failure(
+            code="INTERRUPTED",
+            message="the rehearsal was interrupted",
+            hint="run it again; the shadow database was removed",
+        )
+        raise
+    finally:
+        timings["total_ms"] = int((time.monotonic() - started) * 1000)
+        realm.timings = timings
+    return realm, plan
+
+
+def _run(
+    old: IR | None,
+    new: IR,
+    plan: Plan,
+    dsn: str,
+    opts: RehearseOptions,
+    deadline: float | None,
+    realm: Realm,
+    timings: dict[str, int],
+) -> None:
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as exc:
+        raise connect_error(exc, dsn) from None
+    with conn:
+        realm.server_version = conn.info.server_version
+        t0 = time.monotonic()
+        if old is not None and old.tables and not _has_tables(conn) and not opts.resume:
+            apply_script(conn, postgres(old)[0].text, "old schema.sql")
+            apply_script(conn, rls(old)[0].text, "old rls.sql")
+            if opts.seed_rows:
+                n = seed(conn, old, opts.seed_rows)
+                realm.notes.append(f"seeded {n} rows into the old schema")
+        timings["build_old_ms"] = int((time.monotonic() - t0) * 1000)
+    t0 = time.monotonic()
+    exec_opts = ExecOptions(
+        mode="rehearse",
+        lock_timeout_ms=opts.lock_timeout_ms,
+        resume=opts.resume,
+        wait=opts.wait,
+        deadline=deadline,
+    )
+    try:
+        with Executor(dsn, plan, ir_hash(new), exec_opts, opts.progress) as executor:
+            result = executor.run()
+            realm.steps = result.steps
+    except StepFailed as failed:
+        realm.failure = Failure(
+            code=failed.code,
+            message=f"step {failed.step} {failed.message}",
+            hint=failed.hint,
+            step=failed.step,
+        )
+        timings["apply_ms"] = int((time.monotonic() - t0) * 1000)
+        return
+    timings["apply_ms"] = int((time.monotonic() - t0) * 1000)
+    t0 = time.monotonic()
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        if not new.tables:
+            realm.notes.append("the schema has no tables: no pgTAP suite to run")
+            realm.replan_empty = True
+            realm.verdict = "PASS"
+            return
+        tap = run_suite(conn, pgtap(new)[0].text)
+        timings["tests_ms"] = int((time.monotonic() - t0) * 1000)
+        realm.tests = Tests(
+            planned=tap.planned,
+            passed=tap.passed,
+            failed=tap.failed,
+            skipped=tap.skipped,
+            failures=tap.failures,
+            tap=tap.tap,
+        )
+        t0 = time.monotonic()
+        again = build_plan(introspect(conn), new, allow_destructive=True)
+        timings["replan_ms"] = int((time.monotonic() - t0) * 1000)
+    realm.replan_empty = not again.steps
+    if not tap.ok:
+        first = tap.failures[0].splitlines()[0] if tap.failures else "the suite did not finish"
+        realm.failure = Failure(
+            code="TESTS_FAILED",
+            message=f"{tap.failed} of {tap.planned} pgTAP assertions failed, first: {first}",
+            hint="the migrated database differs from the schema: see tests.tap in realm.json",
+            test=first,
+        )
+        return
+    if again.steps:
+        realm.failure = Failure(
+            code="DRIFT_AFTER_PLAN",
+            message=f"after the plan, {len(again.steps)} step(s) are still needed, first: "
+            f"{again.steps[0].sql[:200]}",
+            hint="the planner missed a change: report it with this realm.json",
+        )
+        return
+    realm.verdict = "PASS"
