@@ -25,7 +25,6 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
 @pytest.mark.parametrize(
     "argv",
     [
-        ["rehearse"],
         ["deploy", "--dsn", "postgresql://localhost/x"],
         ["validate-bundle"],
         ["cert", "create", "--env", "prod"],
