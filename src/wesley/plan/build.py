@@ -127,6 +127,7 @@ def build_plan(
     ]
     if created:
         drafts = helper_drafts(created) + drafts
+    existing = {t.name for t in base.tables}
     seen: set[tuple[str, str]] = set()
     unique: list[tuple[int, Draft]] = []
     for i, d in enumerate(drafts):
@@ -140,7 +141,9 @@ def build_plan(
     for n, (_, d) in enumerate(unique, start=1):
         facts = _facts(d.sql, server_version, _contexts(base, new, d))
         strongest = _strongest([lk.mode for lk in facts.locks])
-        lock_points = LOCK_POINTS.get(strongest, 0) if strongest else 0
+        # a lock on a table the plan itself creates blocks nobody: no points for it
+        on_existing = _strongest([lk.mode for lk in facts.locks if lk.relation in existing])
+        lock_points = LOCK_POINTS.get(on_existing, 0) if on_existing else 0
         risk = d.risk + lock_points + (10 if facts.rewrite else 0)
         risk += 5 if facts.scan and strongest and blocks_writes(strongest) else 0
         steps.append(

@@ -94,8 +94,10 @@ class Plan(_Model):
 
 def with_hash(plan: Plan) -> Plan:
     """`plan_hash`: SHA-256 of the canonical JSON of what will run (steps, server version,
-    the target IR). It binds a certificate to exactly these statements."""
-    body = plan.model_dump(mode="json", exclude={"plan_hash"})
+    the target IR). It binds a certificate to exactly these statements. Where the old schema
+    came from (SDL, snapshot or a live database) is left out: the same statements against the
+    same starting point are the same plan."""
+    body = plan.model_dump(mode="json", exclude={"plan_hash", "from_ir_hash"})
     return plan.model_copy(update={"plan_hash": sha256_hex(canonical_json(body))})
 
 
