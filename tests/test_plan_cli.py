@@ -133,13 +133,15 @@ def test_no_old_schema_creates_everything(capsys: pytest.CaptureFixture[str]) ->
     assert ops.count("create_table") == 4
 
 
-def test_snapshot_from_transform_is_the_default_old_schema(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
+def test_last_deploy_is_the_default_old_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli(capsys, "transform", "-q", "--schema", str(UPSTREAM / "blade-v1.graphql")).code == 0
+    fresh = cli(capsys, "plan", "--json", "--schema", str(UPSTREAM / "blade-v2.graphql"))
+    assert "create_table" in {s["op"] for s in fresh.json()["plan"]["steps"]}  # nothing deployed
+    Path(".wesley/deployed.json").write_text(Path(".wesley/snapshot.json").read_text())
     result = cli(capsys, "plan", "--json", "--schema", str(UPSTREAM / "blade-v2.graphql"))
     assert result.code == 0
-    assert {s["op"] for s in result.json()["plan"]["steps"]} >= {"add_column", "create_index"}
+    ops = {s["op"] for s in result.json()["plan"]["steps"]}
+    assert {"add_column", "create_index"} <= ops and "create_table" not in ops
 
 
 def test_from_db(capsys: pytest.CaptureFixture[str], pg_dsn: str) -> None:

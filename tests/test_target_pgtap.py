@@ -63,7 +63,7 @@ def test_rls_probes_run_for_tenant_tables(pg_dsn: str) -> None:
         ("ALTER TABLE org ALTER COLUMN created_at DROP DEFAULT", "org.created_at has a default"),
         ("ALTER TABLE member ALTER COLUMN tags SET NOT NULL", "member.tags is nullable"),
         ("ALTER TABLE member DROP CONSTRAINT member_org_id_fkey", "member_org_id_fkey"),
-        ("ALTER TABLE org DROP CONSTRAINT org_name_key", "org_name_key is unique"),
+        ("ALTER TABLE org DROP CONSTRAINT org_name_key", "unique org_name_key holds"),
         (
             "DROP POLICY member_tenant ON member; CREATE POLICY member_open ON member USING (true)",
             "RLS member: tenant A cannot see tenant B rows",

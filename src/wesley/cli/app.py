@@ -10,10 +10,11 @@ from typing import Any
 import click
 
 from wesley import __version__
+from wesley.cli.cert_cmd import cert, validate_bundle
 from wesley.cli.common import global_options
+from wesley.cli.deploy_cmd import deploy
 from wesley.cli.init_cmd import init
 from wesley.cli.output import Output
-from wesley.cli.pending import cert, deploy, validate_bundle
 from wesley.cli.plan_cmd import plan
 from wesley.cli.rehearse_cmd import rehearse_cmd as rehearse
 from wesley.cli.transform_cmd import transform

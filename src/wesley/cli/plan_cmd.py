@@ -1,6 +1,6 @@
-"""`wesley plan`: the old schema (snapshot, --from, or --from-db) → the new one, as a phased
-zero-downtime migration. Exit 5 when it holds destructive changes and --allow-destructive
-was not given."""
+"""`wesley plan`: the old schema (--from, --from-db, or the last deploy's snapshot) → the new
+one, as a phased zero-downtime migration. Exit 5 when it holds destructive changes and
+--allow-destructive was not given."""
 
 from __future__ import annotations
 
@@ -42,6 +42,15 @@ def load_ir_file(path: str, options: ParseOptions) -> IR:
     return parse_sdl(text, path, options).ir
 
 
+DEPLOYED = BUNDLE_DIR / "deployed.json"
+
+
+def deployed_ir(options: ParseOptions) -> IR | None:
+    """The default old schema: what `wesley deploy` last applied from this directory, as the
+    snapshot it wrote (`.wesley/deployed.json`); None before the first deploy (all is new)."""
+    return load_ir_file(str(DEPLOYED), options) if DEPLOYED.is_file() else None
+
+
 def old_ir_from_db(dsn: str) -> tuple[IR, int]:
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:
@@ -71,8 +80,8 @@ def make_plan(
         version = server_version or live_version
     elif from_path:
         old = load_ir_file(from_path, options)
-    elif (BUNDLE_DIR / "snapshot.json").is_file():
-        old = load_ir_file(str(BUNDLE_DIR / "snapshot.json"), options)
+    else:
+        old = deployed_ir(options)
     plan = build_plan(
         old,
         result.ir,
@@ -85,7 +94,12 @@ def make_plan(
 
 @click.command("plan")
 @click.option("--schema", "schema_path", help="The new SDL file (default: from wesley.toml).")
-@click.option("--from", "from_path", help="The old schema: SDL, IR JSON or snapshot.json.")
+@click.option(
+    "--from",
+    "from_path",
+    help="The old schema: SDL, IR JSON or a snapshot "
+    "(default: .wesley/deployed.json, written by the last deploy).",
+)
 @click.option("--from-db", "from_db", help="Introspect the old schema from this database.")
 @click.option("--explain", "show_explain", is_flag=True, help="One line per step with locks.")
 @click.option("--allow-destructive", is_flag=True, help="Plan destructive changes too.")

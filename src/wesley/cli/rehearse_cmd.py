@@ -11,7 +11,7 @@ from types import FrameType
 import click
 
 from wesley.cli.common import global_options, output
-from wesley.cli.plan_cmd import BUNDLE_DIR, load_ir_file
+from wesley.cli.plan_cmd import BUNDLE_DIR, deployed_ir, load_ir_file
 from wesley.cli.progress import progress_for
 from wesley.config import load_config
 from wesley.errors import ExitCode, WesleyError
@@ -27,7 +27,11 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
 
 @click.command("rehearse")
 @click.option("--schema", "schema_path", help="The new SDL file (default: from wesley.toml).")
-@click.option("--from", "from_path", help="The old schema (default: .wesley/snapshot.json).")
+@click.option(
+    "--from",
+    "from_path",
+    help="The old schema (default: .wesley/deployed.json from the last deploy).",
+)
 @click.option(
     "--dsn",
     envvar="SHADOW_DSN",
@@ -84,8 +88,8 @@ def rehearse_cmd(
         old = None
     elif from_path:
         old = load_ir_file(from_path, options)
-    elif (BUNDLE_DIR / "snapshot.json").is_file():
-        old = load_ir_file(str(BUNDLE_DIR / "snapshot.json"), options)
+    else:
+        old = deployed_ir(options)
     previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
         with progress_for(out) as progress:

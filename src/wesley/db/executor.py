@@ -49,7 +49,8 @@ RECORDS_DDL = (
   operator text,
   cert_hash text,
   forced boolean NOT NULL DEFAULT false,
-  error text
+  error text,
+  plan jsonb
 )""",
     """CREATE TABLE IF NOT EXISTS wesley.migration_steps (
   plan_hash text NOT NULL,
@@ -180,7 +181,7 @@ class Executor:
             self.work.execute(ddl)
         row = self.work.execute(
             "INSERT INTO wesley.migration_runs (plan_hash, ir_hash, mode, operator, cert_hash, "
-            "forced) VALUES (%s, %s, %s, %s, %s, %s) RETURNING run_id",
+            "forced, plan) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING run_id",
             (
                 self.plan.plan_hash,
                 self.ir_hash,
@@ -188,6 +189,7 @@ class Executor:
                 self.opt.operator,
                 self.opt.cert_hash,
                 self.opt.forced,
+                json.dumps(self.plan.to_json_data()),  # deploy --resume continues this plan
             ),
         ).fetchone()
         assert row is not None

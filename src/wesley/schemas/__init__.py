@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from wesley.evidence.models import Bundle, EvidenceMap, Snapshot, json_schema
+from wesley.evidence.scores import scores_json_schema
 from wesley.ir import ir_json_schema
 from wesley.plan.models import plan_json_schema
 from wesley.realm.models import realm_json_schema
@@ -23,6 +24,7 @@ GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
     "bundle.schema.json": lambda: json_schema(Bundle, "bundle.schema.json", "Wesley bundle"),
     "plan.schema.json": plan_json_schema,
     "realm.schema.json": realm_json_schema,
+    "scores.schema.json": scores_json_schema,
     "snapshot.schema.json": lambda: json_schema(
         Snapshot, "snapshot.schema.json", "Wesley IR snapshot"
     ),

@@ -72,7 +72,7 @@ def _structure(s: _Suite, table: Table) -> None:
             f"{_names(fk.ref_columns)}, {_desc(f'{fk.name}: {t} -> {fk.ref_table}')})"
         )
     for u in table.uniques:
-        s.test(f"col_is_unique({st}, {_names(u.columns)}, {_desc(f'{u.name} is unique')})")
+        s.test(f"col_is_unique({st}, {_names(u.columns)}, {_desc(f'unique {u.name} holds')})")
     for ix in table.indexes:
         s.test(
             f"has_index({st}, {_name(ix.name)}, {_names(ix.columns)}, "

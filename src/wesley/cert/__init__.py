@@ -1,0 +1,1 @@
+"""SHIPME.md certificates: format, Ed25519 keys, signing and verification."""

@@ -1,0 +1,229 @@
+"""Create, sign and verify SHIPME.md (DESIGN §7)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from wesley import __version__
+from wesley.cert.keys import key_id
+from wesley.cert.shipme import canonical_bytes, invalid, render, split
+from wesley.evidence.scores import Scores
+from wesley.plan.models import Plan
+from wesley.realm.models import Realm
+
+BADGE_OK, BADGE_BAD = "✅", "❌"
+
+
+def build_block(
+    *,
+    environment: str,
+    commit: str,
+    timestamp: str,
+    ir_hash: str,
+    plan: Plan,
+    realm: Realm,
+    scores: Scores,
+    thresholds: dict[str, float],
+    artifacts: dict[str, str],
+) -> dict[str, Any]:
+    phases: dict[str, int] = {}
+    for s in plan.steps:
+        phases[s.phase] = phases.get(s.phase, 0) + 1
+    strongest = sorted(
+        {
+            f"{lk.relation}: {lk.mode}"
+            for s in plan.steps
+            for lk in s.locks
+            if lk.mode in ("ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE")
+        }
+    )
+    return {
+        "tool_version": __version__,
+        "commit": commit,
+        "environment": environment,
+        "timestamp": timestamp,
+        "ir_hash": ir_hash,
+        "plan_hash": plan.plan_hash,
+        "artifact_hashes": dict(sorted(artifacts.items())),
+        "scores": {"scs": scores.scs.score, "mri": scores.mri.score, "tci": scores.tci.score},
+        "thresholds": thresholds,
+        "readiness": scores.readiness,
+        "plan": {
+            "summary": {
+                "steps": len(plan.steps),
+                "phases": phases,
+                "destructive": [
+                    f"{r.change} {r.table}{'.' + r.column if r.column else ''}"
+                    for r in plan.destructive
+                ],
+                "allow_destructive": plan.allow_destructive,
+                "server_version": plan.server_version,
+                "write_blocking_locks": strongest,
+            }
+        },
+        "tests": {
+            "summary": {
+                "planned": realm.tests.planned,
+                "passed": realm.tests.passed,
+                "failed": realm.tests.failed,
+                "skipped": realm.tests.skipped,
+            }
+        },
+        "realm": {
+            "verdict": realm.verdict,
+            "server_version": realm.server_version,
+            "timings": realm.timings,
+        },
+        "signatures": [],
+    }
+
+
+def gates_pass(block: dict[str, Any], thresholds: dict[str, float]) -> list[str]:
+    """The gates the block fails under `thresholds`, in words (empty: all pass)."""
+    s = block.get("scores", {})
+    failed = []
+    if not s.get("scs", 0) >= thresholds["scs"]:
+        failed.append(f"SCS {s.get('scs')} is below {thresholds['scs']}")
+    if not s.get("mri", 1) <= thresholds["mri"]:
+        failed.append(f"MRI {s.get('mri')} is above {thresholds['mri']}")
+    if not s.get("tci", 0) >= thresholds["tci"]:
+        failed.append(f"TCI {s.get('tci')} is below {thresholds['tci']}")
+    return failed
+
+
+def badge(block: dict[str, Any], thresholds: dict[str, float]) -> str:
+    s = block.get("scores", {})
+    verdict = block.get("realm", {}).get("verdict", "?")
+    ok = verdict == "PASS" and not gates_pass(block, thresholds)
+    return (
+        f"[REALM] {verdict} — SCS {s.get('scs', 0):.2f} · MRI {s.get('mri', 0):.2f} · "
+        f"TCI {s.get('tci', 0):.2f} {BADGE_OK if ok else BADGE_BAD}"
+    )
+
+
+def summary(block: dict[str, Any]) -> str:
+    """The human part, derived from the block alone (verify checks it was not edited)."""
+    p, t = block["plan"]["summary"], block["tests"]["summary"]
+    lines = [
+        "# SHIPME",
+        "",
+        badge(block, block["thresholds"]),
+        "",
+        f"- environment: {block['environment']}",
+        f"- readiness: {block['readiness']}",
+        f"- commit: {block['commit']}",
+        f"- plan: {p['steps']} steps ("
+        + ", ".join(f"{k} {v}" for k, v in sorted(p["phases"].items()))
+        + ")"
+        + f", plan_hash {block['plan_hash'][:12]}",
+        f"- destructive: {', '.join(p['destructive']) or 'none'}",
+        f"- write-blocking locks: {', '.join(p['write_blocking_locks']) or 'none'}",
+        f"- tests: {t['passed']}/{t['planned']} pgTAP assertions passed in the rehearsal",
+        "- signed by: "
+        + (
+            ", ".join(f"{s['signer']} ({s['key_id'][:12]})" for s in block["signatures"])
+            or "nobody yet"
+        ),
+    ]
+    return "\n".join(lines)
+
+
+def write(block: dict[str, Any]) -> str:
+    return render(summary(block), block)
+
+
+def read(text: str) -> dict[str, Any]:
+    head, block = split(text)
+    try:
+        expected = summary(block)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise invalid(
+            "the certificate's JSON lacks required fields", "recreate it with wesley cert create"
+        ) from None
+    if head != expected:
+        raise invalid(
+            "the certificate's summary does not match its JSON block",
+            "the file was edited: recreate and sign it again",
+        )
+    return block
+
+
+def sign(block: dict[str, Any], signer: str, key: Ed25519PrivateKey) -> dict[str, Any]:
+    sig = key.sign(canonical_bytes(block))
+    entry = {
+        "signer": signer,
+        "key_id": key_id(key.public_key()),
+        "alg": "ed25519",
+        "sig": base64.b64encode(sig).decode("ascii"),
+    }
+    others = [s for s in block.get("signatures", []) if s.get("signer") != signer]
+    return {**block, "signatures": sorted([*others, entry], key=lambda s: s["signer"])}
+
+
+@dataclass
+class Verification:
+    ok: bool
+    signers: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    block: dict[str, Any] = field(default_factory=dict)
+
+
+def verify(
+    text: str,
+    trusted: dict[str, Ed25519PublicKey],
+    require: list[str],
+    thresholds: dict[str, float],
+) -> Verification:
+    """`trusted`: key_id → public key. Every signature must verify with a trusted key; the
+    required signers must be among them; the gates must pass; the REALM verdict must be PASS."""
+    result = Verification(ok=False)
+    try:
+        block = read(text)
+    except Exception as exc:
+        result.failures.append(str(getattr(exc, "message", exc)))
+        return result
+    result.block = block
+    payload = canonical_bytes(block)
+    signatures = block.get("signatures", [])
+    if not isinstance(signatures, list) or not signatures:
+        result.failures.append("the certificate is not signed")
+    for s in signatures if isinstance(signatures, list) else []:
+        name, kid = s.get("signer", "?"), s.get("key_id", "")
+        key = trusted.get(kid)
+        if key is None:
+            result.failures.append(f"signature of {name}: key {str(kid)[:12]} is not trusted")
+            continue
+        try:
+            key.verify(base64.b64decode(s.get("sig", ""), validate=True), payload)
+        except (InvalidSignature, ValueError):
+            result.failures.append(f"signature of {name} does not match the certificate")
+            continue
+        if s.get("alg") != "ed25519":
+            result.failures.append(f"signature of {name}: algorithm {s.get('alg')!r}")
+            continue
+        result.signers.append(str(name))
+    for needed in require:
+        if needed.lower() not in (n.lower() for n in result.signers):
+            result.failures.append(f"required signer {needed} has no valid signature")
+    result.failures.extend(gates_pass(block, thresholds))
+    verdict = block.get("realm", {}).get("verdict")
+    if verdict != "PASS":
+        result.failures.append(f"the REALM verdict is {verdict}, not PASS")
+    result.ok = not result.failures
+    return result
+
+
+def trusted_keys(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
+    from wesley.cert.keys import load_public
+
+    keys = {}
+    for path in paths:
+        key = load_public(path)
+        keys[key_id(key)] = key
+    return keys

@@ -1,0 +1,208 @@
+"""`wesley deploy`: apply the certified plan to a real database, with the rehearsal's executor.
+
+It refuses (exit 8) unless SHIPME.md verifies (trusted signatures, required signers,
+thresholds, PASS), was made for this environment and this schema, and its plan_hash equals
+the plan computed now against the target database. `--force` deploys anyway and the run
+record says so. `--resume` continues an interrupted deploy of the certified plan, from the
+plan stored with its run record.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import signal
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import click
+import psycopg
+
+from wesley.cert import certificate
+from wesley.cli.cert_cmd import cert_error, verify_file
+from wesley.cli.common import global_options, output
+from wesley.cli.plan_cmd import DEPLOYED
+from wesley.cli.progress import progress_for
+from wesley.config import load_config
+from wesley.db.dsn import connect_error, redact
+from wesley.db.executor import ExecOptions, Executor, StepFailed
+from wesley.db.introspect import introspect
+from wesley.db.pgtap import run_suite
+from wesley.errors import ExitCode, WesleyError
+from wesley.evidence.models import Snapshot
+from wesley.files import read_schema_file, write_atomic
+from wesley.ir import ir_hash, sha256_hex
+from wesley.plan.build import build_plan
+from wesley.plan.models import Plan
+from wesley.sdl import parse_sdl
+from wesley.targets.pgtap import pgtap
+
+
+def _sigterm(_signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _interrupted_plan(dsn: str, plan_hash: str) -> Plan | None:
+    """The stored plan of an unfinished run of `plan_hash` on the target, if any."""
+    try:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+            if conn.execute("SELECT to_regclass('wesley.migration_runs')").fetchone() == (None,):
+                return None
+            row = conn.execute(
+                "SELECT plan FROM wesley.migration_runs WHERE plan_hash = %s AND plan IS NOT "
+                "NULL AND status <> 'applied' ORDER BY run_id DESC LIMIT 1",
+                (plan_hash,),
+            ).fetchone()
+    except psycopg.OperationalError as exc:
+        raise connect_error(exc, dsn) from None
+    return Plan.model_validate(row[0]) if row else None
+
+
+@click.command("deploy")
+@click.option("--dsn", required=True, help="The target database.")
+@click.option("--env", "environment", required=True, help="The environment being deployed.")
+@click.option("--in", "cert_path", default="SHIPME.md", show_default=True)
+@click.option("--schema", "schema_path", help="The SDL file (default: from wesley.toml).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted deploy.")
+@click.option("--force", is_flag=True, help="Deploy without a valid certificate (recorded).")
+@click.option(
+    "--lock-timeout", "lock_timeout_ms", type=click.IntRange(1), default=2000, show_default=True
+)
+@click.option("--wait", is_flag=True, help="Wait for another run's migration lock.")
+@global_options
+@click.pass_context
+def deploy(
+    ctx: click.Context,
+    dsn: str,
+    environment: str,
+    cert_path: str,
+    schema_path: str | None,
+    resume: bool,
+    force: bool,
+    lock_timeout_ms: int,
+    wait: bool,
+) -> None:
+    """Apply the certified plan to a real database."""
+    out = output(ctx)
+    config = load_config()
+    schema_file = schema_path or config.schema
+    new = parse_sdl(read_schema_file(schema_file), schema_file, config.parse_options()).ir
+    problems: list[str] = []
+    block: dict[str, Any] = {}
+    cert_text = Path(cert_path).read_text(encoding="utf-8") if Path(cert_path).is_file() else None
+    if cert_text is None:
+        problems.append(f"no certificate at {cert_path}")
+    else:
+        result = verify_file(cert_path, (), None)
+        block = result.block
+        problems += result.failures
+        if block and block.get("environment") != environment:
+            problems.append(
+                f"the certificate is for {block.get('environment')!r}, not {environment!r}"
+            )
+        if block and block.get("ir_hash") != ir_hash(new):
+            problems.append("the certificate is stale: the schema changed since it was made")
+    summary = block.get("plan", {}).get("summary", {}) if block else {}
+    plan: Plan | None = None
+    if resume and block:
+        plan = _interrupted_plan(dsn, str(block.get("plan_hash")))
+    if plan is None:
+        try:
+            with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+                old = introspect(conn)
+                version = int(summary.get("server_version") or conn.info.server_version)
+        except psycopg.OperationalError as exc:
+            raise connect_error(exc, dsn) from None
+        plan = build_plan(
+            old,
+            new,
+            server_version=version,
+            allow_destructive=bool(summary.get("allow_destructive") or force),
+        )
+        if block and plan.plan_hash != block.get("plan_hash"):
+            stored = _interrupted_plan(dsn, str(block.get("plan_hash")))
+            problems.append(
+                f"the plan for {redact(dsn)} now ({plan.plan_hash[:12]}) is not the certified "
+                f"plan ({str(block.get('plan_hash'))[:12]}): "
+                + (
+                    "a deploy of the certified plan was interrupted: rerun with --resume"
+                    if stored
+                    else "the database drifted from the certificate's starting point "
+                    "or the schema changed"
+                )
+            )
+    if problems and not force:
+        raise cert_error(
+            "DEPLOY_REFUSED",
+            "deploy refused: " + "; ".join(problems),
+            "make, rehearse and sign a certificate for this schema and database "
+            "(or --force, which is recorded)",
+        )
+    for p in problems:
+        out.log(f"--force: deploying despite: {p}")
+    progress_cm = progress_for(out)
+    previous = signal.signal(signal.SIGTERM, _sigterm)
+    opts = ExecOptions(
+        mode="deploy",
+        lock_timeout_ms=lock_timeout_ms,
+        resume=resume,
+        wait=wait,
+        operator=getpass.getuser(),
+        forced=force,
+        cert_hash=sha256_hex(cert_text) if cert_text else None,
+    )
+    try:
+        with progress_cm as progress, Executor(dsn, plan, ir_hash(new), opts, progress) as ex:
+            run = ex.run()
+    except StepFailed as failed:
+        raise WesleyError(
+            failed.code,
+            f"deploy stopped at step {failed.step}: {failed.message}",
+            failed.hint + "; fix the cause, then rerun with --resume",
+            exit_code=ExitCode.EXECUTION_FAILED,
+        ) from None
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        tap = run_suite(conn, pgtap(new)[0].text) if new.tables else None
+    write_atomic(
+        DEPLOYED,
+        json.dumps(
+            Snapshot(ir_hash=ir_hash(new), ir=new).model_dump(mode="json", by_alias=True),
+            indent=2,
+            sort_keys=True,
+        )
+        + "\n",
+    )
+    applied = sum(1 for s in run.steps if s.status == "applied")
+    tests = f"pgTAP {tap.passed}/{tap.planned} passed" if tap else "no tables to test"
+    out.info(
+        f"deployed to {redact(dsn)} ({environment}): {applied} steps applied, {tests}"
+        + (" [FORCED]" if force else "")
+    )
+    if block:
+        out.info(certificate.badge(block, certificate_thresholds()))
+    if tap is not None and not tap.ok:
+        raise WesleyError(
+            "TESTS_FAILED",
+            f"deployed, but {tap.failed} of {tap.planned} pgTAP assertions fail on the target: "
+            + (tap.failures[0].splitlines()[0] if tap.failures else "the suite did not finish"),
+            "the target differs from the schema: investigate before the next deploy",
+            exit_code=ExitCode.EXECUTION_FAILED,
+        )
+    out.result(
+        {
+            "run_id": run.run_id,
+            "plan_hash": plan.plan_hash,
+            "applied": applied,
+            "forced": force,
+            "tests": {"planned": tap.planned, "passed": tap.passed} if tap else None,
+        }
+    )
+
+
+def certificate_thresholds() -> dict[str, float]:
+    from wesley.cli.cert_cmd import cert_settings
+
+    return cert_settings()[0]
