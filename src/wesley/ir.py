@@ -207,11 +207,3 @@ def ir_hash(ir: IR) -> str:
 
 def ir_from_json(data: Any) -> IR:
     return IR.model_validate(data)
-
-
-def ir_json_schema() -> dict[str, Any]:
-    schema = IR.model_json_schema(by_alias=True)
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://wesley.dev/schemas/ir.schema.json"
-    schema["title"] = "Wesley IR"
-    return schema

@@ -23,7 +23,11 @@ def main() -> int:
     name = sys.argv[1] if len(sys.argv) > 1 else "wesley_target"
     with EphemeralCluster() as cluster:
         print(create_database(cluster.dsn, name), flush=True)
-        threading.Thread(target=lambda: (sys.stdin.read(), stop.set()), daemon=True).start()
+        def until_stdin_closes() -> None:
+            sys.stdin.read()
+            stop.set()
+
+        threading.Thread(target=until_stdin_closes, daemon=True).start()
         stop.wait()
     return 0
 

@@ -3,7 +3,7 @@ from these and checked in under `wesley/schemas/`."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -55,11 +55,3 @@ class Snapshot(_Model):
     version: Literal[1] = 1
     ir_hash: str
     ir: IR
-
-
-def json_schema(model: type[BaseModel], name: str, title: str) -> dict[str, Any]:
-    schema = model.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = f"https://wesley.dev/schemas/{name}"
-    schema["title"] = title
-    return schema

@@ -206,11 +206,3 @@ def thresholds_from(config: dict[str, Any]) -> dict[str, float]:
         if key in raw:
             out[key] = float(raw[key])
     return out
-
-
-def scores_json_schema() -> dict[str, Any]:
-    schema = Scores.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://wesley.dev/schemas/scores.schema.json"
-    schema["title"] = "Wesley scores"
-    return schema

@@ -99,11 +99,3 @@ def with_hash(plan: Plan) -> Plan:
     same starting point are the same plan."""
     body = plan.model_dump(mode="json", exclude={"plan_hash", "from_ir_hash"})
     return plan.model_copy(update={"plan_hash": sha256_hex(canonical_json(body))})
-
-
-def plan_json_schema() -> dict[str, Any]:
-    schema = Plan.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://wesley.dev/schemas/plan.schema.json"
-    schema["title"] = "Wesley migration plan"
-    return schema

@@ -67,11 +67,3 @@ class Realm(_Model):
 
     def to_json_data(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
-
-
-def realm_json_schema() -> dict[str, Any]:
-    schema = Realm.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "https://wesley.dev/schemas/realm.schema.json"
-    schema["title"] = "Wesley REALM rehearsal record"
-    return schema

@@ -6,28 +6,42 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from functools import partial
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from wesley.evidence.models import Bundle, EvidenceMap, Snapshot, json_schema
-from wesley.evidence.scores import scores_json_schema
-from wesley.ir import ir_json_schema
-from wesley.plan.models import plan_json_schema
-from wesley.realm.models import realm_json_schema
+from pydantic import BaseModel
+
+from wesley.evidence.models import Bundle, EvidenceMap, Snapshot
+from wesley.evidence.scores import Scores
+from wesley.ir import IR
+from wesley.plan.models import Plan
+from wesley.realm.models import Realm
+
+# file name → (model, title, whether JSON keys are the models' camelCase aliases)
+MODELS: dict[str, tuple[type[BaseModel], str, bool]] = {
+    "ir.schema.json": (IR, "Wesley IR", True),
+    "evidence-map.schema.json": (EvidenceMap, "Wesley evidence map", False),
+    "bundle.schema.json": (Bundle, "Wesley bundle", False),
+    "plan.schema.json": (Plan, "Wesley migration plan", False),
+    "realm.schema.json": (Realm, "Wesley REALM rehearsal record", False),
+    "scores.schema.json": (Scores, "Wesley scores", False),
+    "snapshot.schema.json": (Snapshot, "Wesley IR snapshot", True),
+}
+
+
+def generate(name: str) -> dict[str, Any]:
+    model, title, by_alias = MODELS[name]
+    schema = model.model_json_schema(by_alias=by_alias)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = f"https://wesley.dev/schemas/{name}"
+    schema["title"] = title
+    return schema
+
 
 GENERATORS: dict[str, Callable[[], dict[str, Any]]] = {
-    "ir.schema.json": ir_json_schema,
-    "evidence-map.schema.json": lambda: json_schema(
-        EvidenceMap, "evidence-map.schema.json", "Wesley evidence map"
-    ),
-    "bundle.schema.json": lambda: json_schema(Bundle, "bundle.schema.json", "Wesley bundle"),
-    "plan.schema.json": plan_json_schema,
-    "realm.schema.json": realm_json_schema,
-    "scores.schema.json": scores_json_schema,
-    "snapshot.schema.json": lambda: json_schema(
-        Snapshot, "snapshot.schema.json", "Wesley IR snapshot"
-    ),
+    name: partial(generate, name) for name in MODELS
 }
 
 
