@@ -9,8 +9,9 @@ make a migration.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from wesley.ir import IR, Column, Enum, Policy, Table
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
@@ -40,45 +41,44 @@ def _default(col: Column) -> str | None:
     return _expr(col.default.sql) if col.default else None
 
 
-def _explicit_uid(uid: str, prefix: str) -> str | None:
-    """A uid the user wrote (defaults look like `tbl:<name>`/`col:<t>.<c>` and move with it)."""
-    return None if uid.startswith(prefix) else uid
+T = TypeVar("T", Table, Column)
+
+
+def _match(
+    olds: list[T],
+    news: list[T],
+    old_names: Callable[[T], tuple[str, ...]],
+    default_uid: Callable[[T], str],
+) -> list[tuple[T | None, T | None]]:
+    """Pair old and new items: `@wes_renamedFrom` first, then an explicit (non-default) uid,
+    then the same SQL name. What stays unpaired is an add or a drop."""
+    pairs: list[tuple[T | None, T | None]] = []
+    unmatched = list(olds)
+    for item in news:
+        found = None
+        if item.renamed_from:
+            found = next((o for o in unmatched if item.renamed_from in old_names(o)), None)
+        if found is None and item.uid != default_uid(item):
+            found = next((o for o in unmatched if o.uid == item.uid), None)
+        if found is None:
+            found = next((o for o in unmatched if o.name == item.name), None)
+        if found is not None:
+            unmatched.remove(found)
+        pairs.append((found, item))
+    pairs.extend((o, None) for o in unmatched)
+    return pairs
 
 
 def match_tables(old: IR, new: IR) -> list[tuple[Table | None, Table | None]]:
-    pairs: list[tuple[Table | None, Table | None]] = []
-    unmatched = list(old.tables)
-    for t in new.tables:
-        found = None
-        if t.renamed_from:
-            found = next((o for o in unmatched if t.renamed_from in (o.name, o.type_name)), None)
-        if found is None and _explicit_uid(t.uid, f"tbl:{t.name}"):
-            found = next((o for o in unmatched if o.uid == t.uid), None)
-        if found is None:
-            found = next((o for o in unmatched if o.name == t.name), None)
-        if found is not None:
-            unmatched.remove(found)
-        pairs.append((found, t))
-    pairs.extend((o, None) for o in unmatched)
-    return pairs
+    return _match(
+        old.tables, new.tables, lambda o: (o.name, o.type_name), lambda t: f"tbl:{t.name}"
+    )
 
 
 def match_columns(old: Table, new: Table) -> list[tuple[Column | None, Column | None]]:
-    pairs: list[tuple[Column | None, Column | None]] = []
-    unmatched = list(old.columns)
-    for c in new.columns:
-        found = None
-        if c.renamed_from:
-            found = next((o for o in unmatched if c.renamed_from in (o.name, o.field)), None)
-        if found is None and _explicit_uid(c.uid, f"col:{new.name}.{c.name}"):
-            found = next((o for o in unmatched if o.uid == c.uid), None)
-        if found is None:
-            found = next((o for o in unmatched if o.name == c.name), None)
-        if found is not None:
-            unmatched.remove(found)
-        pairs.append((found, c))
-    pairs.extend((o, None) for o in unmatched)
-    return pairs
+    return _match(
+        old.columns, new.columns, lambda o: (o.name, o.field), lambda c: f"col:{new.name}.{c.name}"
+    )
 
 
 def _enum_changes(old: IR, new: IR) -> list[Change]:
