@@ -23,6 +23,7 @@ def main() -> int:
     name = sys.argv[1] if len(sys.argv) > 1 else "wesley_target"
     with EphemeralCluster() as cluster:
         print(create_database(cluster.dsn, name), flush=True)
+
         def until_stdin_closes() -> None:
             sys.stdin.read()
             stop.set()
