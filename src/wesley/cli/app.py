@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import traceback
@@ -10,15 +11,41 @@ from typing import Any
 import click
 
 from wesley import __version__
-from wesley.cli.cert_cmd import cert, validate_bundle
 from wesley.cli.common import global_options
-from wesley.cli.deploy_cmd import deploy
-from wesley.cli.init_cmd import init
 from wesley.cli.output import Output
-from wesley.cli.plan_cmd import plan
-from wesley.cli.rehearse_cmd import rehearse_cmd as rehearse
-from wesley.cli.transform_cmd import transform
 from wesley.errors import ExitCode, WesleyError
+
+# command → (module, attribute): imported only when the command runs, so `wesley transform`
+# does not pay for cryptography and jsonschema, nor `wesley rehearse` for the cert code.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "init": ("wesley.cli.init_cmd", "init", "Write a starter schema.graphql and wesley.toml."),
+    "transform": (
+        "wesley.cli.transform_cmd",
+        "transform",
+        "Compile the schema into artifacts and evidence.",
+    ),
+    "plan": (
+        "wesley.cli.plan_cmd",
+        "plan",
+        "Diff two schemas into a phased zero-downtime migration.",
+    ),
+    "rehearse": (
+        "wesley.cli.rehearse_cmd",
+        "rehearse_cmd",
+        "Apply the plan on a shadow database, observe locks, run pgTAP.",
+    ),
+    "cert": (
+        "wesley.cli.cert_cmd",
+        "cert",
+        "Create, sign, verify and show SHIPME.md certificates.",
+    ),
+    "deploy": ("wesley.cli.deploy_cmd", "deploy", "Apply the certified plan to a real database."),
+    "validate-bundle": (
+        "wesley.cli.cert_cmd",
+        "validate_bundle",
+        "Check every evidence file against its schema and hash, and the thresholds.",
+    ),
+}
 
 # Spellings of the upstream JavaScript tool, so its users' scripts keep working.
 COMMAND_ALIASES: dict[str, tuple[str, ...]] = {
@@ -32,17 +59,29 @@ COMMAND_ALIASES: dict[str, tuple[str, ...]] = {
 
 
 class WesleyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def _load(self, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr, _ = COMMANDS[name]
+        command: click.Command = getattr(importlib.import_module(module), attr)
+        return command
+
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         path = COMMAND_ALIASES.get(cmd_name)
         if path is None:
-            return super().get_command(ctx, cmd_name)
-        command: click.Command | None = super().get_command(ctx, path[0])
+            return self._load(cmd_name)
+        command: click.Command | None = self._load(path[0])
         for part in path[1:]:
             command = command.get_command(ctx, part) if isinstance(command, click.Group) else None
         return command
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        super().format_commands(ctx, formatter)
+        # help lists the commands without importing them
+        with formatter.section("Commands"):
+            formatter.write_dl([(n, COMMANDS[n][2]) for n in sorted(COMMANDS)])
         with formatter.section("Aliases"):
             formatter.write_dl([(a, " ".join(p)) for a, p in COMMAND_ALIASES.items()])
 
@@ -57,10 +96,6 @@ def app(ctx: click.Context) -> None:
     Lifecycle: transform -> plan -> rehearse -> cert -> deploy.
     """
     ctx.ensure_object(Output)
-
-
-for _command in (init, transform, plan, rehearse, cert, deploy, validate_bundle):
-    app.add_command(_command)
 
 
 def _usage_error(exc: click.ClickException, json_mode: bool) -> int:

@@ -6,11 +6,11 @@
 - `SET lock_timeout` per step; SQLSTATE 55P03 (lock not available) is retried with
   exponential backoff and jitter, a bounded number of times. An INVALID index left by a
   failed concurrent build is dropped (concurrently) before the build is tried again.
-- A session-level `pg_advisory_lock` for the whole run: a second run waits (`wait=True`) or
-  stops with the holder's pid.
+- A session-level advisory lock for the whole run: a second run waits (`wait=True`, polling)
+  or stops with the holder's pid.
 - `wesley.migration_runs` / `wesley.migration_steps` record plan hash, step, status,
   attempts, timings and errors; `resume=True` skips recorded steps, and guards are the second
-  line of defence.
+  line of defence. A plan an earlier run finished is not "interrupted": every step is skipped.
 - Every step's locks are observed (pg_locks; relfilenode for rewrites). A lock stronger than
   the plan predicted fails the step by name.
 """
@@ -36,6 +36,7 @@ from wesley.plan.models import LockEntry, Plan, Step
 from wesley.realm.models import StepRecord
 
 ADVISORY_KEY = 0x5745534C4559  # "WESLEY": one migration at a time per database
+LOCK_POLL_S = 0.2  # how often a run started with --wait tries the migration lock again
 RECORDS_DDL = (
     "CREATE SCHEMA IF NOT EXISTS wesley",
     """CREATE TABLE IF NOT EXISTS wesley.migration_runs (
@@ -89,6 +90,8 @@ class StepFailed(Exception):
     message: str
     hint: str
     code: str = "STEP_FAILED"
+    # The run's steps so far, the failed one last (status "failed") when it had started.
+    steps: list[StepRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -128,6 +131,7 @@ class Executor:
         self.dsn, self.plan, self.ir_hash, self.opt = dsn, plan, ir_hash, options
         self.progress = progress or (lambda event, step, record: None)
         self.control: psycopg.Connection[Any] | None = None
+        self._statement_timeout: int | None = None
         self.work: psycopg.Connection[Any] | None = None
 
     # ---- connections, advisory lock, records -------------------------------------------
@@ -136,15 +140,19 @@ class Executor:
             conn = psycopg.connect(
                 self.dsn, autocommit=True, connect_timeout=10, application_name="wesley"
             )
-        except psycopg.OperationalError as exc:
+        except psycopg.Error as exc:  # ProgrammingError: a DSN libpq cannot parse
             raise connect_error(exc, self.dsn) from None
         return conn
 
     def __enter__(self) -> Executor:
-        self.control = self._connect()
-        self._lock()
-        self.work = self._connect()
-        self.work.execute(f"SET lock_timeout = {int(self.opt.lock_timeout_ms)}")
+        try:
+            self.control = self._connect()
+            self._lock()
+            self.work = self._connect()
+            self.work.execute(f"SET lock_timeout = {int(self.opt.lock_timeout_ms)}")
+        except BaseException:
+            self.__exit__()  # __exit__ is not called when __enter__ raises
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -153,27 +161,43 @@ class Executor:
                 conn.close()
 
     def _lock(self) -> None:
+        """Take the migration lock, or say who holds it. `wait` polls with the non-blocking
+        pg_try_advisory_lock: a blocking pg_advisory_lock keeps a statement (and its snapshot)
+        open while it waits, and the holder's CREATE INDEX CONCURRENTLY waits for every older
+        snapshot, so the two runs would wait for each other unseen by deadlock detection."""
         assert self.control is not None
-        row = self.control.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()
-        if row and row[0]:
-            return
-        holder = self.control.execute(
-            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-            "AND classid = %s AND objid = %s AND database = "
-            "(SELECT oid FROM pg_database WHERE datname = current_database())",
-            (ADVISORY_KEY >> 32, ADVISORY_KEY & 0xFFFFFFFF),
-        ).fetchone()
-        pid = holder[0] if holder else "unknown"
-        if not self.opt.wait:
-            raise WesleyError(
-                "MIGRATION_LOCKED",
-                f"another Wesley run holds the migration lock on {redact(self.dsn)} "
-                f"(backend pid {pid})",
-                "wait for it to finish, or rerun with --wait; nothing was applied",
-                exit_code=ExitCode.EXECUTION_FAILED,
-                details={"holder_pid": pid},
-            )
-        self.control.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_KEY,))
+        while True:
+            row = self.control.execute(
+                "SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)
+            ).fetchone()
+            if row and row[0]:
+                return
+            holder = self.control.execute(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND classid = %s AND objid = %s AND database = "
+                "(SELECT oid FROM pg_database WHERE datname = current_database())",
+                (ADVISORY_KEY >> 32, ADVISORY_KEY & 0xFFFFFFFF),
+            ).fetchone()
+            pid = holder[0] if holder else "unknown"
+            if not self.opt.wait:
+                raise WesleyError(
+                    "MIGRATION_LOCKED",
+                    f"another Wesley run holds the migration lock on {redact(self.dsn)} "
+                    f"(backend pid {pid})",
+                    "wait for it to finish, or rerun with --wait; nothing was applied",
+                    exit_code=ExitCode.EXECUTION_FAILED,
+                    details={"holder_pid": pid},
+                )
+            if self.opt.deadline is not None and time.monotonic() > self.opt.deadline:
+                raise WesleyError(
+                    "TIMEOUT",
+                    f"the run's --timeout was reached waiting for the migration lock held by "
+                    f"backend pid {pid}",
+                    "raise --timeout; nothing was applied",
+                    exit_code=ExitCode.EXECUTION_FAILED,
+                    details={"holder_pid": pid},
+                )
+            time.sleep(LOCK_POLL_S)
 
     def _records(self) -> int:
         assert self.work is not None
@@ -203,6 +227,16 @@ class Executor:
             (self.plan.plan_hash,),
         ).fetchall()
         return {r[0] for r in rows}
+
+    def _finished_before(self, run_id: int) -> bool:
+        """Whether an earlier run applied this whole plan (say, the run a --wait waited for)."""
+        assert self.work is not None
+        row = self.work.execute(
+            "SELECT EXISTS (SELECT 1 FROM wesley.migration_runs WHERE plan_hash = %s "
+            "AND status = 'applied' AND run_id <> %s)",
+            (self.plan.plan_hash, run_id),
+        ).fetchone()
+        return bool(row and row[0])
 
     def _record(
         self, conn: psycopg.Connection[Any], run_id: int, step: Step, rec: StepRecord, attempts: int
@@ -241,7 +275,7 @@ class Executor:
         assert self.work is not None
         run_id = self._records()
         done = self.done_steps()
-        if done and not self.opt.resume:
+        if done and not self.opt.resume and not self._finished_before(run_id):
             self._finish(run_id, "refused", "an earlier run of this plan did not finish")
             raise WesleyError(
                 "RUN_INTERRUPTED",
@@ -271,6 +305,7 @@ class Executor:
                 result.steps.append(rec)
                 self.progress("done", step, rec)
         except StepFailed as failure:
+            failure.steps = [*result.steps, *failure.steps]
             self._finish(run_id, "failed", f"{failure.step}: {failure.message}")
             raise
         self._finish(run_id, "applied", None)
@@ -302,6 +337,16 @@ class Executor:
             predicted_rewrite=step.rewrite,
         )
         start = time.monotonic()
+        try:
+            return self._attempts(run_id, step, rec, start)
+        except StepFailed as failed:
+            rec.status, rec.error = "failed", failed.message
+            rec.ms = int((time.monotonic() - start) * 1000)
+            failed.steps = [rec]
+            raise
+
+    def _attempts(self, run_id: int, step: Step, rec: StepRecord, start: float) -> StepRecord:
+        assert self.work is not None
         attempts = 0
         while True:
             attempts += 1
@@ -367,7 +412,9 @@ class Executor:
         if self.opt.deadline is not None:  # no statement may outlive the run's --timeout
             left = max(1, int((self.opt.deadline - time.monotonic()) * 1000))
             limit = min(limit, left) if limit else left
-        conn.execute(f"SET statement_timeout = {int(limit or 0)}")
+        if limit != self._statement_timeout:  # one round trip less per step when unchanged
+            conn.execute(f"SET statement_timeout = {int(limit or 0)}")
+            self._statement_timeout = limit
         before = relations(conn)
         if step.backfill is not None:
             rec.rows = self._backfill(step)
@@ -378,9 +425,10 @@ class Executor:
         if step.transactional:
             with conn.transaction():
                 conn.execute(step.sql.encode())
-                observed = held_locks(conn, conn.info.backend_pid, before)
+                after = relations(conn)
+                observed = held_locks(conn, conn.info.backend_pid, before, after)
                 rec.observed_locks = _entries(observed)
-                rec.rewrite = bool(rewritten(before, relations(conn)))
+                rec.rewrite = bool(rewritten(before, after))
                 self._check_locks(step, observed)
                 rec.ms = int((time.monotonic() - start) * 1000)
                 self._record(conn, run_id, step, rec, attempts)

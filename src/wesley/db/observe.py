@@ -30,9 +30,12 @@ def relations(conn: psycopg.Connection[Any]) -> Relations:
     return {oid: (name, kind, node) for oid, name, kind, node in conn.execute(_RELATIONS)}
 
 
-def held_locks(conn: psycopg.Connection[Any], pid: int, known: Relations) -> dict[str, LockMode]:
-    """Strongest lock per public table held by `pid` (indexes and catalogs left out)."""
-    now = relations(conn)
+def held_locks(
+    conn: psycopg.Connection[Any], pid: int, known: Relations, now: Relations | None = None
+) -> dict[str, LockMode]:
+    """Strongest lock per public table held by `pid` (indexes and catalogs left out). `now`:
+    a pg_class snapshot already taken after the statement (saves a round trip)."""
+    now = relations(conn) if now is None else now
     out: dict[str, LockMode] = {}
     for oid, pg_mode in conn.execute(_LOCKS, (pid,)).fetchall():
         rel = known.get(oid) or now.get(oid)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 
 from wesley.ir import IR, ir_hash
 from wesley.plan.diff import Change, diff
@@ -29,39 +30,41 @@ LOCK_POINTS: dict[LockMode, int] = {
 }
 
 
-def _contexts(old: IR, new: IR, draft: Draft) -> dict[str, TableContext]:
+def _contexts(old: IR, new: IR) -> dict[str, TableContext]:
     """What the classifier cannot read from a statement, per table (the new schema's view
-    first, the old one's for tables that are going away)."""
+    first, the old one's for tables that are going away). Built once per plan."""
     out: dict[str, TableContext] = {}
     current = {
         t.name: {c.name: column_type(c) for c in t.columns} for t in old.tables
     }  # a type change is judged from the type the column has before the step
     old_fks = {t.name: t.foreign_keys for t in old.tables}  # a dropped FK still locks its target
     for ir in (new, old):
+        referrers: dict[str, set[str]] = {}
+        for o in ir.tables:
+            for fk in o.foreign_keys:
+                referrers.setdefault(fk.ref_table, set()).add(o.name)
         for t in ir.tables:
             if t.name in out:
                 continue
-            types = {c.name: column_type(c) for c in t.columns} | current.get(t.name, {})
+            fks = [*old_fks.get(t.name, []), *t.foreign_keys]
             out[t.name] = TableContext(
-                valid_not_null_checks=(
-                    draft.valid_not_null if draft.table == t.name else frozenset()
-                ),
-                column_types=types,
-                foreign_keys={
-                    fk.name: fk.ref_table for fk in [*old_fks.get(t.name, []), *t.foreign_keys]
-                },
-                foreign_key_columns={
-                    fk.name: frozenset(fk.columns)
-                    for fk in [*old_fks.get(t.name, []), *t.foreign_keys]
-                },
-                referenced_by=frozenset(
-                    o.name for o in ir.tables for fk in o.foreign_keys if fk.ref_table == t.name
-                ),
+                column_types={c.name: column_type(c) for c in t.columns} | current.get(t.name, {}),
+                foreign_keys={fk.name: fk.ref_table for fk in fks},
+                foreign_key_columns={fk.name: frozenset(fk.columns) for fk in fks},
+                referenced_by=frozenset(referrers.get(t.name, set())),
                 indexes=frozenset(
                     [ix.name for ix in t.indexes] + [u.name for u in t.uniques] + [pk_name(t)]
                 ),
             )
     return out
+
+
+def _for_draft(contexts: dict[str, TableContext], draft: Draft) -> dict[str, TableContext]:
+    """The per-plan contexts, plus what this step knows: a validated NOT NULL check."""
+    if not draft.valid_not_null or draft.table not in contexts:
+        return contexts
+    own = replace(contexts[draft.table], valid_not_null_checks=draft.valid_not_null)
+    return {**contexts, draft.table: own}
 
 
 def _facts(sql: str, version: int, contexts: Mapping[str, TableContext]) -> LockFacts:
@@ -128,6 +131,7 @@ def build_plan(
     if created:
         drafts = helper_drafts(created) + drafts
     existing = {t.name for t in base.tables}
+    contexts = _contexts(base, new)
     seen: set[tuple[str, str]] = set()
     unique: list[tuple[int, Draft]] = []
     for i, d in enumerate(drafts):
@@ -139,7 +143,7 @@ def build_plan(
     unique.sort(key=lambda p: (PHASES.index(p[1].phase), RANK.get(p[1].op, 50), p[0]))
     steps: list[Step] = []
     for n, (_, d) in enumerate(unique, start=1):
-        facts = _facts(d.sql, server_version, _contexts(base, new, d))
+        facts = _facts(d.sql, server_version, _for_draft(contexts, d))
         strongest = _strongest([lk.mode for lk in facts.locks])
         # a lock on a table the plan itself creates blocks nobody: no points for it
         on_existing = _strongest([lk.mode for lk in facts.locks if lk.relation in existing])
