@@ -12,10 +12,9 @@ from wesley.plan.diff import Change, diff
 from wesley.plan.lockmodes import LockMode, blocks_reads, blocks_writes, strength
 from wesley.plan.locks import LockFacts, TableContext, classify
 from wesley.plan.models import PHASES, Blocks, LockEntry, Plan, Refusal, Step, with_hash
-from wesley.plan.operations import OPERATIONS, Context, Draft
-from wesley.plan.operations import columns as column_ops
+from wesley.plan.operations import OPERATIONS, Context, Draft, add_column, alter_column_type
 from wesley.plan.operations.base import RANK
-from wesley.plan.operations.rls import helper_drafts
+from wesley.plan.operations.shared import helper_drafts
 from wesley.sqltext import column_type, quote_ident
 from wesley.targets.sqlnames import pk_name
 
@@ -81,7 +80,7 @@ def _drafts_for(change: Change, ctx: Context, version: int) -> list[Draft]:
                 f"{column_type(col)} DEFAULT {col.default.sql}"
             )
             volatile = classify(probe, version, {}).rewrite
-        return column_ops.add_column(change, ctx, volatile)
+        return add_column(change, ctx, volatile)
     if change.kind == "alter_column_type":
         probe = (
             f"ALTER TABLE {quote_ident(change.table)} ALTER COLUMN "
@@ -89,7 +88,7 @@ def _drafts_for(change: Change, ctx: Context, version: int) -> list[Draft]:
         )
         old_types = {change.new.name: column_type(change.old)}
         facts = classify(probe, version, {change.table: TableContext(column_types=old_types)})
-        return column_ops.alter_column_type(change, ctx, facts.rewrite)
+        return alter_column_type(change, ctx, facts.rewrite)
     return OPERATIONS[change.kind](change, ctx)
 
 

@@ -1,46 +1,79 @@
 """One module per kind of change; this table maps a change kind to its operation. Adding an
-operation is one new function and one line here."""
+operation is one new file and one line here."""
 
 from __future__ import annotations
 
-from wesley.plan.operations import columns, constraints, enums, indexes, rls, tables
+from wesley.plan.operations.add_check import add_check
+from wesley.plan.operations.add_column import add_column
+from wesley.plan.operations.add_enum_value import add_enum_value
+from wesley.plan.operations.add_fk import add_fk
+from wesley.plan.operations.add_index import add_index
+from wesley.plan.operations.add_policy import add_policy
+from wesley.plan.operations.add_unique import add_unique
+from wesley.plan.operations.alter_column_type import alter_column_type
+from wesley.plan.operations.alter_policy import alter_policy
 from wesley.plan.operations.base import Context, Draft, Operation, Refused
+from wesley.plan.operations.create_enum import create_enum
+from wesley.plan.operations.create_table import create_table
+from wesley.plan.operations.disable_rls import disable_rls
+from wesley.plan.operations.drop_check import drop_check
+from wesley.plan.operations.drop_column import drop_column
+from wesley.plan.operations.drop_default import drop_default
+from wesley.plan.operations.drop_enum import drop_enum
+from wesley.plan.operations.drop_enum_value import drop_enum_value
+from wesley.plan.operations.drop_fk import drop_fk
+from wesley.plan.operations.drop_index import drop_index
+from wesley.plan.operations.drop_not_null import drop_not_null
+from wesley.plan.operations.drop_policy import drop_policy
+from wesley.plan.operations.drop_table import drop_table
+from wesley.plan.operations.drop_unique import drop_unique
+from wesley.plan.operations.enable_rls import enable_rls
+from wesley.plan.operations.rename_column import rename_column
+from wesley.plan.operations.rename_constraint import rename_constraint
+from wesley.plan.operations.rename_index import rename_index
+from wesley.plan.operations.rename_policy import rename_policy
+from wesley.plan.operations.rename_table import rename_table
+from wesley.plan.operations.set_column_comment import set_column_comment
+from wesley.plan.operations.set_default import set_default
+from wesley.plan.operations.set_not_null import set_not_null
+from wesley.plan.operations.set_primary_key import set_primary_key
+from wesley.plan.operations.set_table_comment import set_table_comment
 
 # add_column and alter_column_type need a lock fact first (volatile default, rewrite): the
 # builder asks the classifier and calls them itself.
 OPERATIONS: dict[str, Operation] = {
-    "create_enum": enums.create_enum,
-    "add_enum_value": enums.add_enum_value,
-    "drop_enum": enums.drop_enum,
-    "drop_enum_value": enums.drop_enum_value,
-    "create_table": tables.create_table,
-    "drop_table": tables.drop_table,
-    "rename_table": tables.rename_table,
-    "drop_column": columns.drop_column,
-    "rename_column": columns.rename_column,
-    "set_not_null": columns.set_not_null,
-    "drop_not_null": columns.drop_not_null,
-    "set_default": columns.set_default,
-    "drop_default": columns.drop_default,
-    "set_column_comment": columns.set_column_comment,
-    "set_table_comment": columns.set_table_comment,
-    "add_index": indexes.add_index,
-    "drop_index": indexes.drop_index,
-    "add_unique": constraints.add_unique,
-    "drop_unique": constraints.drop_unique,
-    "add_fk": constraints.add_fk,
-    "drop_fk": constraints.drop_fk,
-    "add_check": constraints.add_check,
-    "drop_check": constraints.drop_check,
-    "set_primary_key": constraints.set_primary_key,
-    "enable_rls": rls.enable_rls,
-    "add_policy": rls.add_policy,
-    "drop_policy": rls.drop_policy,
-    "disable_rls": rls.disable_rls,
-    "alter_policy": rls.alter_policy,
-    "rename_policy": rls.rename_policy,
-    "rename_constraint": constraints.rename_constraint,
-    "rename_index": constraints.rename_index,
+    "create_enum": create_enum,
+    "add_enum_value": add_enum_value,
+    "drop_enum": drop_enum,
+    "drop_enum_value": drop_enum_value,
+    "create_table": create_table,
+    "drop_table": drop_table,
+    "rename_table": rename_table,
+    "drop_column": drop_column,
+    "rename_column": rename_column,
+    "set_not_null": set_not_null,
+    "drop_not_null": drop_not_null,
+    "set_default": set_default,
+    "drop_default": drop_default,
+    "set_column_comment": set_column_comment,
+    "set_table_comment": set_table_comment,
+    "add_index": add_index,
+    "drop_index": drop_index,
+    "add_unique": add_unique,
+    "drop_unique": drop_unique,
+    "add_fk": add_fk,
+    "drop_fk": drop_fk,
+    "add_check": add_check,
+    "drop_check": drop_check,
+    "set_primary_key": set_primary_key,
+    "enable_rls": enable_rls,
+    "add_policy": add_policy,
+    "drop_policy": drop_policy,
+    "disable_rls": disable_rls,
+    "alter_policy": alter_policy,
+    "rename_policy": rename_policy,
+    "rename_constraint": rename_constraint,
+    "rename_index": rename_index,
 }
 
-__all__ = ["OPERATIONS", "Context", "Draft", "Refused"]
+__all__ = ["OPERATIONS", "Context", "Draft", "Refused", "add_column", "alter_column_type"]

@@ -1,4 +1,4 @@
-"""Indexes on existing tables: CREATE/DROP INDEX CONCURRENTLY (never a write-blocking build)."""
+"""Operation `add_index`: the steps for one change of this kind."""
 
 from __future__ import annotations
 
@@ -7,11 +7,9 @@ from wesley.plan.diff import Change
 from wesley.plan.operations.base import (
     Context,
     Draft,
-    guard_no_relation,
     guard_valid_index,
     table_of,
 )
-from wesley.sqltext import quote_ident
 from wesley.targets.postgres import create_index
 
 
@@ -27,19 +25,5 @@ def add_index(change: Change, ctx: Context) -> list[Draft]:
             f"new index {ix.name}, built without blocking writes (an INVALID leftover of a "
             "failed build is dropped and rebuilt)",
             table=t.name,
-        )
-    ]
-
-
-def drop_index(change: Change, ctx: Context) -> list[Draft]:
-    ix: Index = change.old
-    return [
-        Draft(
-            "contract",
-            "drop_index",
-            f"DROP INDEX CONCURRENTLY IF EXISTS {quote_ident(ix.name)}",
-            guard_no_relation(ix.name),
-            f"index {ix.name} is no longer in the schema",
-            table=change.table,
         )
     ]

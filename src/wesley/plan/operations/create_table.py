@@ -1,5 +1,4 @@
-"""Tables: create (keys and checks inline; foreign keys as NOT VALID + VALIDATE steps, like
-every new foreign key), drop, rename."""
+"""Operation `create_table`: the steps for one change of this kind."""
 
 from __future__ import annotations
 
@@ -9,15 +8,13 @@ from wesley.plan.operations.base import (
     Context,
     Draft,
     guard_column_comment,
-    guard_no_relation,
     guard_relation,
     guard_table_comment,
 )
-from wesley.plan.operations.constraints import fk_drafts
-from wesley.plan.operations.rls import enable_drafts, policy_drafts
+from wesley.plan.operations.shared import enable_drafts, fk_drafts, policy_drafts, trigger_drafts
 from wesley.sqltext import quote_ident
 from wesley.targets.base import TextBuilder
-from wesley.targets.postgres import create_index, table_body, trigger_sql
+from wesley.targets.postgres import create_index, table_body
 from wesley.targets.sqlnames import UID_COMMENT_PREFIX, uid_comment
 
 
@@ -76,56 +73,3 @@ def create_table(change: Change, ctx: Context) -> list[Draft]:
     for policy in t.policies:
         drafts.extend(policy_drafts(t, policy))
     return drafts
-
-
-def trigger_drafts(t: Table, column: str) -> list[Draft]:
-    helper, trigger = trigger_sql(t, column)
-    return [
-        Draft("expand", "ensure_helpers", sql, "SELECT false", "the updated-at trigger function")
-        for sql in helper
-    ] + [
-        Draft(
-            "expand",
-            "create_trigger",
-            trigger.sql,
-            f"SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{trigger.name}')",
-            f"{t.name}.{column} is set on every update",
-            table=t.name,
-            column=column,
-        )
-    ]
-
-
-def drop_table(change: Change, ctx: Context) -> list[Draft]:
-    t: Table = change.old
-    if not ctx.refuse(change, f"drops table {t.name} and every row in it"):
-        return []
-    return [
-        Draft(
-            "contract",
-            "drop_table",
-            f"DROP TABLE {quote_ident(t.name)}",
-            guard_no_relation(t.name),
-            f"{t.name} is no longer in the schema",
-            table=t.name,
-            destructive=True,
-            risk=40,
-            notes=("deploy only after no code reads or writes this table",),
-        )
-    ]
-
-
-def rename_table(change: Change, ctx: Context) -> list[Draft]:
-    old: Table = change.old
-    new: Table = change.new
-    return [
-        Draft(
-            "expand",
-            "rename_table",
-            f"ALTER TABLE {quote_ident(old.name)} RENAME TO {quote_ident(new.name)}",
-            guard_relation(new.name),
-            f"@wes_renamedFrom: {old.name} is now {new.name}",
-            table=new.name,
-            notes=("ship the code that uses the new name in the same release",),
-        )
-    ]

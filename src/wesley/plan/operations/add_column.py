@@ -1,0 +1,100 @@
+"""Operation `add_column`: the steps for one change of this kind."""
+
+from __future__ import annotations
+
+from wesley.ir import Column
+from wesley.plan.diff import Change
+from wesley.plan.operations.base import (
+    IDEMPOTENT,
+    Context,
+    Draft,
+    guard_column,
+    guard_column_comment,
+    table_of,
+)
+from wesley.plan.operations.shared import (
+    VOLATILE_HINT,
+    backfill_spec,
+    not_null_drafts,
+    trigger_drafts,
+)
+from wesley.sqltext import column_type, quote_ident
+from wesley.targets.sqlnames import UID_COMMENT_PREFIX, uid_comment
+
+
+def add_column(change: Change, ctx: Context, volatile: bool) -> list[Draft]:
+    col: Column = change.new
+    t = table_of(ctx.new, change.table)
+    table, c = quote_ident(t.name), quote_ident(col.name)
+    where = f"{t.name}.{col.name}"
+    drafts: list[Draft] = []
+    if (
+        not col.nullable
+        and col.default is None
+        and not ctx.refuse(
+            change,
+            f"new NOT NULL column {where} has no default: existing rows have no value for it",
+        )
+    ):
+        return []
+    add = f"ALTER TABLE {table} ADD COLUMN {c} {column_type(col)}"
+    if col.default is not None and not volatile:
+        add += f" DEFAULT {col.default.sql}"
+    drafts.append(
+        Draft(
+            "expand",
+            "add_column",
+            add,
+            guard_column(t.name, col.name),
+            f"new column {where}, nullable first"
+            + (
+                "; a non-volatile default is stored once, no rewrite (PostgreSQL >= 11)"
+                if col.default is not None and not volatile
+                else ""
+            ),
+            table=t.name,
+            column=col.name,
+            risk=25 if not col.nullable and col.default is None else 0,
+        )
+    )
+    if col.default is not None and volatile:
+        drafts.append(
+            Draft(
+                "expand",
+                "set_default",
+                f"ALTER TABLE {table} ALTER COLUMN {c} SET DEFAULT {col.default.sql}",
+                IDEMPOTENT,
+                f"new rows get the default; {VOLATILE_HINT}",
+                table=t.name,
+                column=col.name,
+            )
+        )
+        sweep, spec = backfill_spec(t, col, col.default.sql, ctx.batch_size)
+        drafts.append(
+            Draft(
+                "backfill",
+                "backfill",
+                sweep,
+                f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE {c} IS NULL)",
+                f"fill existing rows of {where} in batches of {ctx.batch_size}",
+                table=t.name,
+                column=col.name,
+                backfill=spec,
+            )
+        )
+    drafts.append(
+        Draft(
+            "expand",
+            "comment",
+            f"COMMENT ON COLUMN {table}.{c} IS {uid_comment(col.uid)}",
+            guard_column_comment(t.name, col.name, UID_COMMENT_PREFIX + col.uid),
+            f"record the uid of {where}",
+            table=t.name,
+            column=col.name,
+        )
+    )
+    if col.updated_at:
+        drafts.extend(trigger_drafts(t, col.name))
+    if not col.nullable:
+        drafts.extend(not_null_drafts(t, col, f"{where} is NOT NULL"))
+    return drafts

@@ -1,0 +1,304 @@
+"""Step drafts more than one operation needs (a new table's foreign keys are the same
+steps as a foreign key added later), and shared text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from wesley.ir import Check, Column, ForeignKey, Policy, Table, Unique
+from wesley.naming import constraint_name
+from wesley.plan.diff import Change
+from wesley.plan.models import Backfill
+from wesley.plan.operations.base import (
+    Draft,
+    guard_constraint,
+    guard_not_null,
+    guard_policy,
+    guard_valid_index,
+    guard_validated,
+    lit,
+    rel,
+)
+from wesley.sqltext import quote_ident
+from wesley.targets.postgres import fk_clause, trigger_sql
+from wesley.targets.rls import (
+    AUTH_UID_EXISTS,
+    AUTH_UID_FUNCTION,
+    AUTH_UID_SHIM,
+    HELPERS,
+    called_functions,
+    policy_sql,
+)
+from wesley.targets.sqlnames import ident_list
+
+
+def trigger_drafts(t: Table, column: str) -> list[Draft]:
+    helper, trigger = trigger_sql(t, column)
+    return [
+        Draft("expand", "ensure_helpers", sql, "SELECT false", "the updated-at trigger function")
+        for sql in helper
+    ] + [
+        Draft(
+            "expand",
+            "create_trigger",
+            trigger.sql,
+            f"SELECT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '{trigger.name}')",
+            f"{t.name}.{column} is set on every update",
+            table=t.name,
+            column=column,
+        )
+    ]
+
+
+VOLATILE_HINT = "a volatile default would rewrite the table under an ACCESS EXCLUSIVE lock"
+
+
+def not_null_drafts(t: Table, col: Column, why: str) -> list[Draft]:
+    """SET NOT NULL without a long lock: a NOT VALID check (instant), VALIDATE (no write
+    block), then SET NOT NULL, which PostgreSQL ≥ 12 proves from the valid check without a
+    scan, then the helper check goes."""
+    table, c = quote_ident(t.name), quote_ident(col.name)
+    check = constraint_name(t.name, [col.name], "not_null")
+    return [
+        Draft(
+            "expand",
+            "add_check",
+            f"ALTER TABLE {table} ADD CONSTRAINT {quote_ident(check)} CHECK ({c} IS NOT NULL) "
+            "NOT VALID",
+            f"{guard_constraint(t.name, check)} OR ({guard_not_null(t.name, col.name)[7:]})",
+            f"{why}: a NOT VALID check is enforced for new rows at once",
+            table=t.name,
+            column=col.name,
+        ),
+        Draft(
+            "validate",
+            "validate_check",
+            f"ALTER TABLE {table} VALIDATE CONSTRAINT {quote_ident(check)}",
+            f"{guard_validated(t.name, check)} OR ({guard_not_null(t.name, col.name)[7:]})",
+            "prove existing rows have a value without blocking writes",
+            table=t.name,
+            column=col.name,
+            notes=("fails if a row is still NULL: backfill first",),
+        ),
+        Draft(
+            "switch",
+            "set_not_null",
+            f"ALTER TABLE {table} ALTER COLUMN {c} SET NOT NULL",
+            guard_not_null(t.name, col.name),
+            "catalog only: the valid check already proves it (PostgreSQL >= 12)",
+            table=t.name,
+            column=col.name,
+            valid_not_null=frozenset({col.name}),
+        ),
+        Draft(
+            "switch",
+            "drop_not_null_check",
+            f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {quote_ident(check)}",
+            guard_constraint(t.name, check, exists=False),
+            "the helper check is redundant once the column is NOT NULL",
+            table=t.name,
+            column=col.name,
+        ),
+    ]
+
+
+def backfill_spec(t: Table, col: Column, expr: str, batch: int) -> tuple[str, Backfill]:
+    table, c = quote_ident(t.name), quote_ident(col.name)
+    if t.primary_key:
+        key = ", ".join(quote_ident(k) for k in t.primary_key)
+        sweep = (
+            f"UPDATE {table} SET {c} = {expr} WHERE ({key}) IN (SELECT {key} FROM {table} "
+            f"WHERE {c} IS NULL ORDER BY {key} LIMIT {batch} FOR UPDATE SKIP LOCKED)"
+        )
+    else:
+        sweep = (
+            f"UPDATE {table} SET {c} = {expr} WHERE ctid IN (SELECT ctid FROM {table} "
+            f"WHERE {c} IS NULL LIMIT {batch} FOR UPDATE SKIP LOCKED)"
+        )
+    if len(t.primary_key) != 1:
+        return sweep, Backfill(batch_size=batch)
+    k = quote_ident(t.primary_key[0])
+
+    def page(lower: str) -> str:
+        return (
+            f"UPDATE {table} SET {c} = {expr} WHERE {k} IN (SELECT {k} FROM {table} "
+            f"WHERE {lower}{c} IS NULL ORDER BY {k} LIMIT {batch} FOR UPDATE SKIP LOCKED) "
+            f"RETURNING {k}"
+        )
+
+    return sweep, Backfill(
+        batch_size=batch,
+        key=t.primary_key[0],
+        first_sql=page(""),
+        next_sql=page(f"{k} > %(after)s AND "),
+    )
+
+
+def fk_drafts(t: Table, fk: ForeignKey) -> list[Draft]:
+    name, table = quote_ident(fk.name), quote_ident(t.name)
+    return [
+        Draft(
+            "expand",
+            "add_fk",
+            f"ALTER TABLE {table} ADD {fk_clause(fk)} NOT VALID",
+            guard_constraint(t.name, fk.name),
+            f"new foreign key {fk.name}; NOT VALID skips checking existing rows under the lock",
+            table=t.name,
+        ),
+        Draft(
+            "validate",
+            "validate_fk",
+            f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}",
+            guard_validated(t.name, fk.name),
+            f"check existing rows of {t.name} against {fk.ref_table} without blocking writes",
+            table=t.name,
+        ),
+    ]
+
+
+def check_drafts(t: Table, ck: Check) -> list[Draft]:
+    name, table = quote_ident(ck.name), quote_ident(t.name)
+    return [
+        Draft(
+            "expand",
+            "add_check",
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({ck.expr}) NOT VALID",
+            guard_constraint(t.name, ck.name),
+            f"new check {ck.name}; enforced for new rows at once",
+            table=t.name,
+            column=ck.column,
+        ),
+        Draft(
+            "validate",
+            "validate_check",
+            f"ALTER TABLE {table} VALIDATE CONSTRAINT {name}",
+            guard_validated(t.name, ck.name),
+            f"check existing rows of {t.name} without blocking writes",
+            table=t.name,
+            column=ck.column,
+        ),
+    ]
+
+
+def unique_drafts(t: Table, u: Unique) -> list[Draft]:
+    name, table = quote_ident(u.name), quote_ident(t.name)
+    return [
+        Draft(
+            "expand",
+            "create_index",
+            f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({ident_list(u.columns)})",
+            guard_valid_index(u.name),
+            f"build the index behind unique {u.name} without blocking writes",
+            table=t.name,
+        ),
+        Draft(
+            "switch",
+            "add_unique",
+            f"ALTER TABLE {table} ADD CONSTRAINT {name} UNIQUE USING INDEX {name}",
+            guard_constraint(t.name, u.name),
+            "turn the ready index into the constraint: catalog only",
+            table=t.name,
+        ),
+    ]
+
+
+def drop_constraint_drafts(change: Change, what: str, extra: str = "") -> list[Draft]:
+    item: Any = change.old
+    table = quote_ident(change.table)
+    return [
+        Draft(
+            "contract",
+            "drop_constraint",
+            f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {quote_ident(item.name)}",
+            guard_constraint(change.table, item.name, exists=False),
+            f"{what} {item.name} is no longer in the schema{extra}",
+            table=change.table,
+        )
+    ]
+
+
+def pk_is(t: Table) -> str:
+    """SQL: the pg_constraint row in scope has exactly `t`'s primary key columns, in order."""
+    names = ", ".join(lit(c) for c in t.primary_key)
+    return (
+        f"conkey = ARRAY(SELECT a.attnum FROM unnest(ARRAY[{names}]::name[]) WITH ORDINALITY "
+        f"u(n, i) JOIN pg_attribute a ON a.attrelid = {rel(t.name)} AND a.attname = u.n "
+        "ORDER BY u.i)::int2[]"
+    )
+
+
+def enable_drafts(t: Table) -> list[Draft]:
+    if t.rls is None or not t.rls.enabled:
+        return []
+    name = quote_ident(t.name)
+    drafts = [
+        Draft(
+            "switch",
+            "enable_rls",
+            f"ALTER TABLE {name} ENABLE ROW LEVEL SECURITY",
+            f"SELECT relrowsecurity FROM pg_class WHERE oid = {rel(t.name)}",
+            f"row-level security on {t.name}",
+            table=t.name,
+        )
+    ]
+    if t.rls.force:
+        drafts.append(
+            Draft(
+                "switch",
+                "enable_rls",
+                f"ALTER TABLE {name} FORCE ROW LEVEL SECURITY",
+                f"SELECT relforcerowsecurity FROM pg_class WHERE oid = {rel(t.name)}",
+                f"row-level security applies to the owner of {t.name} too",
+                table=t.name,
+            )
+        )
+    return drafts
+
+
+def helper_drafts(policies: list[Policy]) -> list[Draft]:
+    """The functions policies call; CREATE OR REPLACE / IF NOT EXISTS: always safe to run."""
+    drafts = [
+        Draft(
+            "expand",
+            "ensure_helpers",
+            sql.removesuffix(";"),
+            "SELECT false",
+            "helper functions the policies call",
+        )
+        for sql in HELPERS
+    ]
+    if any("auth.uid" in called_functions(e) for p in policies for e in (p.using, p.check) if e):
+        drafts += [
+            Draft(
+                "expand",
+                "ensure_helpers",
+                sql.removesuffix(";"),
+                "SELECT false",
+                "the auth schema for auth.uid()",
+            )
+            for sql in AUTH_UID_SHIM[:2]
+        ]
+        drafts.append(
+            Draft(
+                "expand",
+                "ensure_helpers",
+                AUTH_UID_FUNCTION,
+                AUTH_UID_EXISTS,
+                "auth.uid() from request.jwt.claim.sub, where none exists (Supabase has one)",
+            )
+        )
+    return drafts
+
+
+def policy_drafts(t: Table, policy: Policy) -> list[Draft]:
+    create = policy_sql(t, policy)[1].removesuffix(";")
+    return [
+        Draft(
+            "switch",
+            "create_policy",
+            create,
+            guard_policy(t.name, policy.name),
+            f"policy {policy.name} ({policy.command})",
+            table=t.name,
+        ),
+    ]
