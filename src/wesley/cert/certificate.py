@@ -14,6 +14,7 @@ from wesley import __version__
 from wesley.cert.keys import key_id
 from wesley.cert.shipme import canonical_bytes, invalid, render, split
 from wesley.evidence.scores import Scores
+from wesley.plan.build import DEFAULT_BATCH_SIZE
 from wesley.plan.models import Plan
 from wesley.realm.models import Realm
 
@@ -63,6 +64,10 @@ def build_block(
                     for r in plan.destructive
                 ],
                 "allow_destructive": plan.allow_destructive,
+                # deploy rebuilds the plan with it: the hash covers the batches' SQL
+                "batch_size": next(
+                    (s.backfill.batch_size for s in plan.steps if s.backfill), DEFAULT_BATCH_SIZE
+                ),
                 "server_version": plan.server_version,
                 "write_blocking_locks": strongest,
             }
@@ -151,6 +156,11 @@ def read(text: str) -> dict[str, Any]:
             "the certificate's summary does not match its JSON block",
             "the file was edited: recreate and sign it again",
         )
+    if text != render(expected, block):  # any other byte: blank lines, trailing space
+        raise invalid(
+            "the certificate is not byte-for-byte as Wesley wrote it",
+            "the file was edited: recreate and sign it again",
+        )
     return block
 
 
@@ -179,9 +189,14 @@ def verify(
     trusted: dict[str, Ed25519PublicKey],
     require: list[str],
     thresholds: dict[str, float],
+    names: dict[str, str] | None = None,
 ) -> Verification:
-    """`trusted`: key_id → public key. Every signature must verify with a trusted key; the
-    required signers must be among them; the gates must pass; the REALM verdict must be PASS."""
+    """`trusted`: key_id → public key; `names`: key_id → the signer a key belongs to (from
+    wesley.toml). Every signature must verify with a trusted key, a named key only for its
+    signer, and one key counts for one signer only; the required signers must be among them;
+    the gates must pass; the REALM verdict must be PASS."""
+    names = names or {}
+    used: dict[str, str] = {}
     result = Verification(ok=False)
     try:
         block = read(text)
@@ -193,8 +208,12 @@ def verify(
     signatures = block.get("signatures", [])
     if not isinstance(signatures, list) or not signatures:
         result.failures.append("the certificate is not signed")
-    for s in signatures if isinstance(signatures, list) else []:
-        name, kid = s.get("signer", "?"), s.get("key_id", "")
+    for n, s in enumerate(signatures if isinstance(signatures, list) else [], 1):
+        fields = ("signer", "key_id", "alg", "sig")
+        if not isinstance(s, dict) or not all(isinstance(s.get(f), str) for f in fields):
+            result.failures.append(f"signature {n} is malformed: {', '.join(fields)} are text")
+            continue
+        name, kid = s["signer"], s["key_id"]
         key = trusted.get(kid)
         if key is None:
             result.failures.append(f"signature of {name}: key {str(kid)[:12]} is not trusted")
@@ -207,6 +226,17 @@ def verify(
         if s.get("alg") != "ed25519":
             result.failures.append(f"signature of {name}: algorithm {s.get('alg')!r}")
             continue
+        owner = names.get(kid)
+        if owner is not None and owner.lower() != str(name).lower():
+            result.failures.append(f"signature of {name} was made with the key of {owner}")
+            continue
+        if kid in used:
+            result.failures.append(
+                f"signature of {name} was made with the same key as {used[kid]}'s: "
+                "one key counts for one signer"
+            )
+            continue
+        used[kid] = str(name)
         result.signers.append(str(name))
     for needed in require:
         if needed.lower() not in (n.lower() for n in result.signers):
@@ -227,3 +257,10 @@ def trusted_keys(paths: list[Path]) -> dict[str, Ed25519PublicKey]:
         key = load_public(path)
         keys[key_id(key)] = key
     return keys
+
+
+def signer_names(named: dict[str, Path]) -> dict[str, str]:
+    """key_id → signer, for keys configured by name (`[cert.keys] holmes = "holmes.pub"`)."""
+    from wesley.cert.keys import load_public
+
+    return {key_id(load_public(path)): name for name, path in named.items()}

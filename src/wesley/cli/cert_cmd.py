@@ -47,13 +47,13 @@ def _read_json(directory: Path, name: str, step: str) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def cert_settings() -> tuple[dict[str, float], list[str], list[Path]]:
-    """Thresholds, required signers and trusted public keys from wesley.toml."""
+def cert_settings() -> tuple[dict[str, float], list[str], dict[str, Path]]:
+    """Thresholds, required signers and trusted public keys (signer → file) from wesley.toml."""
     raw = load_config().raw
     cert_cfg = raw.get("cert", {}) if isinstance(raw.get("cert"), dict) else {}
     require = [str(r) for r in cert_cfg.get("require", [])]
     keys = cert_cfg.get("keys", {}) if isinstance(cert_cfg.get("keys"), dict) else {}
-    return thresholds_from(raw), require, [Path(str(p)) for p in keys.values()]
+    return thresholds_from(raw), require, {str(n): Path(str(p)) for n, p in keys.items()}
 
 
 def _git_commit() -> str:
@@ -159,7 +159,7 @@ def create(
     out.result({"out": out_path, "scores": scores.model_dump(mode="json")})
 
 
-def _read_cert(path: str) -> str:
+def read_cert(path: str) -> str:
     p = Path(path)
     if not p.is_file():
         raise cert_error(
@@ -167,7 +167,14 @@ def _read_cert(path: str) -> str:
             f"certificate {path} does not exist",
             "make it with wesley cert create --env ENV",
         )
-    return p.read_text(encoding="utf-8")
+    try:
+        return p.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise cert_error(
+            "CERT_INVALID",
+            f"{path} is not valid UTF-8 (byte {exc.start}): the file was changed",
+            "recreate and sign the certificate; nothing may be deployed with it",
+        ) from None
 
 
 @cert.command("sign")
@@ -179,7 +186,7 @@ def _read_cert(path: str) -> str:
 def sign(ctx: click.Context, signer: str, key_path: str, in_path: str) -> None:
     """Add a signature over the certificate's canonical bytes."""
     out = output(ctx)
-    block = certificate.read(_read_cert(in_path))
+    block = certificate.read(read_cert(in_path))
     signed = certificate.sign(block, signer, load_private(Path(key_path)))
     write_atomic(Path(in_path), certificate.write(signed))
     entry = next(s for s in signed["signatures"] if s["signer"] == signer)
@@ -191,9 +198,10 @@ def verify_file(
     in_path: str, pubkeys: tuple[str, ...], require: str | None
 ) -> certificate.Verification:
     thresholds, required, keys = cert_settings()
-    trusted = certificate.trusted_keys([*keys, *(Path(p) for p in pubkeys)])
+    trusted = certificate.trusted_keys([*keys.values(), *(Path(p) for p in pubkeys)])
+    names = certificate.signer_names(keys)
     needed = [r.strip() for r in require.split(",") if r.strip()] if require else required
-    return certificate.verify(_read_cert(in_path), trusted, needed, thresholds)
+    return certificate.verify(read_cert(in_path), trusted, needed, thresholds, names)
 
 
 @cert.command("verify")
@@ -224,7 +232,7 @@ def badge(ctx: click.Context, in_path: str) -> None:
     """Print one status line."""
     out = output(ctx)
     thresholds, _, _ = cert_settings()
-    block = certificate.read(_read_cert(in_path))
+    block = certificate.read(read_cert(in_path))
     line = certificate.badge(block, thresholds)
     if out.json_mode:
         out.result({"badge": line})
@@ -269,7 +277,8 @@ def validate_bundle(ctx: click.Context, directory: str) -> None:
     scores = present.get("scores.json")
     if scores:
         failures += [
-            f"gate {k}: {g['value']} fails {g['rule'].replace('threshold', str(g['threshold']))}"
+            f"{root / 'scores.json'}: gate {k}: {g['value']} fails "
+            + g["rule"].replace("threshold", str(g["threshold"]))
             for k, g in scores["gates"].items()
             if not g["passed"]
         ]

@@ -33,7 +33,7 @@ from wesley.errors import ExitCode, WesleyError
 from wesley.evidence.models import Snapshot
 from wesley.files import read_schema_file, write_atomic
 from wesley.ir import ir_hash, sha256_hex
-from wesley.plan.build import build_plan
+from wesley.plan.build import DEFAULT_BATCH_SIZE, build_plan
 from wesley.plan.models import Plan
 from wesley.sdl import parse_sdl
 from wesley.targets.pgtap import pgtap
@@ -43,20 +43,20 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _interrupted_plan(dsn: str, plan_hash: str) -> Plan | None:
-    """The stored plan of an unfinished run of `plan_hash` on the target, if any."""
+def _stored_run(dsn: str, plan_hash: str) -> tuple[Plan, str] | None:
+    """The stored plan and status of the latest run of `plan_hash` on the target, if any."""
     try:
         with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
             if conn.execute("SELECT to_regclass('wesley.migration_runs')").fetchone() == (None,):
                 return None
             row = conn.execute(
-                "SELECT plan FROM wesley.migration_runs WHERE plan_hash = %s AND plan IS NOT "
-                "NULL AND status <> 'applied' ORDER BY run_id DESC LIMIT 1",
+                "SELECT plan, status FROM wesley.migration_runs WHERE plan_hash = %s AND plan "
+                "IS NOT NULL ORDER BY status = 'applied' DESC, run_id DESC LIMIT 1",
                 (plan_hash,),
             ).fetchone()
     except psycopg.OperationalError as exc:
         raise connect_error(exc, dsn) from None
-    return Plan.model_validate(row[0]) if row else None
+    return (Plan.model_validate(row[0]), str(row[1])) if row else None
 
 
 @click.command("deploy")
@@ -90,11 +90,14 @@ def deploy(
     new = parse_sdl(read_schema_file(schema_file), schema_file, config.parse_options()).ir
     problems: list[str] = []
     block: dict[str, Any] = {}
-    cert_text = Path(cert_path).read_text(encoding="utf-8") if Path(cert_path).is_file() else None
-    if cert_text is None:
+    cert_bytes = Path(cert_path).read_bytes() if Path(cert_path).is_file() else None
+    if cert_bytes is None:
         problems.append(f"no certificate at {cert_path}")
     else:
-        result = verify_file(cert_path, (), None)
+        try:
+            result = verify_file(cert_path, (), None)
+        except WesleyError as err:  # not UTF-8
+            result = certificate.Verification(ok=False, failures=[err.message])
         block = result.block
         problems += result.failures
         if block and block.get("environment") != environment:
@@ -104,9 +107,9 @@ def deploy(
         if block and block.get("ir_hash") != ir_hash(new):
             problems.append("the certificate is stale: the schema changed since it was made")
     summary = block.get("plan", {}).get("summary", {}) if block else {}
-    plan: Plan | None = None
-    if resume and block:
-        plan = _interrupted_plan(dsn, str(block.get("plan_hash")))
+    certified = str(block.get("plan_hash")) if block else None
+    stored = _stored_run(dsn, certified) if certified else None
+    plan: Plan | None = stored[0] if resume and stored else None
     if plan is None:
         try:
             with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
@@ -114,23 +117,28 @@ def deploy(
                 version = int(summary.get("server_version") or conn.info.server_version)
         except psycopg.OperationalError as exc:
             raise connect_error(exc, dsn) from None
+        # --force skips the certificate, never the rule against destructive changes: only a
+        # plan certified with --allow-destructive may drop or rewrite
         plan = build_plan(
             old,
             new,
             server_version=version,
-            allow_destructive=bool(summary.get("allow_destructive") or force),
+            allow_destructive=bool(summary.get("allow_destructive")),
+            batch_size=int(summary.get("batch_size") or DEFAULT_BATCH_SIZE),
         )
-        if block and plan.plan_hash != block.get("plan_hash"):
-            stored = _interrupted_plan(dsn, str(block.get("plan_hash")))
-            problems.append(
-                f"the plan for {redact(dsn)} now ({plan.plan_hash[:12]}) is not the certified "
-                f"plan ({str(block.get('plan_hash'))[:12]}): "
-                + (
-                    "a deploy of the certified plan was interrupted: rerun with --resume"
-                    if stored
-                    else "the database drifted from the certificate's starting point "
+        if block and plan.plan_hash != certified:
+            if stored and stored[1] == "applied":
+                why = "the certified plan was already deployed to this database"
+            elif stored:
+                why = "a deploy of the certified plan was interrupted: rerun with --resume"
+            else:
+                why = (
+                    "the database drifted from the certificate's starting point "
                     "or the schema changed"
                 )
+            problems.append(
+                f"the plan for {redact(dsn)} now ({plan.plan_hash[:12]}) is not the certified "
+                f"plan ({str(certified)[:12]}): {why}"
             )
     if problems and not force:
         raise cert_error(
@@ -141,6 +149,11 @@ def deploy(
         )
     for p in problems:
         out.log(f"--force: deploying despite: {p}")
+    for r in plan.destructive if not plan.allow_destructive else []:
+        out.log(
+            f"not deployed: {r.change} {r.table}{'.' + r.column if r.column else ''} is "
+            "destructive and no certificate allows it (rehearse with --allow-destructive)"
+        )
     progress_cm = progress_for(out)
     previous = signal.signal(signal.SIGTERM, _sigterm)
     opts = ExecOptions(
@@ -150,7 +163,7 @@ def deploy(
         wait=wait,
         operator=getpass.getuser(),
         forced=force,
-        cert_hash=sha256_hex(cert_text) if cert_text else None,
+        cert_hash=sha256_hex(cert_bytes) if cert_bytes is not None else None,
     )
     try:
         with progress_cm as progress, Executor(dsn, plan, ir_hash(new), opts, progress) as ex:

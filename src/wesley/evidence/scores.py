@@ -17,6 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wesley.errors import input_error
 from wesley.evidence.models import EvidenceMap
 from wesley.ir import IR, Column, Table
 from wesley.plan.models import Plan
@@ -204,5 +205,12 @@ def thresholds_from(config: dict[str, Any]) -> dict[str, float]:
     out = dict(DEFAULT_THRESHOLDS)
     for key in out:
         if key in raw:
-            out[key] = float(raw[key])
+            value = raw[key]
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise input_error(
+                    "CONFIG_INVALID",
+                    f"wesley.toml: [thresholds] {key} = {value!r} is not a number from 0 to 1",
+                    f"[thresholds]\n{key} = {DEFAULT_THRESHOLDS[key]}",
+                )
+            out[key] = float(value)
     return out

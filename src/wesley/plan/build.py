@@ -146,9 +146,16 @@ def build_plan(
         strongest = _strongest([lk.mode for lk in facts.locks])
         # a lock on a table the plan itself creates blocks nobody: no points for it
         on_existing = _strongest([lk.mode for lk in facts.locks if lk.relation in existing])
-        lock_points = LOCK_POINTS.get(on_existing, 0) if on_existing else 0
+        # a lock held while work runs under it (scan, rewrite) costs its mode's points; a
+        # catalog-only write-blocking lock is held for milliseconds: one point
+        if on_existing is None:
+            lock_points = 0
+        elif facts.rewrite or facts.scan:
+            lock_points = LOCK_POINTS.get(on_existing, 0)
+        else:
+            lock_points = 1 if blocks_writes(on_existing) else 0
         risk = d.risk + lock_points + (10 if facts.rewrite else 0)
-        risk += 5 if facts.scan and strongest and blocks_writes(strongest) else 0
+        risk += 5 if facts.scan and on_existing and blocks_writes(on_existing) else 0
         steps.append(
             Step(
                 id=_step_id(n, d),
