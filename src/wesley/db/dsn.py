@@ -79,6 +79,23 @@ def with_dbname(dsn: str, dbname: str) -> str:
         ) from exc
 
 
+def check_dsn(dsn: str) -> None:
+    """DSN_INVALID when libpq cannot parse `dsn`: said before anything starts, never showing
+    the password. Exit 13, like any database Wesley cannot reach."""
+    try:
+        conninfo_to_dict(dsn)
+    except psycopg.ProgrammingError as exc:
+        raise WesleyError(
+            "DSN_INVALID",
+            f"not a valid connection string: {redact(dsn)} ({_scrub(_one_line(exc), dsn)})",
+            "use postgresql://user:password@host:port/dbname or key=value pairs "
+            "(host=... port=... user=... dbname=...)",
+            None,
+            ExitCode.EXECUTION_FAILED,
+            details={"dsn": redact(dsn), "cause": "invalid_dsn"},
+        ) from None
+
+
 def connect_error(exc: BaseException, dsn: str) -> WesleyError:
     """The user-facing error for a failed connection to `dsn`; it never contains the password."""
     safe_dsn = redact(dsn)

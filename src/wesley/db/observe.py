@@ -4,7 +4,6 @@ and which tables were rewritten (pg_class.relfilenode changed)."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any
 
 import psycopg
@@ -64,22 +63,36 @@ class LockWatcher:
         self.seen: dict[str, LockMode] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+        self._conn: psycopg.Connection[Any] | None = None
 
     def __enter__(self) -> LockWatcher:
+        # Connected before the statement starts, so that a short one is not over before the
+        # first look; the first looks come quickly, then every `interval`.
+        try:
+            self._conn = psycopg.connect(self.dsn, autocommit=True)
+        except psycopg.Error:
+            return self  # observation is best effort for non-transactional steps
         self._thread.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._conn is not None:
+            self._thread.join(timeout=5)
+            self._conn.close()
 
     def _run(self) -> None:
+        assert self._conn is not None
+        looks = 0
         try:
-            with psycopg.connect(self.dsn, autocommit=True) as conn:
-                while not self._stop.is_set():
-                    for name, mode in held_locks(conn, self.pid, self.known).items():
-                        if name not in self.seen or strength(mode) > strength(self.seen[name]):
-                            self.seen[name] = mode
-                    time.sleep(self.interval)
+            while not self._stop.is_set():
+                # CONCURRENTLY creates no table: the tables known before are all there is.
+                held = held_locks(self._conn, self.pid, self.known, self.known)
+                for name, mode in held.items():
+                    if name not in self.seen or strength(mode) > strength(self.seen[name]):
+                        self.seen[name] = mode
+                looks += 1
+                if looks > 20:  # a short statement gets close looks, a long one a pause
+                    self._stop.wait(self.interval)
         except psycopg.Error:
             pass  # observation is best effort for non-transactional steps

@@ -14,7 +14,7 @@ import psycopg
 
 from wesley.db.apply import apply_script
 from wesley.db.cluster import EphemeralCluster, create_database
-from wesley.db.dsn import connect_error, redact
+from wesley.db.dsn import check_dsn, connect_error, redact
 from wesley.db.executor import ExecOptions, Executor, Progress, StepFailed
 from wesley.db.introspect import introspect
 from wesley.db.pgtap import run_suite
@@ -120,6 +120,8 @@ def rehearse(old: IR | None, new: IR, opts: RehearseOptions) -> tuple[Realm, Pla
         return realm, plan
     t0 = time.monotonic()
     try:
+        if opts.dsn:
+            check_dsn(opts.dsn)
         with shadow_database(opts.dsn) as (dsn, _ephemeral):
             timings["shadow_ms"] = int((time.monotonic() - t0) * 1000)
             realm.database = redact(dsn)
@@ -139,6 +141,26 @@ def rehearse(old: IR | None, new: IR, opts: RehearseOptions) -> tuple[Realm, Pla
     return realm, plan
 
 
+def _build_old(
+    old: IR | None, dsn: str, opts: RehearseOptions, realm: Realm, timings: dict[str, int]
+) -> None:
+    """The old schema, built and seeded, unless the database already has tables."""
+    t0 = time.monotonic()
+    try:
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise connect_error(exc, dsn) from None
+    with conn:
+        realm.server_version = conn.info.server_version
+        if old is not None and old.tables and not _has_tables(conn) and not opts.resume:
+            apply_script(conn, postgres(old)[0].text, "old schema.sql")
+            apply_script(conn, rls(old)[0].text, "old rls.sql")
+            if opts.seed_rows:
+                n = seed(conn, old, opts.seed_rows)
+                realm.notes.append(f"seeded {n} rows into the old schema")
+    timings["build_old_ms"] = int((time.monotonic() - t0) * 1000)
+
+
 def _run(
     old: IR | None,
     new: IR,
@@ -149,21 +171,6 @@ def _run(
     realm: Realm,
     timings: dict[str, int],
 ) -> None:
-    try:
-        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
-    except psycopg.OperationalError as exc:
-        raise connect_error(exc, dsn) from None
-    with conn:
-        realm.server_version = conn.info.server_version
-        t0 = time.monotonic()
-        if old is not None and old.tables and not _has_tables(conn) and not opts.resume:
-            apply_script(conn, postgres(old)[0].text, "old schema.sql")
-            apply_script(conn, rls(old)[0].text, "old rls.sql")
-            if opts.seed_rows:
-                n = seed(conn, old, opts.seed_rows)
-                realm.notes.append(f"seeded {n} rows into the old schema")
-        timings["build_old_ms"] = int((time.monotonic() - t0) * 1000)
-    t0 = time.monotonic()
     exec_opts = ExecOptions(
         mode="rehearse",
         lock_timeout_ms=opts.lock_timeout_ms,
@@ -171,20 +178,34 @@ def _run(
         wait=opts.wait,
         deadline=deadline,
     )
-    try:
-        with Executor(dsn, plan, ir_hash(new), exec_opts, opts.progress) as executor:
+    t0 = time.monotonic()
+    # The migration lock covers the whole rehearsal: two runs on one database must not both
+    # build and seed the old schema, nor install pgTAP or test while the other one migrates.
+    with Executor(dsn, plan, ir_hash(new), exec_opts, opts.progress) as executor:
+        timings["lock_ms"] = int((time.monotonic() - t0) * 1000)
+        _build_old(old, dsn, opts, realm, timings)
+        t0 = time.monotonic()
+        try:
             result = executor.run()
-            realm.steps = result.steps
-    except StepFailed as failed:
-        realm.failure = Failure(
-            code=failed.code,
-            message=f"step {failed.step} {failed.message}",
-            hint=failed.hint,
-            step=failed.step,
-        )
+        except StepFailed as failed:
+            realm.steps = failed.steps
+            realm.failure = Failure(
+                code=failed.code,
+                message=f"step {failed.step} {failed.message}",
+                hint=failed.hint,
+                step=failed.step,
+            )
+            timings["apply_ms"] = int((time.monotonic() - t0) * 1000)
+            return
+        realm.steps = result.steps
+        if result.steps and all(s.status == "skipped" for s in result.steps):
+            realm.notes.append("every step was already applied by an earlier run")
         timings["apply_ms"] = int((time.monotonic() - t0) * 1000)
-        return
-    timings["apply_ms"] = int((time.monotonic() - t0) * 1000)
+        _verify(new, dsn, realm, timings)
+
+
+def _verify(new: IR, dsn: str, realm: Realm, timings: dict[str, int]) -> None:
+    """The pgTAP suite, then a second plan from the migrated database, which must be empty."""
     t0 = time.monotonic()
     with psycopg.connect(dsn, autocommit=True) as conn:
         if not new.tables:
