@@ -190,3 +190,16 @@ def test_plan_hash_is_deterministic_and_binds_the_statements() -> None:
     small, large = build_plan(v1, v2, batch_size=10), build_plan(v1, v2, batch_size=5000)
     assert any(s.backfill for s in small.steps)
     assert small.plan_hash != large.plan_hash
+
+
+@pytest.mark.parametrize("command", ["plan", "deploy"])
+def test_unparsable_dsn_is_a_coded_error(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    flag = (
+        ["--from-db", "not a dsn=x y"]
+        if command == "plan"
+        else ["--dsn", "not a dsn=x y", "--env", "prod"]
+    )
+    result = cli(capsys, command, "--json", *flag, "--schema", str(UPSTREAM / "blade-v2.graphql"))
+    assert result.code == 13, result.stdout + result.stderr
+    assert result.json()["error"]["code"] == "DSN_INVALID"
+    assert "Traceback" not in result.stdout + result.stderr

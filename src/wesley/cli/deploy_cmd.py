@@ -25,7 +25,7 @@ from wesley.cli.common import global_options, output
 from wesley.cli.plan_cmd import DEPLOYED
 from wesley.cli.progress import progress_for
 from wesley.config import load_config
-from wesley.db.dsn import connect_error, redact
+from wesley.db.dsn import check_dsn, connect_error, redact
 from wesley.db.executor import ExecOptions, Executor, StepFailed
 from wesley.db.introspect import introspect
 from wesley.db.pgtap import run_suite
@@ -85,6 +85,7 @@ def deploy(
 ) -> None:
     """Apply the certified plan to a real database."""
     out = output(ctx)
+    check_dsn(dsn)
     config = load_config()
     schema_file = schema_path or config.schema
     new = parse_sdl(read_schema_file(schema_file), schema_file, config.parse_options()).ir

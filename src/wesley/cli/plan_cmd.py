@@ -12,7 +12,7 @@ import psycopg
 
 from wesley.cli.common import global_options, output
 from wesley.config import load_config
-from wesley.db.dsn import connect_error
+from wesley.db.dsn import check_dsn, connect_error
 from wesley.db.introspect import introspect
 from wesley.errors import ExitCode, WesleyError, input_error
 from wesley.evidence.models import Snapshot
@@ -52,6 +52,7 @@ def deployed_ir(options: ParseOptions) -> IR | None:
 
 
 def old_ir_from_db(dsn: str) -> tuple[IR, int]:
+    check_dsn(dsn)
     try:
         with psycopg.connect(dsn, connect_timeout=10) as conn:
             return introspect(conn), conn.info.server_version

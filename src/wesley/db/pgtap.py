@@ -60,6 +60,8 @@ def parse_tap(tap: str) -> TapResult:
 def ensure_pgtap(conn: psycopg.Connection[Any]) -> None:
     try:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap")
+    except psycopg.errors.UniqueViolation:
+        pass  # another session created it at the same moment: it is there
     except psycopg.Error as exc:
         raise WesleyError(
             "PGTAP_MISSING",
