@@ -196,38 +196,17 @@ def _rename_map(o: Table, t: Table) -> dict[str, str]:
 
 def _renamed_objects(o: Table, t: Table) -> list[Change]:
     mapping = _rename_map(o, t)
-    out: list[Change] = []
-    constraints: list[Any] = [*o.uniques, *o.foreign_keys, *o.checks]
-    for x in constraints:
-        if x.name in mapping:
-            out.append(
-                Change(
-                    "rename_constraint",
-                    t.name,
-                    old=x,
-                    new=x.model_copy(update={"name": mapping[x.name]}),
-                )
-            )
-    for x in o.indexes:
-        if x.name in mapping:
-            out.append(
-                Change(
-                    "rename_index",
-                    t.name,
-                    old=x,
-                    new=x.model_copy(update={"name": mapping[x.name]}),
-                )
-            )
-    for x in o.policies:
-        if x.name in mapping:
-            out.append(
-                Change(
-                    "rename_policy",
-                    t.name,
-                    old=x,
-                    new=x.model_copy(update={"name": mapping[x.name]}),
-                )
-            )
+    kinds: list[tuple[str, list[Any]]] = [
+        ("rename_constraint", [*o.uniques, *o.foreign_keys, *o.checks]),
+        ("rename_index", list(o.indexes)),
+        ("rename_policy", list(o.policies)),
+    ]
+    out = [
+        Change(kind, t.name, old=x, new=x.model_copy(update={"name": mapping[x.name]}))
+        for kind, items in kinds
+        for x in items
+        if x.name in mapping
+    ]
     from wesley.targets.sqlnames import pk_name
 
     if o.primary_key and pk_name(o) != pk_name(t):

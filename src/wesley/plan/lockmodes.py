@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 LockMode = Literal[
     "ACCESS SHARE",
@@ -15,16 +15,7 @@ LockMode = Literal[
     "ACCESS EXCLUSIVE",
 ]
 
-ORDER: tuple[LockMode, ...] = (
-    "ACCESS SHARE",
-    "ROW SHARE",
-    "ROW EXCLUSIVE",
-    "SHARE UPDATE EXCLUSIVE",
-    "SHARE",
-    "SHARE ROW EXCLUSIVE",
-    "EXCLUSIVE",
-    "ACCESS EXCLUSIVE",
-)
+ORDER: tuple[LockMode, ...] = get_args(LockMode)  # weakest first, as written above
 
 
 def strength(mode: LockMode) -> int:
