@@ -67,7 +67,7 @@ type Item @wes_table @wes_tenant(by: "orgId") @wes_uid(value: "tbl:item")
   @wes_pk(columns: ["orgId", "sku"])
   @wes_unique(columns: ["orgId", "slug"])
   @wes_index(columns: ["orgId", "createdAt"], name: "item_recent", where: "status = 'LIVE'")
-  @wes_check(expr: "price >= 0") {
+  @wes_check(expr: "price_cents >= 0") {
   orgId: ID! @wes_fk(ref: "Org.id", onDelete: CASCADE, onUpdate: "set null")
   orgCode: String @wes_fk(ref: "orgs.code")
   sku: String!
@@ -116,7 +116,7 @@ def test_directive_semantics() -> None:
     assert cols["flag"].classification == ["sensitive"] and cols["flag"].weight == 4
     assert cols["created_at"].default is not None
     assert cols["created_at"].default.sql == "CURRENT_TIMESTAMP"
-    assert [c.expr for c in item.checks] == ["price >= 0"]
+    assert [c.expr for c in item.checks] == ["price_cents >= 0"]
     assert "org" not in cols and item.relations[0].kind == "belongsTo"
 
 

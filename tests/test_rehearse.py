@@ -600,7 +600,7 @@ def test_a_failing_step_is_named(
     error, realm = _fails(capsys, "STEP_FAILED", *args, "--dsn", pg_dsn)
     failed = realm["failure"]["step"]
     assert failed and "validate_check-note.body" in failed
-    assert f"step {failed} " in error["message"]
+    assert f"step {failed}: " in error["message"]
     assert "violated" in error["message"]
     assert "SQLSTATE 23514" in error["hint"]
     # The steps before it are listed as applied, the failed one last, with its error.

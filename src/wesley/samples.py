@@ -56,10 +56,11 @@ class RowPlan:
     ir: IR
     counter: int = 0
     inserts: list[str] = field(default_factory=list)
+    salt: int = 0  # probe rows and seed rows live in different number ranges: no collisions
 
     def next_n(self) -> int:
         self.counter += 1
-        return self.counter
+        return self.salt + self.counter
 
     def row(
         self,

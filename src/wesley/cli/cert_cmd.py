@@ -152,10 +152,19 @@ def create(
     )
     write_atomic(Path(out_path), certificate.write(block))
     out.info(certificate.badge(block, thresholds))
-    out.info(
-        f"wrote {out_path} for {environment}: readiness {scores.readiness}; sign it with "
-        "wesley cert sign"
-    )
+    if scores.readiness == "ELEMENTARY":
+        out.info(
+            f"wrote {out_path} for {environment}: readiness ELEMENTARY; sign it with "
+            "wesley cert sign"
+        )
+    else:
+        failed = [f"{k.upper()} gate" for k, g in scores.gates.items() if not g.passed]
+        if realm.verdict != "PASS":
+            failed.insert(0, f"REALM verdict {realm.verdict}")
+        out.info(
+            f"wrote {out_path} for {environment}: readiness {scores.readiness} "
+            f"({', '.join(failed)}): verify will refuse it"
+        )
     out.result({"out": out_path, "scores": scores.model_dump(mode="json")})
 
 

@@ -46,3 +46,6 @@ class Output:
             print(json.dumps(err.to_json(), indent=2, sort_keys=True, ensure_ascii=False))
         else:
             print(err.render(), file=sys.stderr)
+            more = err.details.get("errors", [])[1:]  # graphql-core reports them all at once
+            for e in more:
+                print(f"error[{err.code}]: {e['location']}: {e['message']}", file=sys.stderr)

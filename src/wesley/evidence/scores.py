@@ -197,7 +197,10 @@ def compute_scores(
 ) -> Scores:
     scs, mri, tci = schema_coverage(ir, evidence), migration_risk(plan), test_confidence(realm)
     gate_map = gates(scs.score, mri.score, tci.score, thresholds)
-    return Scores(scs=scs, mri=mri, tci=tci, gates=gate_map, readiness=readiness(gate_map))
+    ready = readiness(gate_map)
+    if realm is None or realm.verdict != "PASS":
+        ready = "YOU SHALL NOT PASS"  # nothing is ready to ship without a passing rehearsal
+    return Scores(scs=scs, mri=mri, tci=tci, gates=gate_map, readiness=ready)
 
 
 def thresholds_from(config: dict[str, Any]) -> dict[str, float]:

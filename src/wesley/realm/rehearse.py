@@ -87,7 +87,7 @@ def rehearse(old: IR | None, new: IR, opts: RehearseOptions) -> tuple[Realm, Pla
         plan_hash=plan.plan_hash,
         ir_hash=ir_hash(new),
         from_ir_hash=plan.from_ir_hash,
-        database=redact(opts.dsn or "ephemeral"),
+        database=redact(opts.dsn) if opts.dsn else "an ephemeral cluster",
         ephemeral=opts.dsn is None,
         seed_rows=opts.seed_rows,
         notes=list(opts.notes),
@@ -191,7 +191,7 @@ def _run(
             realm.steps = failed.steps
             realm.failure = Failure(
                 code=failed.code,
-                message=f"step {failed.step} {failed.message}",
+                message=f"step {failed.step}: {failed.message}",
                 hint=failed.hint,
                 step=failed.step,
             )

@@ -83,6 +83,8 @@ def sql_type(
 _INT_TYPES = {"integer", "bigint", "smallint"}
 _NUM_TYPES = _INT_TYPES | {"double precision", "numeric", "real"}
 _INT_TEXT = re.compile(r"^[+-]?\d+$")
+# types whose upstream `value: "now()"`-style defaults mean the function, not a string
+_CALLABLE_DEFAULT_TYPES = {"timestamptz", "timestamp", "date", "time", "timetz", "uuid"}
 
 
 def literal_default(
@@ -128,7 +130,7 @@ def literal_default(
         return Default(kind="literal", sql=repr(value))
     if not isinstance(value, str):
         raise bad
-    if sql not in ("text", "jsonb") and column_type.enum is None and is_function_call(value):
+    if sql.split("(")[0] in _CALLABLE_DEFAULT_TYPES and is_function_call(value):
         warnings.append(
             Diagnostic(
                 "W_DEFAULT_VALUE_IS_EXPR",

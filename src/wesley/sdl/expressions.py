@@ -160,3 +160,24 @@ def comparable_expression(sql: str) -> str:
     node = stmt.targetList[0].val
     node = _DropLiteralCasts()(node)
     return str(RawStream()(node))
+
+
+class _ColumnRefs(visitors.Visitor):
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_ColumnRef(self, ancestors: Any, node: Any) -> None:
+        fields = list(node.fields or [])
+        if len(fields) == 1 and isinstance(fields[0], ast.String):
+            self.names.add(str(fields[0].sval))
+
+
+def column_refs(sql: str) -> set[str]:
+    """Unqualified column names an expression reads (`price > 0` → {"price"})."""
+    try:
+        stmt = parse_sql(f"SELECT ({sql})")[0].stmt
+    except ParseError:
+        return set()
+    finder = _ColumnRefs()
+    finder(stmt.targetList[0].val)
+    return finder.names

@@ -35,7 +35,7 @@ from wesley.sdl.document import (
     location_of,
     require_identifier,
 )
-from wesley.sdl.expressions import ExprKind, normalize_expression
+from wesley.sdl.expressions import ExprKind, column_refs, normalize_expression
 from wesley.sdl.policies import derive_policies
 
 Classification = Literal["critical", "sensitive", "pii"]
@@ -151,6 +151,7 @@ class TableBuilder:
         indexes: list[Index] = []
         checks: list[Check] = []
         pending: list[PendingFk] = []
+        reads: list[tuple[str | None, DirectiveValue]] = []  # expressions to check for columns
         for fnode in node.fields or ():
             fvalues = self.reader.read(fnode.directives or ())
             relation = self._relation(fnode, fvalues)
@@ -179,8 +180,10 @@ class TableBuilder:
                 )
             for ix in all_of(fvalues, "wes_index"):
                 indexes.append(self._index(name, [column.name], ix))
+                reads.append((indexes[-1].where, ix))
             for ck in all_of(fvalues, "wes_check"):
                 checks.append(self._check(name, column.name, ck))
+                reads.append((checks[-1].expr, ck))
             fk = first(fvalues, "wes_fk")
             if fk is not None:
                 pending.append(
@@ -237,8 +240,20 @@ class TableBuilder:
                     d.location,
                 )
             indexes.append(self._index(name, resolve(names, d), d))
+            reads.append((indexes[-1].where, d))
         for d in all_of(directives, "wes_check"):
             checks.append(self._check(name, None, d))
+            reads.append((checks[-1].expr, d))
+        for expr, d in reads:
+            unknown = sorted(column_refs(expr) - set(by_name)) if expr else []
+            if unknown:
+                raise input_error(
+                    "UNKNOWN_COLUMN",
+                    f"@{d.spelled} reads column {', '.join(unknown)}, but {type_name} has no "
+                    "such column",
+                    "expressions use SQL column names: " + ", ".join(by_name),
+                    d.location,
+                )
         for col_name in pk:
             col = by_name[col_name]
             if col.nullable:

@@ -18,6 +18,7 @@ from wesley.targets.sqlnames import format_type
 SCHEMA = "public"
 PROBE_ROLE = "wesley_rls_probe"
 PROBE_ASSERTIONS = 6
+PROBE_SALT = 700_000  # probe rows must not collide with rows already in the database
 
 
 def _name(text: str) -> str:
@@ -110,7 +111,7 @@ def _probe(s: _Suite, table: Table, ir: IR) -> None:
     col = table.tenant_by
     assert col is not None
     a, b = tenant_values(table, ir)
-    rows = RowPlan(ir)
+    rows = RowPlan(ir, salt=PROBE_SALT)
     try:
         rows.row(table, {}, tenant=a)
         setup_a = list(rows.inserts)

@@ -30,8 +30,8 @@ def drop_column(change: Change, ctx: Context) -> list[Draft]:
             destructive=True,
             risk=25,
             notes=(
-                "deploy only after the code that stops using the column is live: never "
-                "in the same deploy",
+                "ship the application code that stops using the column in an earlier "
+                "deploy: this drop belongs after it, never together with it",
             ),
         )
     ]
