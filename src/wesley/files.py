@@ -9,7 +9,7 @@ from pathlib import Path
 from wesley.errors import Location, input_error
 
 
-def read_schema_file(path: str | Path) -> str:
+def read_schema_file(path: str | Path, flag: str = "--schema") -> str:
     """The schema's text, or a coded error (missing, a directory, unreadable, not UTF-8)."""
     p = Path(path)
     shown = str(path)
@@ -17,7 +17,7 @@ def read_schema_file(path: str | Path) -> str:
         raise input_error(
             "FILE_NOT_FOUND",
             f"schema file {shown} does not exist",
-            "pass the path of your .graphql file with --schema, or run `wesley init`",
+            f"pass the path of your .graphql file with {flag}, or run `wesley init`",
         )
     if p.is_dir():
         raise input_error(

@@ -189,7 +189,7 @@ def read_cert(path: str) -> str:
 @cert.command("sign")
 @click.option("--signer", required=True)
 @click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
-@click.option("--in", "in_path", default="SHIPME.md", show_default=True)
+@click.option("--in", "in_path", default="SHIPME.md", show_default=True, help="The certificate.")
 @global_options
 @click.pass_context
 def sign(ctx: click.Context, signer: str, key_path: str, in_path: str) -> None:
@@ -214,8 +214,14 @@ def verify_file(
 
 
 @cert.command("verify")
-@click.option("--in", "in_path", default="SHIPME.md", show_default=True)
-@click.option("--pubkey", "--pub", "pubkeys", multiple=True, help="A trusted public key file.")
+@click.option("--in", "in_path", default="SHIPME.md", show_default=True, help="The certificate.")
+@click.option(
+    "--pubkey",
+    "--pub",
+    "pubkeys",
+    multiple=True,
+    help="A trusted public key file (repeatable; also [cert.keys] in wesley.toml).",
+)
 @click.option("--require", help="Comma-separated signers that must have signed.")
 @global_options
 @click.pass_context
@@ -234,7 +240,7 @@ def verify(ctx: click.Context, in_path: str, pubkeys: tuple[str, ...], require: 
 
 
 @cert.command("badge")
-@click.option("--in", "in_path", default="SHIPME.md", show_default=True)
+@click.option("--in", "in_path", default="SHIPME.md", show_default=True, help="The certificate.")
 @global_options
 @click.pass_context
 def badge(ctx: click.Context, in_path: str) -> None:

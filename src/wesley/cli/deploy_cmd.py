@@ -62,12 +62,19 @@ def _stored_run(dsn: str, plan_hash: str) -> tuple[Plan, str] | None:
 @click.command("deploy")
 @click.option("--dsn", required=True, help="The target database.")
 @click.option("--env", "environment", required=True, help="The environment being deployed.")
-@click.option("--in", "cert_path", default="SHIPME.md", show_default=True)
+@click.option(
+    "--in", "cert_path", default="SHIPME.md", show_default=True, help="The signed certificate."
+)
 @click.option("--schema", "schema_path", help="The SDL file (default: from wesley.toml).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted deploy.")
 @click.option("--force", is_flag=True, help="Deploy without a valid certificate (recorded).")
 @click.option(
-    "--lock-timeout", "lock_timeout_ms", type=click.IntRange(1), default=2000, show_default=True
+    "--lock-timeout",
+    "lock_timeout_ms",
+    type=click.IntRange(1),
+    default=2000,
+    show_default=True,
+    help="lock_timeout per step (ms); 55P03 is retried.",
 )
 @click.option("--wait", is_flag=True, help="Wait for another run's migration lock.")
 @global_options

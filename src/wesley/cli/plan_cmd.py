@@ -28,7 +28,7 @@ BUNDLE_DIR = Path(".wesley")
 
 def load_ir_file(path: str, options: ParseOptions) -> IR:
     """An SDL file, an IR JSON file, or a snapshot.json."""
-    text = read_schema_file(path)
+    text = read_schema_file(path, "--from")
     if path.endswith(".json"):
         try:
             data = json.loads(text)

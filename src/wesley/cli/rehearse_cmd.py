@@ -55,7 +55,13 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
     show_default=True,
     help="Rows generated per table of the old schema before the plan runs.",
 )
-@click.option("--batch-size", type=click.IntRange(1), default=1000, show_default=True)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    default=1000,
+    show_default=True,
+    help="Rows per backfill batch (recorded in the plan and the certificate).",
+)
 @click.option("--allow-destructive", is_flag=True, help="Rehearse destructive changes too.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (with --dsn).")
 @click.option("--wait", is_flag=True, help="Wait for another run's migration lock.")
