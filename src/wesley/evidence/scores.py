@@ -1,10 +1,11 @@
 """Scores from evidence (DESIGN §7), never constants. Pure: the inputs are the IR, the
 evidence map, the plan and the rehearsal record; every score comes with a breakdown saying
-what earned or lost points.
+what earned or lost points. Each score is one `*_from` function over plain facts, so HOLMES
+(which cites the facts) and WATSON (which re-reads them) compute with the same arithmetic.
 
 - SCS, schema coverage: Σ weight of columns that have SQL, type and validation artifacts ÷ Σ
-  weight. A column's weight is its `@wes_weight`, else inferred as upstream does (critical
-  10, PK 10, sensitive 9, FK 8, unique 8, pii 8, indexed 5, other 3; the largest that applies).
+  weight. Weights come from `wesley.evidence.weights` (overrides, `@wes_weight`, else inferred
+  as upstream does plus name rules; the largest that applies).
 - MRI, migration risk: the plan's step risk points, capped at 100, ÷ 100.
 - TCI, test confidence: what the *executed* tests (the last rehearsal's TAP) covered, weighted
   structure 0.20, constraints 0.45, migration rehearsal 0.25, indexes 0.10.
@@ -13,12 +14,14 @@ what earned or lost points.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from wesley.errors import input_error
 from wesley.evidence.models import EvidenceMap
+from wesley.evidence.weights import DEFAULT_RULES, Weight, WeightRules, weigh
 from wesley.ir import IR, Column, Table
 from wesley.plan.models import Plan
 from wesley.realm.models import Realm
@@ -54,42 +57,38 @@ class Scores(_Model):
     readiness: Readiness
 
 
-def column_weight(table: Table, col: Column) -> int:
-    if col.weight is not None:
-        return col.weight
-    fk_cols = {c for fk in table.foreign_keys for c in fk.columns}
-    indexed = {c for ix in table.indexes for c in ix.columns}
-    candidates = [3]
-    if "critical" in col.classification:
-        candidates.append(10)
-    if col.name in table.primary_key:
-        candidates.append(10)
-    if "sensitive" in col.classification:
-        candidates.append(9)
-    if col.name in fk_cols:
-        candidates.append(8)
-    if col.unique:
-        candidates.append(8)
-    if "pii" in col.classification:
-        candidates.append(8)
-    if col.name in indexed:
-        candidates.append(5)
-    return max(candidates)
+def column_weight(table: Table, col: Column, rules: WeightRules = DEFAULT_RULES) -> int:
+    return weigh(table, col, rules).value
 
 
 def _round(x: float) -> float:
     return round(x, 4)
 
 
-def schema_coverage(ir: IR, evidence: EvidenceMap) -> Score:
-    total = 0
-    groups = {"sql": 0, "types": 0, "validation": 0, "tests": 0}
-    covered = 0
-    missing: list[str] = []
+GROUPS = ("sql", "types", "validation", "tests")
+SCS_GROUPS = ("sql", "types", "validation")  # what a column needs to count as covered
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """One scored column: its weight, why, and which evidence groups it has."""
+
+    uid: str
+    table: str
+    column: str
+    weight: Weight
+    has: dict[str, bool]
+
+    @property
+    def covered(self) -> bool:
+        return all(self.has[g] for g in SCS_GROUPS)
+
+
+def coverage(ir: IR, evidence: EvidenceMap, rules: WeightRules = DEFAULT_RULES) -> list[Coverage]:
+    """Every column with its weight and the evidence groups the evidence map gives it."""
+    items = []
     for table in ir.tables:
         for col in table.columns:
-            w = column_weight(table, col)
-            total += w
             ev = evidence.uids.get(col.uid)
             has = {
                 "sql": bool(ev and ev.sql),
@@ -97,17 +96,25 @@ def schema_coverage(ir: IR, evidence: EvidenceMap) -> Score:
                 "validation": bool(ev and ev.zod),
                 "tests": bool(ev and ev.tests),
             }
-            for g, ok in has.items():
-                groups[g] += w if ok else 0
-            if has["sql"] and has["types"] and has["validation"]:
-                covered += w
-            else:
-                lacking = [g for g in ("sql", "types", "validation") if not has[g]]
-                missing.append(f"{col.uid} (weight {w}) lacks {', '.join(lacking)}")
+            items.append(Coverage(col.uid, table.name, col.name, weigh(table, col, rules), has))
+    return items
+
+
+def scs_from(items: list[Coverage]) -> Score:
+    """SCS: Σ weight of covered columns ÷ Σ weight, with a breakdown per evidence group."""
+    total = sum(i.weight.value for i in items)
     if total == 0:
         return Score(
-            score=1.0, breakdown={g: 1.0 for g in groups}, details=["no columns: nothing to cover"]
+            score=1.0, breakdown={g: 1.0 for g in GROUPS}, details=["no columns: nothing to cover"]
         )
+    groups = {g: sum(i.weight.value for i in items if i.has[g]) for g in GROUPS}
+    covered = sum(i.weight.value for i in items if i.covered)
+    missing = [
+        f"{i.uid} (weight {i.weight.value}) lacks "
+        + ", ".join(g for g in SCS_GROUPS if not i.has[g])
+        for i in items
+        if not i.covered
+    ]
     return Score(
         score=_round(covered / total),
         breakdown={g: _round(v / total) for g, v in groups.items()},
@@ -115,11 +122,24 @@ def schema_coverage(ir: IR, evidence: EvidenceMap) -> Score:
     )
 
 
-def migration_risk(plan: Plan) -> Score:
-    points = sum(s.risk for s in plan.steps)
-    top = sorted(plan.steps, key=lambda s: -s.risk)[:5]
+def schema_coverage(ir: IR, evidence: EvidenceMap, rules: WeightRules = DEFAULT_RULES) -> Score:
+    return scs_from(coverage(ir, evidence, rules))
+
+
+@dataclass(frozen=True)
+class StepRisk:
+    id: str
+    phase: str
+    risk: int
+    why: str
+
+
+def mri_from(steps: list[StepRisk]) -> Score:
+    """MRI: the steps' risk points, capped at 100, ÷ 100; points per phase."""
+    points = sum(s.risk for s in steps)
+    top = sorted(steps, key=lambda s: -s.risk)[:5]
     by_phase: dict[str, float] = {}
-    for s in plan.steps:
+    for s in steps:
         by_phase[s.phase] = by_phase.get(s.phase, 0) + s.risk
     return Score(
         score=_round(min(points, 100) / 100),
@@ -128,38 +148,89 @@ def migration_risk(plan: Plan) -> Score:
     )
 
 
-_CATEGORIES: tuple[tuple[str, re.Pattern[str]], ...] = (
+def migration_risk(plan: Plan) -> Score:
+    return mri_from([StepRisk(s.id, s.phase, s.risk, s.why) for s in plan.steps])
+
+
+Category = Literal["structure", "constraints", "indexes"]
+_CATEGORIES: tuple[tuple[Category, re.Pattern[str]], ...] = (
     ("indexes", re.compile(r"^index \S+ exists$|^\S+_(idx|key) is unique$")),
     ("structure", re.compile(r"^table \S+ exists$|^\S+ exists$|^\S+ is (?!nullable$|NOT NULL$)")),
     ("constraints", re.compile(r".")),
 )
-_TAP = re.compile(r"^(not ok|ok) \d+(?: - )?(.*?)(?:\s*#\s*(SKIP|TODO)\b.*)?$")
+_TAP = re.compile(r"^(not ok|ok) (\d+)(?: - )?(.*?)(?:\s*#\s*(SKIP|TODO)\b.*)?$")
 
 
-def test_confidence(realm: Realm | None) -> Score:
-    if realm is None or not realm.tests.tap:
+@dataclass(frozen=True)
+class TapResult:
+    """One result line of the executed suite."""
+
+    number: int
+    ok: bool
+    description: str
+    skipped: bool
+
+    @property
+    def category(self) -> Category:
+        return next(name for name, p in _CATEGORIES if p.search(self.description))
+
+
+def tap_result(line: str) -> TapResult | None:
+    """A TAP result line (`ok 3 - desc`, `not ok 4 - desc`, `ok 5 # SKIP why`), else None."""
+    m = _TAP.match(line)
+    if not m:
+        return None
+    directive = (m.group(4) or "").upper()
+    return TapResult(int(m.group(2)), m.group(1) == "ok", m.group(3), directive == "SKIP")
+
+
+def tci_from(results: list[TapResult], rehearsal_passed: bool) -> Score:
+    """TCI: per category the share of executed (not skipped) assertions that passed, weighted
+    structure 0.20, constraints 0.45, indexes 0.10, plus 0.25 for a passing rehearsal whose
+    replan was empty."""
+    counts = {k: [0, 0] for k in ("structure", "constraints", "indexes")}  # passed, total
+    for r in results:
+        if r.skipped:
+            continue
+        counts[r.category][1] += 1
+        counts[r.category][0] += 1 if r.ok else 0
+    parts = {k: (p / t if t else 1.0) for k, (p, t) in counts.items()}
+    parts["rehearsal"] = 1.0 if rehearsal_passed else 0.0
+    score = sum(TCI_WEIGHTS[k] * v for k, v in parts.items())
+    details = [f"{k}: {p}/{t} assertions passed" for k, (p, t) in counts.items()]
+    return Score(
+        score=_round(score), breakdown={k: _round(v) for k, v in parts.items()}, details=details
+    )
+
+
+def tap_results(tap: str) -> list[TapResult]:
+    return [r for r in (tap_result(line) for line in tap.splitlines()) if r is not None]
+
+
+def rehearsal_passed(realm: Realm | None) -> bool:
+    return realm is not None and realm.verdict == "PASS" and realm.replan_empty is True
+
+
+def tci_of(results: list[TapResult] | None, rehearsed: bool) -> Score:
+    """TCI of an executed suite; None (no suite ran) scores 0."""
+    if results is None:
         return Score(
             score=0.0,
             breakdown={k: 0.0 for k in TCI_WEIGHTS},
             details=["no rehearsal with executed tests: run wesley rehearse"],
         )
-    counts = {k: [0, 0] for k in ("structure", "constraints", "indexes")}  # passed, total
-    for line in realm.tests.tap.splitlines():
-        m = _TAP.match(line)
-        if not m or m.group(3) == "SKIP":
-            continue
-        desc = m.group(2)
-        cat = next(name for name, pattern in _CATEGORIES if pattern.search(desc))
-        counts[cat][1] += 1
-        counts[cat][0] += 1 if m.group(1) == "ok" else 0
-    parts = {k: (p / t if t else 1.0) for k, (p, t) in counts.items()}
-    parts["rehearsal"] = 1.0 if realm.verdict == "PASS" and realm.replan_empty else 0.0
-    score = sum(TCI_WEIGHTS[k] * v for k, v in parts.items())
-    details = [f"{k}: {p}/{t} assertions passed" for k, (p, t) in counts.items()]
-    details.append(f"rehearsal verdict {realm.verdict}, replan empty: {realm.replan_empty}")
-    return Score(
-        score=_round(score), breakdown={k: _round(v) for k, v in parts.items()}, details=details
-    )
+    return tci_from(results, rehearsed)
+
+
+def test_confidence(realm: Realm | None) -> Score:
+    if realm is None or not realm.tests.tap:
+        return tci_of(None, False)
+    score = tci_from(tap_results(realm.tests.tap), rehearsal_passed(realm))
+    details = [
+        *score.details,
+        f"rehearsal verdict {realm.verdict}, replan empty: {realm.replan_empty}",
+    ]
+    return score.model_copy(update={"details": details})
 
 
 def gates(scs: float, mri: float, tci: float, thresholds: dict[str, float]) -> dict[str, Gate]:
@@ -192,14 +263,23 @@ def readiness(gate_map: dict[str, Gate]) -> Readiness:
     return "REQUIRES INVESTIGATION" if failed == 1 else "YOU SHALL NOT PASS"
 
 
+def verdict(gate_map: dict[str, Gate], rehearsed: bool) -> Readiness:
+    """Readiness from the gates; nothing is ready to ship without a passing rehearsal."""
+    return readiness(gate_map) if rehearsed else "YOU SHALL NOT PASS"
+
+
 def compute_scores(
-    ir: IR, evidence: EvidenceMap, plan: Plan, realm: Realm | None, thresholds: dict[str, float]
+    ir: IR,
+    evidence: EvidenceMap,
+    plan: Plan,
+    realm: Realm | None,
+    thresholds: dict[str, float],
+    weights: WeightRules = DEFAULT_RULES,
 ) -> Scores:
-    scs, mri, tci = schema_coverage(ir, evidence), migration_risk(plan), test_confidence(realm)
+    scs = schema_coverage(ir, evidence, weights)
+    mri, tci = migration_risk(plan), test_confidence(realm)
     gate_map = gates(scs.score, mri.score, tci.score, thresholds)
-    ready = readiness(gate_map)
-    if realm is None or realm.verdict != "PASS":
-        ready = "YOU SHALL NOT PASS"  # nothing is ready to ship without a passing rehearsal
+    ready = verdict(gate_map, realm is not None and realm.verdict == "PASS")
     return Scores(scs=scs, mri=mri, tci=tci, gates=gate_map, readiness=ready)
 
 
