@@ -160,9 +160,11 @@ def certify(
     allow_destructive: bool = False,
     batch_size: int | None = None,
     toml: str = TOML_KEYS,
+    force: bool = False,
 ) -> Flow:
     """transform, rehearse (on a scratch database of the test server), keygen, cert create
-    and sign by both signers, in a new directory, as a user does."""
+    and sign by both signers, in a new directory, as a user does (`force`: sign although the
+    investigation is not ELEMENTARY)."""
     directory = _tempdir()
     shutil.copy(old_sdl, directory / old_sdl.name)
     shutil.copy(new_sdl, directory / new_sdl.name)
@@ -181,7 +183,8 @@ def certify(
             ok("cert", "keygen", "--signer", signer, "--out", f"keys/{signer}", "--quiet")
         ok("cert", "create", "--env", "prod", "--quiet")
         for signer in SIGNERS:
-            ok("cert", "sign", "--signer", signer, "--key", f"keys/{signer}", "--quiet")
+            forced = ("--force",) if force else ()
+            ok("cert", "sign", "--signer", signer, "--key", f"keys/{signer}", "--quiet", *forced)
     return Flow(directory, old_sdl.name, new_sdl.name)
 
 

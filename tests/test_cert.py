@@ -18,7 +18,9 @@ from wesley.cert import certificate
 from wesley.cert.keys import load_private
 from wesley.cert.shipme import BEGIN, END, canonical_bytes, render_block
 from wesley.cli.cert_cmd import cert_settings
+from wesley.config import load_config
 from wesley.evidence.scores import Scores
+from wesley.holmes.attest import attestation_for
 from wesley.plan.models import Plan
 from wesley.realm.models import Realm
 
@@ -80,11 +82,15 @@ def test_openssl_keys_sign_and_verify(certified: Path) -> None:
     ok("cert", "sign", "--signer", "wat-sum", "--key", "keys/wat-sum")
     Path("wesley.toml").write_text(TOML_KEYS.replace("keys/holmes.pub", "k.pub"))
     ok("cert", "verify", "--require", "holmes,wat-sum")
-    # and openssl verifies Wesley's signature over the canonical bytes (a key of keygen's)
+    # and openssl verifies Wesley's signature (a key of keygen's) over the canonical JSON of
+    # {"attestation": ..., "certificate": <the block without signatures>}
     block = _block()
-    Path("payload.bin").write_bytes(canonical_bytes(block))
-    sig = next(s for s in block["signatures"] if s["signer"] == "wat-sum")["sig"]
-    Path("sig.bin").write_bytes(base64.b64decode(sig))
+    entry = next(s for s in block["signatures"] if s["signer"] == "wat-sum")
+    body = {k: v for k, v in block.items() if k != "signatures"}
+    payload = {"attestation": entry["attestation"], "certificate": body}
+    Path("payload.bin").write_bytes(canonical_bytes(payload))
+    assert canonical_bytes(payload) == certificate.signed_bytes(block, entry["attestation"])
+    Path("sig.bin").write_bytes(base64.b64decode(entry["sig"]))
     proc = subprocess.run(
         ["openssl", "pkeyutl", "-verify", "-pubin", "-inkey", "keys/wat-sum.pub", "-rawin",
          "-in", "payload.bin", "-sigfile", "sig.bin"],
@@ -150,6 +156,8 @@ def _expected(path: tuple[str | int, ...], old: dict[str, Any], new: dict[str, A
             "key_id": "is not trusted",
             "sig": f"signature of {signer} does not match the certificate",
             "alg": f"signature of {signer}: algorithm",
+            # what the signer vouches for (its role's report) is covered by its signature
+            "attestation": f"signature of {signer} does not match the certificate",
         }[str(path[2])]
     return "signature of holmes does not match the certificate; signature of wat-sum does not"
 
@@ -409,8 +417,15 @@ def test_verdict_fail_from_a_failed_rehearsal(pg_admin_dsn: str) -> None:
     for signer in ("holmes", "wat-sum"):
         ok("cert", "keygen", "--signer", signer, "--out", f"keys/{signer}", "--quiet")
     ok("cert", "create", "--env", "prod", "--quiet")
-    for signer in ("holmes", "wat-sum"):
-        ok("cert", "sign", "--signer", signer, "--key", f"keys/{signer}", "--quiet")
+    # HOLMES does not sign what the investigation calls YOU SHALL NOT PASS
+    refused = wes("cert", "sign", "--signer", "holmes", "--key", "keys/holmes")
+    assert refused.code == 8 and "SIGN_REFUSED" in refused.stderr, refused.stderr
+    assert "the investigation says YOU SHALL NOT PASS" in refused.stderr, refused.stderr
+    assert "the rehearsal verdict is FAIL" in refused.stderr, refused.stderr
+    assert _block()["signatures"] == []  # nothing was signed
+    for signer in ("holmes", "wat-sum"):  # --force signs, and the certificate says so
+        ok("cert", "sign", "--signer", signer, "--key", f"keys/{signer}", "--force", "--quiet")
+    assert "HOLMES YOU SHALL NOT PASS" in _text() and "FORCED" in _text()
     message = _refused()
     assert "the REALM verdict is FAIL, not PASS" in message, message
 
@@ -418,11 +433,14 @@ def test_verdict_fail_from_a_failed_rehearsal(pg_admin_dsn: str) -> None:
 def test_verdict_fail_alone_is_refused(certified: Path) -> None:
     """A block whose only fault is a FAIL verdict, signed by both trusted keys."""
     args = _build_args(Path(".wesley"))
+    args["artifacts"] = _block()["artifact_hashes"]  # the reports name these files
+    config = load_config().raw
     for verdict in ("FAIL", "PASS"):
         realm = args["realm"].model_copy(update={"verdict": verdict})
         block = certificate.build_block(**{**args, "realm": realm})
         for signer in ("holmes", "wat-sum"):
-            block = certificate.sign(block, signer, load_private(Path(f"keys/{signer}")))
+            att = attestation_for(signer, block, Path(".wesley"), config, False, print)
+            block = certificate.sign(block, signer, load_private(Path(f"keys/{signer}")), att)
         CERT.write_text(certificate.write(block))
         if verdict == "PASS":  # the same block with PASS verifies: the verdict was the fault
             ok("cert", "verify")

@@ -12,7 +12,7 @@ import pytest
 
 from tests.helpers import UPSTREAM, cli
 
-COMMANDS = ["init", "transform", "plan", "rehearse", "cert", "deploy", "validate-bundle"]
+COMMANDS = ["init", "transform", "plan", "rehearse", "cert", "deploy", "validate-bundle", "holmes"]
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
@@ -26,6 +26,7 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     "argv",
     [[c] for c in COMMANDS]
     + [["cert", sub] for sub in ("keygen", "create", "sign", "verify", "badge")]
+    + [["holmes", sub] for sub in ("investigate", "verify", "predict", "report")]
     + [["cert-create"], ["cert-sign"], ["cert-verify"], ["cert-badge"], ["generate"]],
 )
 def test_every_command_has_help(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -119,9 +119,13 @@ def test_blade_end_to_end(pg_admin_dsn: str, pg_dsn: str) -> None:
 
 def test_ecommerce_destructive_needs_raised_mri_threshold(pg_admin_dsn: str, pg_dsn: str) -> None:
     old_sdl, new_sdl = UPSTREAM / "ecommerce.graphql", UPSTREAM / "ecommerce-v2.graphql"
-    # default thresholds: the MRI gate refuses the certificate
-    flow = certify(pg_admin_dsn, old_sdl, new_sdl, allow_destructive=True)
+    # default thresholds: HOLMES refuses to sign (the MRI gate fails); signed with --force, the
+    # MRI gate refuses the certificate
+    flow = certify(pg_admin_dsn, old_sdl, new_sdl, allow_destructive=True, force=True)
     use(flow)
+    unsigned = wes("cert", "sign", "--signer", "holmes", "--key", "keys/holmes")
+    assert unsigned.code == 8 and "SIGN_REFUSED" in unsigned.stderr, unsigned.stderr
+    assert "REQUIRES INVESTIGATION" in unsigned.stderr and "MRI" in unsigned.stderr
     refused = wes("cert", "verify", "--require", "holmes,wat-sum")
     assert refused.code == 8, refused.stderr
     assert "MRI" in refused.stderr and "above 0.4" in refused.stderr, refused.stderr
@@ -137,7 +141,8 @@ def test_ecommerce_destructive_needs_raised_mri_threshold(pg_admin_dsn: str, pg_
     # thresholds raised in wesley.toml: the same certificate verifies (the policy is the
     # verifier's); made again, it records them and reads ELEMENTARY; it deploys
     Path("wesley.toml").write_text("[thresholds]\nmri = 1.0\n" + TOML_KEYS)
-    ok("cert", "verify", "--require", "holmes,wat-sum")
+    forced = ok("cert", "verify", "--require", "holmes,wat-sum", "--json").json()
+    assert any("holmes signed for HOLMES with --force" in n for n in forced["notes"]), forced
     ok("cert", "create", "--env", "prod")
     for signer in ("holmes", "wat-sum"):
         ok("cert", "sign", "--signer", signer, "--key", f"keys/{signer}")
@@ -248,7 +253,7 @@ def test_drifted_database_refused_then_forced(pg_admin_dsn: str, pg_dsn: str) ->
     assert (run["status"], run["forced"]) == ("applied", True)
 
 
-@pytest.mark.parametrize("variant", ["missing signer", "tampered"])
+@pytest.mark.parametrize("variant", ["missing signer", "tampered", "holmes report"])
 def test_deploy_runs_verify(pg_admin_dsn: str, pg_dsn: str, variant: str) -> None:
     """Deploy checks the certificate exactly as `cert verify` does."""
     use(blade(pg_admin_dsn))
@@ -260,6 +265,10 @@ def test_deploy_runs_verify(pg_admin_dsn: str, pg_dsn: str, variant: str) -> Non
         assert tampered != text
         cert.write_text(tampered)
         reason = "summary does not match"
+    elif variant == "holmes report":  # the investigation HOLMES signed was edited since
+        report = Path(".wesley/holmes.json")
+        report.write_text(report.read_text().replace('"ELEMENTARY"', '"ELEMENTARY" ', 1))
+        reason = "the HOLMES report .wesley/holmes.json changed since holmes signed it"
     else:
         Path("wesley.toml").write_text(TOML_KEYS.replace('"wat-sum"]', '"wat-sum", "lestrade"]'))
         reason = "required signer lestrade has no valid signature"

@@ -104,11 +104,14 @@ def test_two_processes_give_identical_bytes(tmp_path: Path) -> None:
             check=True,
             env={**os.environ, "PYTHONHASHSEED": (run == "a" and "1") or "2"},
         )
+        # history.json is a journal with timestamps (MORIARTY's), not an output
+        journal = json.loads((work / ".wesley/history.json").read_text())
+        assert [p["kind"] for p in journal["points"]] == ["transform"]
         outputs.append(
             {
                 p.relative_to(work).as_posix(): p.read_bytes()
                 for p in sorted(work.rglob("*"))
-                if p.is_file()
+                if p.is_file() and p.name != "history.json"
             }
         )
     assert outputs[0] == outputs[1]

@@ -130,13 +130,27 @@ def summary(block: dict[str, Any]) -> str:
         f"- destructive: {', '.join(p['destructive']) or 'none'}",
         f"- write-blocking locks: {', '.join(p['write_blocking_locks']) or 'none'}",
         f"- tests: {t['passed']}/{t['planned']} pgTAP assertions passed in the rehearsal",
-        "- signed by: "
-        + (
-            ", ".join(f"{s['signer']} ({s['key_id'][:12]})" for s in block["signatures"])
-            or "nobody yet"
-        ),
+        "- signed by: " + (", ".join(_signed_by(s) for s in block["signatures"]) or "nobody yet"),
     ]
     return "\n".join(lines)
+
+
+def _signed_by(s: dict[str, Any]) -> str:
+    text = f"{s['signer']} ({s['key_id'][:12]}"
+    att = s.get("attestation")
+    if isinstance(att, dict):  # what the signer vouches for: its role's report
+        text += f"; {str(att['role']).upper()} {att['verdict']}, report {str(att['sha256'])[:12]}"
+        text += ", FORCED" if att.get("forced") else ""
+    return text + ")"
+
+
+def signed_bytes(block: dict[str, Any], attestation: dict[str, Any] | None = None) -> bytes:
+    """What a signer signs: the block without signatures; with an attestation, the canonical
+    JSON of {"attestation": ..., "certificate": <the block without signatures>}."""
+    if attestation is None:
+        return canonical_bytes(block)
+    body = {k: v for k, v in block.items() if k != "signatures"}
+    return canonical_bytes({"attestation": attestation, "certificate": body})
 
 
 def write(block: dict[str, Any]) -> str:
@@ -164,13 +178,19 @@ def read(text: str) -> dict[str, Any]:
     return block
 
 
-def sign(block: dict[str, Any], signer: str, key: Ed25519PrivateKey) -> dict[str, Any]:
-    sig = key.sign(canonical_bytes(block))
+def sign(
+    block: dict[str, Any],
+    signer: str,
+    key: Ed25519PrivateKey,
+    attestation: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    sig = key.sign(signed_bytes(block, attestation))
     entry = {
         "signer": signer,
         "key_id": key_id(key.public_key()),
         "alg": "ed25519",
         "sig": base64.b64encode(sig).decode("ascii"),
+        **({"attestation": attestation} if attestation is not None else {}),
     }
     others = [s for s in block.get("signatures", []) if s.get("signer") != signer]
     return {**block, "signatures": sorted([*others, entry], key=lambda s: s["signer"])}
@@ -182,6 +202,7 @@ class Verification:
     signers: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     block: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
 
 def verify(
@@ -204,7 +225,6 @@ def verify(
         result.failures.append(str(getattr(exc, "message", exc)))
         return result
     result.block = block
-    payload = canonical_bytes(block)
     signatures = block.get("signatures", [])
     if not isinstance(signatures, list) or not signatures:
         result.failures.append("the certificate is not signed")
@@ -214,12 +234,18 @@ def verify(
             result.failures.append(f"signature {n} is malformed: {', '.join(fields)} are text")
             continue
         name, kid = s["signer"], s["key_id"]
+        attestation = s.get("attestation")
+        if attestation is not None and not isinstance(attestation, dict):
+            result.failures.append(f"signature {n} is malformed: its attestation is not an object")
+            continue
         key = trusted.get(kid)
         if key is None:
             result.failures.append(f"signature of {name}: key {str(kid)[:12]} is not trusted")
             continue
         try:
-            key.verify(base64.b64decode(s.get("sig", ""), validate=True), payload)
+            key.verify(
+                base64.b64decode(s.get("sig", ""), validate=True), signed_bytes(block, attestation)
+            )
         except (InvalidSignature, ValueError):
             result.failures.append(f"signature of {name} does not match the certificate")
             continue

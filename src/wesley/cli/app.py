@@ -40,6 +40,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Create, sign, verify and show SHIPME.md certificates.",
     ),
     "deploy": ("wesley.cli.deploy_cmd", "deploy", "Apply the certified plan to a real database."),
+    "holmes": (
+        "wesley.cli.holmes_cmd",
+        "holmes",
+        "HOLMES investigation, WATSON verification, MORIARTY forecast.",
+    ),
     "validate-bundle": (
         "wesley.cli.cert_cmd",
         "validate_bundle",

@@ -18,6 +18,7 @@ from wesley.config import load_config
 from wesley.errors import ExitCode, WesleyError
 from wesley.evidence.models import Bundle, EvidenceMap
 from wesley.evidence.scores import compute_scores, thresholds_from
+from wesley.evidence.weights import weights_from
 from wesley.files import write_atomic
 from wesley.ir import canonical_json, ir_from_json, sha256_hex
 from wesley.plan.models import Plan
@@ -33,6 +34,9 @@ EVIDENCE_SCHEMAS = {
     "plan.json": "plan.schema.json",
     "realm.json": "realm.schema.json",
     "scores.json": "scores.schema.json",
+    "holmes.json": "holmes.schema.json",
+    "watson.json": "watson.schema.json",
+    "history.json": "history.schema.json",
 }
 
 
@@ -130,7 +134,8 @@ def create(
             "run wesley transform and wesley rehearse on the same schema",
         )
     thresholds, _require, _keys = cert_settings()
-    scores = compute_scores(ir, evidence, plan, realm, thresholds)
+    weights = weights_from(load_config().raw)
+    scores = compute_scores(ir, evidence, plan, realm, thresholds, weights)
     write_atomic(bundle_dir / "scores.json", _dump(scores.model_dump(mode="json")))
     files = dict(bundle.files)
     for name in ("plan.json", "realm.json", "scores.json"):
@@ -187,20 +192,51 @@ def read_cert(path: str) -> str:
 
 
 @cert.command("sign")
-@click.option("--signer", required=True)
+@click.option("--signer", required=True, help="Who signs (its role comes from [cert.roles]).")
 @click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--in", "in_path", default="SHIPME.md", show_default=True, help="The certificate.")
+@click.option(
+    "--dir",
+    "directory",
+    default=str(BUNDLE_DIR),
+    show_default=True,
+    help="The evidence the HOLMES/WATSON reports are made from.",
+)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Sign even when the investigation is not ELEMENTARY or WATSON finds a mismatch; "
+    "the certificate records it.",
+)
 @global_options
 @click.pass_context
-def sign(ctx: click.Context, signer: str, key_path: str, in_path: str) -> None:
-    """Add a signature over the certificate's canonical bytes."""
+def sign(
+    ctx: click.Context, signer: str, key_path: str, in_path: str, directory: str, force: bool
+) -> None:
+    """Add a signature over the certificate's canonical bytes.
+
+    The holmes signer signs only when `wesley holmes investigate` finds this bundle
+    ELEMENTARY, the wat-sum signer only when WATSON verifies that investigation; their
+    signatures carry the report's hash.
+    """
+    from wesley.holmes.attest import attestation_for
+
     out = output(ctx)
     block = certificate.read(read_cert(in_path))
-    signed = certificate.sign(block, signer, load_private(Path(key_path)))
+    key = load_private(Path(key_path))
+    attestation = attestation_for(signer, block, Path(directory), load_config().raw, force, out.log)
+    signed = certificate.sign(block, signer, key, attestation)
     write_atomic(Path(in_path), certificate.write(signed))
     entry = next(s for s in signed["signatures"] if s["signer"] == signer)
-    out.info(f"{signer} signed {in_path} (key_id {entry['key_id'][:12]})")
-    out.result({"signer": signer, "key_id": entry["key_id"]})
+    vouches = ""
+    if attestation is not None:
+        vouches = (
+            f"; {str(attestation['role']).upper()} {attestation['verdict']}, report "
+            f"{attestation['report']} sha256 {str(attestation['sha256'])[:12]}"
+            + (" [FORCED]" if attestation.get("forced") else "")
+        )
+    out.info(f"{signer} signed {in_path} (key_id {entry['key_id'][:12]}{vouches})")
+    out.result({"signer": signer, "key_id": entry["key_id"], "attestation": attestation})
 
 
 def verify_file(
@@ -210,7 +246,15 @@ def verify_file(
     trusted = certificate.trusted_keys([*keys.values(), *(Path(p) for p in pubkeys)])
     names = certificate.signer_names(keys)
     needed = [r.strip() for r in require.split(",") if r.strip()] if require else required
-    return certificate.verify(read_cert(in_path), trusted, needed, thresholds, names)
+    result = certificate.verify(read_cert(in_path), trusted, needed, thresholds, names)
+    if result.block:  # the HOLMES and WATSON reports the role signers attested
+        from wesley.holmes.attest import check, roles_from
+
+        failures, notes = check(result.block, result.signers, roles_from(load_config().raw))
+        result.failures += failures
+        result.notes += notes
+        result.ok = not result.failures
+    return result
 
 
 @cert.command("verify")
@@ -236,7 +280,15 @@ def verify(ctx: click.Context, in_path: str, pubkeys: tuple[str, ...], require: 
             "nothing may be deployed with it",
         )
     out.info(f"{in_path} verifies: signed by {', '.join(result.signers)}")
-    out.result({"signers": result.signers, "plan_hash": result.block.get("plan_hash")})
+    for note in result.notes:
+        out.info(f"note: {note}")
+    out.result(
+        {
+            "signers": result.signers,
+            "plan_hash": result.block.get("plan_hash"),
+            "notes": result.notes,
+        }
+    )
 
 
 @cert.command("badge")

@@ -108,6 +108,8 @@ def deploy(
             result = certificate.Verification(ok=False, failures=[err.message])
         block = result.block
         problems += result.failures
+        for note in result.notes:
+            out.log(f"certificate: {note}")
         if block and block.get("environment") != environment:
             problems.append(
                 f"the certificate is for {block.get('environment')!r}, not {environment!r}"

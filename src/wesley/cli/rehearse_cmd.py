@@ -122,6 +122,10 @@ def rehearse_cmd(
     write_atomic(
         BUNDLE_DIR / "plan.json", json.dumps(plan.to_json_data(), indent=2, sort_keys=True) + "\n"
     )
+    from wesley.holmes.moriarty import record_rehearsal
+
+    noted = record_rehearsal(BUNDLE_DIR, parsed.ir, plan, realm, config.raw)
+    out.warn([noted] if noted else [])
     applied = sum(1 for s in realm.steps if s.status == "applied")
     out.info(
         f"[REALM] {realm.verdict} — {applied}/{len(plan.steps)} steps applied, pgTAP "

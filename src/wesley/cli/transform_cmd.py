@@ -10,7 +10,7 @@ import click
 from wesley.cli.common import global_options, output
 from wesley.config import load_config
 from wesley.errors import ExitCode, WesleyError, input_error
-from wesley.evidence.build import Placed, evidence_files
+from wesley.evidence.build import Placed, evidence_files, evidence_map
 from wesley.files import read_schema_file, write_atomic
 from wesley.ir import IR, ir_hash, sha256_hex
 from wesley.sdl import parse_sdl
@@ -108,6 +108,12 @@ def transform(
         path = Path(bundle_dir) / name
         changed = _write_if_changed(path, text)
         evidence.append({"path": path.as_posix(), "sha256": sha256_hex(text), "changed": changed})
+    from wesley.holmes.moriarty import record_transform
+
+    noted = record_transform(
+        Path(bundle_dir), result.ir, evidence_map(result.ir, placed), config.raw
+    )
+    out.warn([noted] if noted else [])
     any_changed = any(a["changed"] for a in [*artifacts, *evidence])
     for a in [*artifacts, *evidence]:
         out.info(f"{'wrote' if a['changed'] else 'kept '} {a['path']}  sha256:{a['sha256'][:12]}")

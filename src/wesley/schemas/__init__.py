@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from wesley.evidence.models import Bundle, EvidenceMap, Snapshot
 from wesley.evidence.scores import Scores
+from wesley.holmes.models import Examination, History, Investigation
 from wesley.ir import IR
 from wesley.plan.models import Plan
 from wesley.realm.models import Realm
@@ -28,6 +29,9 @@ MODELS: dict[str, tuple[type[BaseModel], str, bool]] = {
     "realm.schema.json": (Realm, "Wesley REALM rehearsal record", False),
     "scores.schema.json": (Scores, "Wesley scores", False),
     "snapshot.schema.json": (Snapshot, "Wesley IR snapshot", True),
+    "holmes.schema.json": (Investigation, "Wesley HOLMES investigation", False),
+    "watson.schema.json": (Examination, "Wesley WATSON verification", False),
+    "history.schema.json": (History, "Wesley score history", False),
 }
 
 
