@@ -388,6 +388,9 @@ def test_bad_weights_config_is_bad_input(toml: str) -> None:
     result = wes("transform", "--schema", "s.graphql")
     assert result.code == 2, result.stderr
     assert "CONFIG_INVALID" in result.stderr and "weights" in result.stderr
+    assert not Path("out").exists() and not Path(".wesley").exists()  # refused before work
+    rehearse = wes("rehearse", "--schema", "s.graphql", "--dry-run")
+    assert rehearse.code == 2 and "CONFIG_INVALID" in rehearse.stderr
 
 
 @pytest.mark.parametrize(

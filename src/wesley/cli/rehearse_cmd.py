@@ -16,6 +16,7 @@ from wesley.cli.progress import progress_for
 from wesley.config import load_config
 from wesley.errors import ExitCode, WesleyError
 from wesley.files import read_schema_file, write_atomic
+from wesley.holmes.moriarty import check_config, record_rehearsal
 from wesley.ir import IR
 from wesley.realm.rehearse import RehearseOptions, rehearse
 from wesley.sdl import parse_sdl
@@ -85,6 +86,7 @@ def rehearse_cmd(
     """Apply the plan on a shadow database, observe locks, run pgTAP."""
     out = output(ctx)
     config = load_config()
+    check_config(config.raw)
     options = config.parse_options()
     schema_file = schema_path or config.schema
     parsed = parse_sdl(read_schema_file(schema_file), schema_file, options)
@@ -122,8 +124,6 @@ def rehearse_cmd(
     write_atomic(
         BUNDLE_DIR / "plan.json", json.dumps(plan.to_json_data(), indent=2, sort_keys=True) + "\n"
     )
-    from wesley.holmes.moriarty import record_rehearsal
-
     noted = record_rehearsal(BUNDLE_DIR, parsed.ir, plan, realm, config.raw)
     out.warn([noted] if noted else [])
     applied = sum(1 for s in realm.steps if s.status == "applied")

@@ -12,6 +12,7 @@ from wesley.config import load_config
 from wesley.errors import ExitCode, WesleyError, input_error
 from wesley.evidence.build import Placed, evidence_files, evidence_map
 from wesley.files import read_schema_file, write_atomic
+from wesley.holmes.moriarty import check_config, record_transform
 from wesley.ir import IR, ir_hash, sha256_hex
 from wesley.sdl import parse_sdl
 from wesley.targets import PLANNED, TARGETS
@@ -87,6 +88,7 @@ def transform(
     """Compile the schema into artifacts and evidence."""
     out = output(ctx)
     config = load_config()
+    check_config(config.raw)
     schema_file = schema_path or config.schema
     names = _targets(target_spec)
     result = parse_sdl(read_schema_file(schema_file), schema_file, config.parse_options())
@@ -108,8 +110,6 @@ def transform(
         path = Path(bundle_dir) / name
         changed = _write_if_changed(path, text)
         evidence.append({"path": path.as_posix(), "sha256": sha256_hex(text), "changed": changed})
-    from wesley.holmes.moriarty import record_transform
-
     noted = record_transform(
         Path(bundle_dir), result.ir, evidence_map(result.ir, placed), config.raw
     )

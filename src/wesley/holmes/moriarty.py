@@ -248,6 +248,12 @@ def forecast(history: History, thresholds: dict[str, float]) -> Forecast:
     )
 
 
+def check_config(config: dict[str, Any]) -> None:
+    """Fail on bad [weights]/[thresholds] before a command does its work, not after."""
+    weights_from(config)
+    thresholds_from(config)
+
+
 def record_transform(
     bundle_dir: Path, ir: IR, evidence: EvidenceMap, config: dict[str, Any]
 ) -> Diagnostic | None:
