@@ -12,6 +12,8 @@ import click
 import jsonschema
 
 from wesley.cert import certificate
+from wesley.cert.artifacts import artifact_failures
+from wesley.cert.binding import describe_target
 from wesley.cert.keys import generate, load_private
 from wesley.cli.common import global_options, output
 from wesley.config import load_config
@@ -102,13 +104,25 @@ def keygen(ctx: click.Context, signer: str, out_path: str) -> None:
 @click.option("--out", "out_path", default="SHIPME.md", show_default=True)
 @click.option("--commit", help="Commit to record (default: git HEAD).")
 @click.option("--dir", "directory", default=str(BUNDLE_DIR), show_default=True)
+@click.option(
+    "--target",
+    "target_dsn",
+    help="Bind the certificate to this database: its cluster's system identifier and its "
+    "name are recorded (never the DSN); deploy refuses any other (default: any target).",
+)
 @global_options
 @click.pass_context
 def create(
-    ctx: click.Context, environment: str, out_path: str, commit: str | None, directory: str
+    ctx: click.Context,
+    environment: str,
+    out_path: str,
+    commit: str | None,
+    directory: str,
+    target_dsn: str | None,
 ) -> None:
     """Score the evidence and write SHIPME.md (unsigned)."""
     out = output(ctx)
+    target = _target_of(target_dsn) if target_dsn is not None else None
     bundle_dir = Path(directory)
     ir = ir_from_json(_read_json(bundle_dir, "ir.json", "wesley transform"))
     evidence = EvidenceMap.model_validate(
@@ -149,6 +163,7 @@ def create(
         scores=scores,
         thresholds=thresholds,
         artifacts=artifacts,
+        target=target,
     )
     write_atomic(Path(out_path), certificate.write(block))
     out.info(certificate.badge(block, thresholds))
@@ -165,7 +180,18 @@ def create(
             f"wrote {out_path} for {environment}: readiness {scores.readiness} "
             f"({', '.join(failed)}): verify will refuse it"
         )
-    out.result({"out": out_path, "scores": scores.model_dump(mode="json")})
+    out.info(f"bound to {describe_target(target)}")
+    out.result({"out": out_path, "scores": scores.model_dump(mode="json"), "target": target})
+
+
+def _target_of(dsn: str) -> dict[str, str]:
+    from wesley.cert.binding import target_identity
+    from wesley.db.dsn import check_dsn
+    from wesley.db.session import connect
+
+    check_dsn(dsn)
+    with connect(dsn) as conn:
+        return target_identity(conn)
 
 
 def read_cert(path: str) -> str:
@@ -190,13 +216,19 @@ def read_cert(path: str) -> str:
 @click.option("--signer", required=True)
 @click.option("--key", "key_path", required=True, type=click.Path(dir_okay=False))
 @click.option("--in", "in_path", default="SHIPME.md", show_default=True, help="The certificate.")
+@click.option(
+    "--insecure-key",
+    is_flag=True,
+    help="Sign even though group or others may read the private key file.",
+)
 @global_options
 @click.pass_context
-def sign(ctx: click.Context, signer: str, key_path: str, in_path: str) -> None:
+def sign(ctx: click.Context, signer: str, key_path: str, in_path: str, insecure_key: bool) -> None:
     """Add a signature over the certificate's canonical bytes."""
     out = output(ctx)
+    key = load_private(Path(key_path), insecure_ok=insecure_key)
     block = certificate.read(read_cert(in_path))
-    signed = certificate.sign(block, signer, load_private(Path(key_path)))
+    signed = certificate.sign(block, signer, key)
     write_atomic(Path(in_path), certificate.write(signed))
     entry = next(s for s in signed["signatures"] if s["signer"] == signer)
     out.info(f"{signer} signed {in_path} (key_id {entry['key_id'][:12]})")
@@ -210,7 +242,11 @@ def verify_file(
     trusted = certificate.trusted_keys([*keys.values(), *(Path(p) for p in pubkeys)])
     names = certificate.signer_names(keys)
     needed = [r.strip() for r in require.split(",") if r.strip()] if require else required
-    return certificate.verify(read_cert(in_path), trusted, needed, thresholds, names)
+    result = certificate.verify(read_cert(in_path), trusted, needed, thresholds, names)
+    if result.block:  # the files it lists are still the ones it was made from
+        result.failures += artifact_failures(result.block)
+        result.ok = not result.failures
+    return result
 
 
 @cert.command("verify")
