@@ -190,7 +190,7 @@ def test_every_field_of_the_json_block_changed_by_one_character(certified: Path)
     checked = 0
     for path, value in leaves:
         where = ".".join(map(str, path))
-        if isinstance(value, bool):  # one character of true/false is not JSON any more
+        if value is None or isinstance(value, bool):  # one character of true/null: not JSON
             lines = render_block(block).split("\n")
             [i] = [i for i, ln in enumerate(lines) if ln.strip().startswith(f'"{path[-1]}": ')]
             line = lines[i]

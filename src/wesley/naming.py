@@ -7,15 +7,25 @@ import re
 
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are silently cut
 
-_BOUNDARY_1 = re.compile(r"([A-Z]+)([A-Z][a-z])")
-_BOUNDARY_2 = re.compile(r"([a-z0-9])([A-Z])")
+# Zero-width boundaries (one character either side), so a name costs linear time: the
+# earlier `([A-Z]+)([A-Z][a-z])` backtracked quadratically over a long run of capitals.
+_BOUNDARY_1 = re.compile(r"(?<=[A-Z])(?=[A-Z][a-z])")  # HTTPLog: between P and L
+_BOUNDARY_2 = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")  # createdAt: between d and A
+SHOWN_NAME_CHARS = 40  # how much of a too-long name a message repeats
 
 
 def snake_case(name: str) -> str:
     """`OrderItem` → `order_item`, `createdAt` → `created_at`, `HTTPLog` → `http_log`."""
-    s = _BOUNDARY_1.sub(r"\1_\2", name)
-    s = _BOUNDARY_2.sub(r"\1_\2", s)
+    s = _BOUNDARY_1.sub("_", name)
+    s = _BOUNDARY_2.sub("_", s)
     return s.lower()
+
+
+def shown(name: str) -> str:
+    """`name` for a message: quoted, and cut with its length when it is long."""
+    if len(name) <= SHOWN_NAME_CHARS:
+        return repr(name)
+    return f"{name[:SHOWN_NAME_CHARS]!r}… ({len(name)} characters)"
 
 
 def identifier_problem(name: str) -> str | None:

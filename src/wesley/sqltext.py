@@ -12,7 +12,12 @@ from pglast.stream import RawStream, maybe_double_quote_name
 
 from wesley.errors import input_error
 from wesley.ir import Column
-from wesley.naming import identifier_problem
+from wesley.naming import identifier_problem, shown
+
+# The first statement of every generated .sql file: its literals are written the standard way
+# ('it''s'); in a session where this is off, a backslash in one ends the literal early and the
+# rest of it runs as SQL (psql -f on a server or database configured that way).
+STANDARD_STRINGS = "SET standard_conforming_strings = on;"
 
 
 def quote_ident(name: str) -> str:
@@ -21,7 +26,7 @@ def quote_ident(name: str) -> str:
     as a type or table name they would mean the built-in."""
     problem = identifier_problem(name)
     if problem:
-        raise input_error("INVALID_IDENTIFIER", f"identifier {name!r} {problem}")
+        raise input_error("INVALID_IDENTIFIER", f"identifier {shown(name)} {problem}")
     quoted = str(maybe_double_quote_name(name))
     if quoted == name and name in COL_NAME_KEYWORDS:
         return f'"{name}"'

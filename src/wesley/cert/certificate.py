@@ -11,6 +11,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from wesley import __version__
+from wesley.cert.binding import describe_target
 from wesley.cert.keys import key_id
 from wesley.cert.shipme import canonical_bytes, invalid, render, split
 from wesley.evidence.scores import Scores
@@ -32,6 +33,7 @@ def build_block(
     scores: Scores,
     thresholds: dict[str, float],
     artifacts: dict[str, str],
+    target: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     phases: dict[str, int] = {}
     for s in plan.steps:
@@ -48,6 +50,7 @@ def build_block(
         "tool_version": __version__,
         "commit": commit,
         "environment": environment,
+        "target": target,  # None: any target
         "timestamp": timestamp,
         "ir_hash": ir_hash,
         "plan_hash": plan.plan_hash,
@@ -121,6 +124,8 @@ def summary(block: dict[str, Any]) -> str:
         badge(block, block["thresholds"]),
         "",
         f"- environment: {block['environment']}",
+        # certificates made before targets existed have no such key (and no line)
+        *([f"- target: {describe_target(block['target'])}"] if "target" in block else []),
         f"- readiness: {block['readiness']}",
         f"- commit: {block['commit']}",
         f"- plan: {p['steps']} steps ("
@@ -176,6 +181,15 @@ def read(text: str) -> dict[str, Any]:
             "the file was edited: recreate and sign it again",
         )
     return block
+
+
+def strict_b64decode(text: str) -> bytes:
+    """Base64 with exactly one spelling: padding bits must be zero (`AQ==`, never `Ab==`),
+    so a signature cannot be re-spelled into a second valid-looking certificate."""
+    raw = base64.b64decode(text, validate=True)
+    if base64.b64encode(raw).decode("ascii") != text:
+        raise ValueError("not canonical base64")
+    return raw
 
 
 def sign(
@@ -243,10 +257,13 @@ def verify(
             result.failures.append(f"signature of {name}: key {str(kid)[:12]} is not trusted")
             continue
         try:
-            key.verify(
-                base64.b64decode(s.get("sig", ""), validate=True), signed_bytes(block, attestation)
-            )
-        except (InvalidSignature, ValueError):
+            sig = strict_b64decode(str(s.get("sig", "")))
+        except ValueError:
+            result.failures.append(f"signature of {name} is not canonical base64")
+            continue
+        try:
+            key.verify(sig, signed_bytes(block, attestation))
+        except InvalidSignature:
             result.failures.append(f"signature of {name} does not match the certificate")
             continue
         if s.get("alg") != "ed25519":

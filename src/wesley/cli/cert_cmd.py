@@ -12,6 +12,8 @@ import click
 import jsonschema
 
 from wesley.cert import certificate
+from wesley.cert.artifacts import artifact_failures
+from wesley.cert.binding import describe_target
 from wesley.cert.keys import generate, load_private
 from wesley.cli.common import global_options, output
 from wesley.config import load_config
@@ -106,13 +108,25 @@ def keygen(ctx: click.Context, signer: str, out_path: str) -> None:
 @click.option("--out", "out_path", default="SHIPME.md", show_default=True)
 @click.option("--commit", help="Commit to record (default: git HEAD).")
 @click.option("--dir", "directory", default=str(BUNDLE_DIR), show_default=True)
+@click.option(
+    "--target",
+    "target_dsn",
+    help="Bind the certificate to this database: its cluster's system identifier and its "
+    "name are recorded (never the DSN); deploy refuses any other (default: any target).",
+)
 @global_options
 @click.pass_context
 def create(
-    ctx: click.Context, environment: str, out_path: str, commit: str | None, directory: str
+    ctx: click.Context,
+    environment: str,
+    out_path: str,
+    commit: str | None,
+    directory: str,
+    target_dsn: str | None,
 ) -> None:
     """Score the evidence and write SHIPME.md (unsigned)."""
     out = output(ctx)
+    target = _target_of(target_dsn) if target_dsn is not None else None
     bundle_dir = Path(directory)
     ir = ir_from_json(_read_json(bundle_dir, "ir.json", "wesley transform"))
     evidence = EvidenceMap.model_validate(
@@ -154,6 +168,7 @@ def create(
         scores=scores,
         thresholds=thresholds,
         artifacts=artifacts,
+        target=target,
     )
     write_atomic(Path(out_path), certificate.write(block))
     out.info(certificate.badge(block, thresholds))
@@ -170,7 +185,18 @@ def create(
             f"wrote {out_path} for {environment}: readiness {scores.readiness} "
             f"({', '.join(failed)}): verify will refuse it"
         )
-    out.result({"out": out_path, "scores": scores.model_dump(mode="json")})
+    out.info(f"bound to {describe_target(target)}")
+    out.result({"out": out_path, "scores": scores.model_dump(mode="json"), "target": target})
+
+
+def _target_of(dsn: str) -> dict[str, str]:
+    from wesley.cert.binding import target_identity
+    from wesley.db.dsn import check_dsn
+    from wesley.db.session import connect
+
+    check_dsn(dsn)
+    with connect(dsn) as conn:
+        return target_identity(conn)
 
 
 def read_cert(path: str) -> str:
@@ -208,10 +234,21 @@ def read_cert(path: str) -> str:
     help="Sign even when the investigation is not ELEMENTARY or WATSON finds a mismatch; "
     "the certificate records it.",
 )
+@click.option(
+    "--insecure-key",
+    is_flag=True,
+    help="Sign even though group or others may read the private key file.",
+)
 @global_options
 @click.pass_context
 def sign(
-    ctx: click.Context, signer: str, key_path: str, in_path: str, directory: str, force: bool
+    ctx: click.Context,
+    signer: str,
+    key_path: str,
+    in_path: str,
+    directory: str,
+    force: bool,
+    insecure_key: bool,
 ) -> None:
     """Add a signature over the certificate's canonical bytes.
 
@@ -222,8 +259,8 @@ def sign(
     from wesley.holmes.attest import attestation_for
 
     out = output(ctx)
+    key = load_private(Path(key_path), insecure_ok=insecure_key)
     block = certificate.read(read_cert(in_path))
-    key = load_private(Path(key_path))
     attestation = attestation_for(signer, block, Path(directory), load_config().raw, force, out.log)
     signed = certificate.sign(block, signer, key, attestation)
     write_atomic(Path(in_path), certificate.write(signed))
@@ -247,9 +284,11 @@ def verify_file(
     names = certificate.signer_names(keys)
     needed = [r.strip() for r in require.split(",") if r.strip()] if require else required
     result = certificate.verify(read_cert(in_path), trusted, needed, thresholds, names)
-    if result.block:  # the HOLMES and WATSON reports the role signers attested
+    if result.block:  # the files it lists are still the ones it was made from
         from wesley.holmes.attest import check, roles_from
 
+        result.failures += artifact_failures(result.block)
+        # the HOLMES and WATSON reports the role signers attested
         failures, notes = check(result.block, result.signers, roles_from(load_config().raw))
         result.failures += failures
         result.notes += notes

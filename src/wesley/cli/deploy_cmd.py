@@ -2,9 +2,10 @@
 
 It refuses (exit 8) unless SHIPME.md verifies (trusted signatures, required signers,
 thresholds, PASS), was made for this environment and this schema, and its plan_hash equals
-the plan computed now against the target database. `--force` deploys anyway and the run
-record says so. `--resume` continues an interrupted deploy of the certified plan, from the
-plan stored with its run record.
+the plan computed now against the target database, and, for a certificate bound to a target,
+this is that database. `--force` deploys anyway and the run record says so. `--resume`
+continues an interrupted deploy of the certified plan, from the plan stored with its run
+record, once that plan hashes to the certified plan_hash (never overridden by --force).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import getpass
 import json
 import signal
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -20,19 +22,23 @@ import click
 import psycopg
 
 from wesley.cert import certificate
+from wesley.cert.binding import stored_plan_problem, target_identity, target_problem
 from wesley.cli.cert_cmd import cert_error, verify_file
 from wesley.cli.common import global_options, output
 from wesley.cli.plan_cmd import DEPLOYED
 from wesley.cli.progress import progress_for
 from wesley.config import load_config
 from wesley.db.dsn import check_dsn, connect_error, redact
-from wesley.db.executor import ExecOptions, Executor, StepFailed
+from wesley.db.executor import LOCK_POLL_S, ExecOptions, Executor, StepFailed
 from wesley.db.introspect import introspect
+from wesley.db.migration_lock import holder, locked_error
 from wesley.db.pgtap import run_suite
+from wesley.db.privileges import check_probe_role
+from wesley.db.session import connect, lost, lost_error
 from wesley.errors import ExitCode, WesleyError
 from wesley.evidence.models import Snapshot
 from wesley.files import read_schema_file, write_atomic
-from wesley.ir import ir_hash, sha256_hex
+from wesley.ir import IR, ir_hash, sha256_hex
 from wesley.plan.build import DEFAULT_BATCH_SIZE, build_plan
 from wesley.plan.models import Plan
 from wesley.sdl import parse_sdl
@@ -46,7 +52,7 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
 def _stored_run(dsn: str, plan_hash: str) -> tuple[Plan, str] | None:
     """The stored plan and status of the latest run of `plan_hash` on the target, if any."""
     try:
-        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        with connect(dsn) as conn:
             if conn.execute("SELECT to_regclass('wesley.migration_runs')").fetchone() == (None,):
                 return None
             row = conn.execute(
@@ -56,7 +62,51 @@ def _stored_run(dsn: str, plan_hash: str) -> tuple[Plan, str] | None:
             ).fetchone()
     except psycopg.OperationalError as exc:
         raise connect_error(exc, dsn) from None
-    return (Plan.model_validate(row[0]), str(row[1])) if row else None
+    if not row:
+        return None
+    try:
+        return Plan.model_validate(row[0]), str(row[1])
+    except ValueError:  # not even a plan any more: it was edited
+        raise cert_error(
+            "STORED_PLAN_MISMATCH",
+            "the plan stored in wesley.migration_runs is not a valid plan: it was changed in "
+            "the database",
+            "nothing was run; find out who edited wesley.migration_runs",
+        ) from None
+
+
+def _plan_now(dsn: str, new: IR, summary: dict[str, Any]) -> Plan:
+    """The plan from the target as it is now (introspected) to the schema."""
+    try:
+        with connect(dsn) as conn:
+            old = introspect(conn)
+            version = int(summary.get("server_version") or conn.info.server_version)
+    except psycopg.OperationalError as exc:
+        raise connect_error(exc, dsn) from None
+    # --force skips the certificate, never the rule against destructive changes: only a
+    # plan certified with --allow-destructive may drop or rewrite
+    return build_plan(
+        old,
+        new,
+        server_version=version,
+        allow_destructive=bool(summary.get("allow_destructive")),
+        batch_size=int(summary.get("batch_size") or DEFAULT_BATCH_SIZE),
+    )
+
+
+def _lock_holder(dsn: str) -> int | None:
+    with connect(dsn) as conn:
+        return holder(conn)
+
+
+def _wrong_target(dsn: str, bound: dict[str, Any]) -> str | None:
+    with connect(dsn) as conn:
+        return target_problem(bound, target_identity(conn))
+
+
+def _check_privileges(dsn: str, new: IR) -> None:
+    with connect(dsn) as conn:
+        check_probe_role(conn, new)
 
 
 @click.command("deploy")
@@ -120,22 +170,26 @@ def deploy(
     certified = str(block.get("plan_hash")) if block else None
     stored = _stored_run(dsn, certified) if certified else None
     plan: Plan | None = stored[0] if resume and stored else None
-    if plan is None:
-        try:
-            with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
-                old = introspect(conn)
-                version = int(summary.get("server_version") or conn.info.server_version)
-        except psycopg.OperationalError as exc:
-            raise connect_error(exc, dsn) from None
-        # --force skips the certificate, never the rule against destructive changes: only a
-        # plan certified with --allow-destructive may drop or rewrite
-        plan = build_plan(
-            old,
-            new,
-            server_version=version,
-            allow_destructive=bool(summary.get("allow_destructive")),
-            batch_size=int(summary.get("batch_size") or DEFAULT_BATCH_SIZE),
+    if plan is not None and certified and (tampered := stored_plan_problem(plan, certified)):
+        raise cert_error(
+            "STORED_PLAN_MISMATCH",
+            f"deploy --resume refused: {tampered}",
+            "nothing was run (--force does not override this); find out who edited "
+            "wesley.migration_runs, then deploy without --resume to plan from the database",
         )
+    bound = block.get("target") if block else None
+    if isinstance(bound, dict) and (wrong_target := _wrong_target(dsn, bound)) is not None:
+        problems.append(wrong_target)
+    if plan is None:
+        plan = _plan_now(dsn, new, summary)
+        # a plan that differs because another run is migrating right now is not drift, nor an
+        # interrupted deploy: say who holds the lock (or, with --wait, wait and look again)
+        while block and plan.plan_hash != certified and (pid := _lock_holder(dsn)) is not None:
+            if not wait:
+                raise locked_error(dsn, pid)
+            time.sleep(LOCK_POLL_S)
+            stored = _stored_run(dsn, str(certified))
+            plan = _plan_now(dsn, new, summary)
         if block and plan.plan_hash != certified:
             if stored and stored[1] == "applied":
                 why = "the certified plan was already deployed to this database"
@@ -159,6 +213,7 @@ def deploy(
         )
     for p in problems:
         out.log(f"--force: deploying despite: {p}")
+    _check_privileges(dsn, new)  # before any step
     for r in plan.destructive if not plan.allow_destructive else []:
         out.log(
             f"not deployed: {r.change} {r.table}{'.' + r.column if r.column else ''} is "
@@ -179,16 +234,24 @@ def deploy(
         with progress_cm as progress, Executor(dsn, plan, ir_hash(new), opts, progress) as ex:
             run = ex.run()
     except StepFailed as failed:
+        resume_hint = (
+            "" if "--resume" in failed.hint else "; fix the cause, then rerun with --resume"
+        )
         raise WesleyError(
             failed.code,
             f"deploy stopped at step {failed.step}: {failed.message}",
-            failed.hint + "; fix the cause, then rerun with --resume",
+            failed.hint + resume_hint,
             exit_code=ExitCode.EXECUTION_FAILED,
         ) from None
     finally:
         signal.signal(signal.SIGTERM, previous)
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        tap = run_suite(conn, pgtap(new)[0].text) if new.tables else None
+    try:
+        with connect(dsn) as conn:
+            tap = run_suite(conn, pgtap(new)[0].text) if new.tables else None
+    except psycopg.OperationalError as exc:
+        if not lost(None, exc):
+            raise
+        raise lost_error(exc, dsn, "the pgTAP suite after the plan was applied") from None
     write_atomic(
         DEPLOYED,
         json.dumps(

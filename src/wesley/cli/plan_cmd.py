@@ -14,6 +14,7 @@ from wesley.cli.common import global_options, output
 from wesley.config import load_config
 from wesley.db.dsn import check_dsn, connect_error
 from wesley.db.introspect import introspect
+from wesley.db.session import connect
 from wesley.errors import ExitCode, WesleyError, input_error
 from wesley.evidence.models import Snapshot
 from wesley.files import read_schema_file, write_atomic
@@ -54,7 +55,7 @@ def deployed_ir(options: ParseOptions) -> IR | None:
 def old_ir_from_db(dsn: str) -> tuple[IR, int]:
     check_dsn(dsn)
     try:
-        with psycopg.connect(dsn, connect_timeout=10) as conn:
+        with connect(dsn, autocommit=False) as conn:  # one snapshot for the whole catalog
             return introspect(conn), conn.info.server_version
     except psycopg.OperationalError as exc:
         raise connect_error(exc, dsn) from None

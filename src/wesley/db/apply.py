@@ -1,5 +1,6 @@
 """Run an SQL script one statement at a time (never as one multi-statement string), so an
-error names the statement that failed."""
+error names the statement that failed. Each goes through the extended protocol, which
+PostgreSQL refuses to run more than one statement in."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import psycopg
 from pglast import split
 
+from wesley.db.session import run_one
 from wesley.errors import ExitCode, WesleyError
 
 
@@ -21,7 +23,7 @@ def apply_script(conn: psycopg.Connection[Any], script: str, name: str = "script
     count = 0
     for sql in statements(script):
         try:
-            conn.execute(sql.encode("utf-8"))
+            run_one(conn, sql)
         except psycopg.Error as exc:
             raise WesleyError(
                 "SQL_FAILED",

@@ -111,6 +111,11 @@ def connect_error(exc: BaseException, dsn: str) -> WesleyError:
     )
 
 
+def scrub(text: str, dsn: str) -> str:
+    """`text` on one line, with every spelling of `dsn`'s password masked."""
+    return _scrub(" ".join(text.split()), dsn)
+
+
 def _one_line(exc: BaseException) -> str:
     # libpq messages span lines ("...failed: Connection refused\n\tIs the server running...").
     return " ".join(line.strip() for line in str(exc).splitlines() if line.strip())

@@ -13,6 +13,9 @@
   line of defence. A plan an earlier run finished is not "interrupted": every step is skipped.
 - Every step's locks are observed (pg_locks; relfilenode for rewrites). A lock stronger than
   the plan predicted fails the step by name.
+- Sessions come from `wesley.db.session` (standard_conforming_strings on); every guard, step
+  and batch is sent as one statement through the extended protocol; a failure's hint shows
+  the statement that was running. A lost connection is DB_CONNECTION_LOST, not a step error.
 """
 
 from __future__ import annotations
@@ -28,14 +31,17 @@ from typing import Any
 import psycopg
 from pglast import ast, parse_sql
 
-from wesley.db.dsn import connect_error, redact
+from wesley.db import run_records
+from wesley.db.migration_lock import ADVISORY_KEY as ADVISORY_KEY  # re-exported
+from wesley.db.migration_lock import holder, locked_error
 from wesley.db.observe import LockWatcher, held_locks, relations, rewritten
+from wesley.db.session import Params, connect, lost, lost_error, run_one
 from wesley.errors import ExitCode, WesleyError
 from wesley.plan.lockmodes import LockMode, strength
 from wesley.plan.models import LockEntry, Plan, Step
 from wesley.realm.models import StepRecord
+from wesley.sqltext import quote_ident
 
-ADVISORY_KEY = 0x5745534C4559  # "WESLEY": one migration at a time per database
 LOCK_POLL_S = 0.2  # how often a run started with --wait tries the migration lock again
 RECORDS_DDL = (
     "CREATE SCHEMA IF NOT EXISTS wesley",
@@ -66,6 +72,7 @@ RECORDS_DDL = (
   error text,
   PRIMARY KEY (plan_hash, step_id)
 )""",
+    *run_records.RECORDS_DDL,
 )
 
 
@@ -133,16 +140,17 @@ class Executor:
         self.control: psycopg.Connection[Any] | None = None
         self._statement_timeout: int | None = None
         self.work: psycopg.Connection[Any] | None = None
+        self.statement = ""  # the statement last sent: a failure's hint shows it
 
     # ---- connections, advisory lock, records -------------------------------------------
     def _connect(self) -> psycopg.Connection[Any]:
-        try:
-            conn = psycopg.connect(
-                self.dsn, autocommit=True, connect_timeout=10, application_name="wesley"
-            )
-        except psycopg.Error as exc:  # ProgrammingError: a DSN libpq cannot parse
-            raise connect_error(exc, self.dsn) from None
-        return conn
+        return connect(self.dsn, application_name="wesley")
+
+    def _sql(self, sql: str, params: Params = None) -> psycopg.Cursor[Any]:
+        """One statement of the plan (guard, step, batch) on the work connection."""
+        assert self.work is not None
+        self.statement = sql
+        return run_one(self.work, sql, params)
 
     def __enter__(self) -> Executor:
         try:
@@ -172,22 +180,9 @@ class Executor:
             ).fetchone()
             if row and row[0]:
                 return
-            holder = self.control.execute(
-                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND classid = %s AND objid = %s AND database = "
-                "(SELECT oid FROM pg_database WHERE datname = current_database())",
-                (ADVISORY_KEY >> 32, ADVISORY_KEY & 0xFFFFFFFF),
-            ).fetchone()
-            pid = holder[0] if holder else "unknown"
+            pid = holder(self.control) or "unknown"
             if not self.opt.wait:
-                raise WesleyError(
-                    "MIGRATION_LOCKED",
-                    f"another Wesley run holds the migration lock on {redact(self.dsn)} "
-                    f"(backend pid {pid})",
-                    "wait for it to finish, or rerun with --wait; nothing was applied",
-                    exit_code=ExitCode.EXECUTION_FAILED,
-                    details={"holder_pid": pid},
-                )
+                raise locked_error(self.dsn, pid)
             if self.opt.deadline is not None and time.monotonic() > self.opt.deadline:
                 raise WesleyError(
                     "TIMEOUT",
@@ -272,8 +267,17 @@ class Executor:
 
     # ---- running ------------------------------------------------------------------------
     def run(self) -> RunResult:
+        try:
+            return self._run()
+        except psycopg.OperationalError as exc:
+            if lost(self.work, exc) or lost(self.control, exc):
+                raise lost_error(exc, self.dsn, "the run's bookkeeping") from None
+            raise
+
+    def _run(self) -> RunResult:
         assert self.work is not None
         run_id = self._records()
+        run_records.close_dead_runs(self.work, run_id)
         done = self.done_steps()
         if done and not self.opt.resume and not self._finished_before(run_id):
             self._finish(run_id, "refused", "an earlier run of this plan did not finish")
@@ -306,9 +310,12 @@ class Executor:
                 self.progress("done", step, rec)
         except StepFailed as failure:
             failure.steps = [*result.steps, *failure.steps]
-            self._finish(run_id, "failed", f"{failure.step}: {failure.message}")
+            if failure.code != "DB_CONNECTION_LOST":  # else there is no session to record it
+                self._finish(run_id, "failed", f"{failure.step}: {failure.message}")
             raise
-        self._finish(run_id, "applied", None)
+        with self.work.transaction():
+            self._finish(run_id, "applied", None)
+            run_records.supersede(self.work, self.plan.plan_hash, run_id)
         return result
 
     def _check_deadline(self, step: Step) -> None:
@@ -322,7 +329,7 @@ class Executor:
 
     def _guard_done(self, step: Step) -> bool:
         assert self.work is not None
-        row = self.work.execute(step.guard.encode()).fetchone()
+        row = self._sql(step.guard).fetchone()
         return bool(row and row[0])
 
     def _run_step(self, run_id: int, step: Step) -> StepRecord:
@@ -382,11 +389,19 @@ class Executor:
                     "TIMEOUT",
                 ) from None
             except psycopg.Error as exc:
+                if lost(self.work, exc):
+                    err = lost_error(exc, self.dsn, f"step {step.id}")
+                    raise StepFailed(
+                        step.id,
+                        err.message,
+                        f"{err.hint}; the statement was: {self.statement[:300]}",
+                        err.code,
+                    ) from None
                 message = exc.diag.message_primary or str(exc)
                 raise StepFailed(
                     step.id,
                     message,
-                    f"SQLSTATE {exc.sqlstate}; the statement was: {step.sql[:300]}",
+                    f"SQLSTATE {exc.sqlstate}; the statement was: {self.statement[:300]}",
                     "STEP_FAILED",
                 ) from None
 
@@ -396,12 +411,12 @@ class Executor:
         name = _index_name(step.sql) if not step.transactional else None
         if name is None:
             return
-        row = self.work.execute(
+        row = self._sql(
             "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
-            (f'"{name}"',),
+            (quote_ident(name),),
         ).fetchone()
         if row and row[0]:
-            self.work.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{name}"'.encode())
+            self._sql(f"DROP INDEX CONCURRENTLY IF EXISTS {quote_ident(name)}")
 
     def _execute(
         self, run_id: int, step: Step, rec: StepRecord, attempts: int, start: float
@@ -424,7 +439,7 @@ class Executor:
             return
         if step.transactional:
             with conn.transaction():
-                conn.execute(step.sql.encode())
+                self._sql(step.sql)
                 after = relations(conn)
                 observed = held_locks(conn, conn.info.backend_pid, before, after)
                 rec.observed_locks = _entries(observed)
@@ -434,7 +449,7 @@ class Executor:
                 self._record(conn, run_id, step, rec, attempts)
             return
         with LockWatcher(self.dsn, conn.info.backend_pid, before) as watcher:
-            conn.execute(step.sql.encode())
+            self._sql(step.sql)
         rec.observed_locks = _entries(watcher.seen)
         rec.rewrite = bool(rewritten(before, relations(conn)))
         self._check_locks(step, watcher.seen)
@@ -445,9 +460,9 @@ class Executor:
     def _backfill(self, step: Step) -> int:
         """Keyset batches, then a sweep; each batch is its own short transaction."""
         assert self.work is not None and step.backfill is not None
-        spec, conn, total = step.backfill, self.work, 0
+        spec, total = step.backfill, 0
         if spec.first_sql and spec.next_sql:
-            rows = conn.execute(spec.first_sql.encode()).fetchall()
+            rows = self._sql(spec.first_sql).fetchall()
             while rows:
                 total += len(rows)
                 self.progress(
@@ -458,8 +473,8 @@ class Executor:
                     ),
                 )
                 after = max(r[0] for r in rows)
-                rows = conn.execute(spec.next_sql.encode(), {"after": after}).fetchall()
-        while (n := conn.execute(step.sql.encode()).rowcount) > 0:
+                rows = self._sql(spec.next_sql, {"after": after}).fetchall()
+        while (n := self._sql(step.sql).rowcount) > 0:
             total += n
         return total
 

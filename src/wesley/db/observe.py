@@ -8,6 +8,8 @@ from typing import Any
 
 import psycopg
 
+from wesley.db.session import connect
+from wesley.errors import WesleyError
 from wesley.plan.lockmodes import LockMode, from_pg_locks, strength
 
 TABLE_KINDS = ("r", "p")
@@ -69,8 +71,8 @@ class LockWatcher:
         # Connected before the statement starts, so that a short one is not over before the
         # first look; the first looks come quickly, then every `interval`.
         try:
-            self._conn = psycopg.connect(self.dsn, autocommit=True)
-        except psycopg.Error:
+            self._conn = connect(self.dsn)
+        except WesleyError:
             return self  # observation is best effort for non-transactional steps
         self._thread.start()
         return self

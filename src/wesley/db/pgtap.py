@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 
 from wesley.db.apply import statements
+from wesley.db.session import run_one
 from wesley.errors import ExitCode, WesleyError
 
 _RESULT = re.compile(r"^(not ok|ok) (\d+)(?: - )?(.*?)(?:\s*#\s*(SKIP|TODO)\b.*)?$")
@@ -78,7 +79,7 @@ def run_suite(conn: psycopg.Connection[Any], script: str) -> TapResult:
     lines: list[str] = []
     for sql in statements(script):
         try:
-            cur = conn.execute(sql.encode("utf-8"))
+            cur = run_one(conn, sql)
         except psycopg.Error as exc:
             conn.execute("ROLLBACK")
             lines.append(f"not ok - the suite stopped: {exc.diag.message_primary or exc}")

@@ -14,10 +14,12 @@ import psycopg
 
 from wesley.db.apply import apply_script
 from wesley.db.cluster import EphemeralCluster, create_database
-from wesley.db.dsn import check_dsn, connect_error, redact
+from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import ExecOptions, Executor, Progress, StepFailed
 from wesley.db.introspect import introspect
 from wesley.db.pgtap import run_suite
+from wesley.db.privileges import check_probe_role
+from wesley.db.session import connect, lost, lost_error, run_one
 from wesley.errors import WesleyError
 from wesley.ir import IR, ir_hash
 from wesley.plan.build import build_plan
@@ -71,7 +73,7 @@ def seed(conn: psycopg.Connection[Any], ir: IR, rows: int) -> int:
             plan.row(table, {})
     with conn.transaction():
         for sql in plan.inserts:
-            conn.execute(sql.encode())
+            run_one(conn, sql)
     return len(plan.inserts)
 
 
@@ -128,6 +130,11 @@ def rehearse(old: IR | None, new: IR, opts: RehearseOptions) -> tuple[Realm, Pla
             _run(old, new, plan, dsn, opts, deadline, realm, timings)
     except WesleyError as err:
         realm.failure = Failure(code=err.code, message=err.message, hint=err.hint)
+    except psycopg.OperationalError as exc:
+        if not lost(None, exc):
+            raise
+        gone = lost_error(exc, opts.dsn or "the shadow database", "the rehearsal")
+        realm.failure = Failure(code=gone.code, message=gone.message, hint=gone.hint)
     except KeyboardInterrupt:
         realm.failure = Failure(
             code="INTERRUPTED",
@@ -146,11 +153,7 @@ def _build_old(
 ) -> None:
     """The old schema, built and seeded, unless the database already has tables."""
     t0 = time.monotonic()
-    try:
-        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
-    except psycopg.Error as exc:
-        raise connect_error(exc, dsn) from None
-    with conn:
+    with connect(dsn) as conn:
         realm.server_version = conn.info.server_version
         if old is not None and old.tables and not _has_tables(conn) and not opts.resume:
             apply_script(conn, postgres(old)[0].text, "old schema.sql")
@@ -183,6 +186,8 @@ def _run(
     # build and seed the old schema, nor install pgTAP or test while the other one migrates.
     with Executor(dsn, plan, ir_hash(new), exec_opts, opts.progress) as executor:
         timings["lock_ms"] = int((time.monotonic() - t0) * 1000)
+        with connect(dsn) as conn:  # said before anything is built or applied
+            check_probe_role(conn, new)
         _build_old(old, dsn, opts, realm, timings)
         t0 = time.monotonic()
         try:
@@ -207,7 +212,7 @@ def _run(
 def _verify(new: IR, dsn: str, realm: Realm, timings: dict[str, int]) -> None:
     """The pgTAP suite, then a second plan from the migrated database, which must be empty."""
     t0 = time.monotonic()
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with connect(dsn) as conn:
         if not new.tables:
             realm.notes.append("the schema has no tables: no pgTAP suite to run")
             realm.replan_empty = True

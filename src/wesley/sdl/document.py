@@ -8,6 +8,7 @@ user's `file:line:col` and a hint, and reads directives under their canonical na
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from graphql.language import (
 from graphql.validation.validate import validate_sdl
 
 from wesley.errors import Diagnostic, Location, WesleyError, input_error
-from wesley.naming import identifier_problem
+from wesley.naming import SHOWN_NAME_CHARS, identifier_problem, shown
 from wesley.sdl.registry import ALIASES, BY_CANONICAL, canonical_name, is_alias, prelude
 
 
@@ -33,6 +34,14 @@ def location_of(node: Node | None, file: str | None) -> Location | None:
         return None
     token = node.loc.start_token  # has line/column already; Source.get_location rescans: O(n)
     return Location(file, token.line, token.column)
+
+
+_QUOTED = re.compile(rf"'([^'\n]{{{SHOWN_NAME_CHARS + 1},}})'")
+
+
+def _short(message: str) -> str:
+    """graphql-core quotes names whole: a 100k-character name is cut in what we print."""
+    return _QUOTED.sub(lambda m: shown(m.group(1)), message)
 
 
 def _graphql_location(err: GraphQLError, file: str | None) -> Location | None:
@@ -110,8 +119,9 @@ def parse_document(text: str, file: str | None) -> DocumentNode:
     try:
         return parse(Source(text, file or "GraphQL request"))
     except GraphQLError as err:
+        message = _short(err.message)
         raise input_error(
-            "PARSE_FAILED", err.message, _syntax_hint(err.message), _graphql_location(err, file)
+            "PARSE_FAILED", message, _syntax_hint(message), _graphql_location(err, file)
         ) from None
     except RecursionError:
         raise input_error(
@@ -141,16 +151,18 @@ def build_schema(doc: DocumentNode, file: str | None) -> GraphQLSchema:
     )
     if errors:
         first = errors[0]
-        code = next((c for text, c in _VALIDATION_CODES if text in first.message), "SDL_INVALID")
+        message = _short(first.message)
+        code = next((c for text, c in _VALIDATION_CODES if text in message), "SDL_INVALID")
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         error = input_error(
             code,
-            first.message + more,
-            _validation_hint(code, first.message),
+            message + more,
+            _validation_hint(code, message),
             _graphql_location(first, file),
         )
         error.details["errors"] = [
-            {"message": e.message, "location": str(_graphql_location(e, file))} for e in errors
+            {"message": _short(e.message), "location": str(_graphql_location(e, file))}
+            for e in errors
         ]
         raise error
     try:
@@ -253,7 +265,7 @@ def require_identifier(name: str, what: str, where: Location | None) -> str:
         code = "IDENTIFIER_TOO_LONG" if "bytes long" in problem else "INVALID_IDENTIFIER"
         raise input_error(
             code,
-            f"{what} {name!r} {problem}",
+            f"{what} {shown(name)} {problem}",
             "give it a shorter SQL name with name: (the GraphQL name can stay)",
             where,
         )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from wesley.ir import IR, ForeignKey, Index, Table
 from wesley.naming import constraint_name
-from wesley.sqltext import quote_ident, quote_literal
+from wesley.sqltext import STANDARD_STRINGS, quote_ident, quote_literal
 from wesley.targets.base import Artifact, TextBuilder
 from wesley.targets.sqlnames import (
     column_type,
@@ -110,6 +110,7 @@ def table_body(table: Table, deferred: set[tuple[str, str]], b: TextBuilder) -> 
 def postgres(ir: IR) -> list[Artifact]:
     b = TextBuilder()
     b.line(HEADER)
+    b.line(STANDARD_STRINGS)
     b.line()
     for enum in ir.enums:
         with b.block(enum.uid):

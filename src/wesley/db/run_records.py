@@ -1,0 +1,37 @@
+"""Run statuses in `wesley.migration_runs` that tell the truth after the fact.
+
+A run is `running` only while its process holds the migration lock; whoever takes the lock
+next marks a `running` row it finds `interrupted` (its process died: SIGKILL, a lost
+connection). When a run finishes a plan, the earlier runs of that plan that stopped
+(`interrupted`, `failed`) become `superseded`, with `superseded_by` naming the run that
+finished the work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+RECORDS_DDL = ("ALTER TABLE wesley.migration_runs ADD COLUMN IF NOT EXISTS superseded_by bigint",)
+
+
+def close_dead_runs(conn: psycopg.Connection[Any], run_id: int) -> None:
+    """Called holding the migration lock: no other run is alive, whatever its row says."""
+    conn.execute(
+        "UPDATE wesley.migration_runs SET status = 'interrupted', "
+        "finished_at = COALESCE(finished_at, now()), "
+        "error = COALESCE(error, 'the run stopped without finishing (process killed or "
+        "connection lost)') WHERE status = 'running' AND run_id <> %s",
+        (run_id,),
+    )
+
+
+def supersede(conn: psycopg.Connection[Any], plan_hash: str, run_id: int) -> None:
+    """`run_id` finished `plan_hash`: the earlier runs of it that stopped are superseded."""
+    conn.execute(
+        "UPDATE wesley.migration_runs SET status = 'superseded', superseded_by = %s, "
+        "finished_at = COALESCE(finished_at, now()) WHERE plan_hash = %s AND run_id < %s "
+        "AND status IN ('running', 'interrupted', 'failed')",
+        (run_id, plan_hash, run_id),
+    )
