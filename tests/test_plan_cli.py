@@ -63,9 +63,17 @@ def test_blade_plan() -> None:
     assert plan.destructive == []
     check_safe_rewrites(plan, {"user"})
     ops = [s.op for s in plan.steps]
-    assert ops.count("create_index") == 1 and "set_not_null" in ops
+    assert ops.count("create_index") == 1
+    # createdAt: DateTime! with now(): PostgreSQL >= 11 gives existing rows the stored default,
+    # so the column is NOT NULL at once, in one catalog-only step: nothing to validate
     add = next(s for s in plan.steps if s.op == "add_column")
-    assert "NOT NULL" not in add.sql and "DEFAULT now()" in add.sql and not add.rewrite
+    assert "NOT NULL DEFAULT now()" in add.sql and not add.rewrite and not add.scan
+    assert not {"add_check", "validate_check", "set_not_null", "backfill"} & set(ops)
+    # before PostgreSQL 11 a default rewrites: the old five-step path stays
+    old_pg = build_plan(
+        fixture_ir("blade-v1.graphql"), fixture_ir("blade-v2.graphql"), server_version=100000
+    )
+    assert "set_not_null" in [s.op for s in old_pg.steps]
 
 
 def test_ecommerce_plan() -> None:
@@ -159,7 +167,47 @@ def test_from_db(capsys: pytest.CaptureFixture[str], pg_dsn: str) -> None:
     assert result.code == 0, result.stderr
     plan = result.json()["plan"]
     assert plan["server_version"] >= 150000
-    assert [s["op"] for s in plan["steps"]][:2] == ["add_column", "create_index"]
+    # the index is built after the (here: no) backfills
+    assert [s["op"] for s in plan["steps"]] == ["add_column", "comment", "create_index"]
+
+
+TIGHTEN_OLD = "type Event @wes_table { id: Int! @wes_pk  qty: Int  note: String }"
+TIGHTEN_NEW = "type Event @wes_table { id: Int! @wes_pk  qty: Int!  note: String }"
+
+
+def test_from_db_counts_the_nulls_a_tightened_column_holds(
+    capsys: pytest.CaptureFixture[str], pg_dsn: str
+) -> None:
+    Path("new.graphql").write_text(TIGHTEN_NEW, encoding="utf-8")
+    Path("old.graphql").write_text(TIGHTEN_OLD, encoding="utf-8")
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        apply_script(conn, postgres(parse_sdl(TIGHTEN_OLD).ir)[0].text)
+        conn.execute("INSERT INTO event (id, qty) SELECT g, g FROM generate_series(1, 10) g")
+        conn.execute("UPDATE event SET qty = NULL WHERE id <= 3")
+    args = ("plan", "--schema", "new.graphql")
+    # from a file the rows are unknown: refused unless allowed, saying how to find out
+    unknown = cli(capsys, *args, "--from", "old.graphql")
+    assert unknown.code == 5 and "PLAN_DESTRUCTIVE" in unknown.stderr
+    assert "plan --from-db" in unknown.stderr
+    # from the database: 3 NULL rows, refused whatever the flags, with the count
+    for extra in ((), ("--allow-destructive",)):
+        counted = cli(capsys, *args, "--from-db", pg_dsn, "--explain", *extra)
+        assert counted.code == 5, counted.stderr
+        assert "error[PLAN_BLOCKED]" in counted.stderr
+        assert "3 rows of event.qty are NULL" in counted.stderr
+        assert "cannot be planned until the data changes" in counted.stdout
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("UPDATE event SET qty = 0 WHERE qty IS NULL")
+    clean = cli(capsys, *args, "--from-db", pg_dsn, "--json")
+    assert clean.code == 0, clean.stderr
+    steps = clean.json()["plan"]["steps"]
+    assert [s["op"] for s in steps] == [
+        "add_check",
+        "validate_check",
+        "set_not_null",
+        "drop_not_null_check",
+    ]
+    assert "plan --from-db counted 0 NULL rows" in steps[0]["notes"]
 
 
 def test_from_db_unreachable_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,6 +13,7 @@ from tests.helpers import UPSTREAM
 from tests.plan_apply import apply_plan
 from tests.schema_compare import assert_database_matches
 from wesley.db.apply import apply_script
+from wesley.db.facts import gather
 from wesley.db.introspect import introspect
 from wesley.ir import IR
 from wesley.naming import snake_case
@@ -109,6 +110,27 @@ PAIRS = [
         B,
         item(sub={"  note: String": "  note: String!"}),
         prepare="UPDATE item SET note = 'n'",
+    ),
+    Pair(
+        "tighten-with-default-backfills-the-nulls",
+        B,
+        item(sub={"  price: Int @wes_check": "  price: Int! @wes_default(value: 0) @wes_check"}),
+        prepare="UPDATE item SET price = NULL WHERE ctid IN (SELECT ctid FROM item LIMIT 2)",
+    ),
+    Pair(
+        "two-not-null-volatile-columns-in-one-table",
+        B,
+        item(
+            '  t1: UUID! @wes_default(expr: "gen_random_uuid()")\n'
+            '  t2: UUID! @wes_default(expr: "gen_random_uuid()")'
+        ),
+    ),
+    Pair(
+        "remove-enum-value-rebuilds-the-type",
+        item("  tags: [Status!]"),
+        item("  tags: [Status!]", sub={"enum Status { DRAFT LIVE }": "enum Status { DRAFT }"}),
+        destructive=True,
+        prepare="UPDATE item SET status = 'DRAFT', tags = ARRAY['DRAFT']::status[]",
     ),
     Pair("drop-not-null", B, item(sub={"  title: String!": "  title: String"})),
     Pair("set-default", B, item(sub={"  note: String": '  note: String @wes_default(value: "x")'})),
@@ -265,8 +287,6 @@ def test_there_are_at_least_30_pairs() -> None:
 @pytest.mark.parametrize("pair", PAIRS, ids=lambda p: p.id)
 def test_plan_turns_old_into_new(pair: Pair, pg_dsn: str) -> None:
     old, new = ir(pair.old, pair.old_options), ir(pair.new, pair.new_options)
-    plan = build_plan(old if pair.old else None, new, allow_destructive=pair.destructive)
-    assert bool(plan.destructive) == pair.destructive, plan.destructive
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         if old.tables:
             apply_script(conn, postgres(old)[0].text, "old schema.sql")
@@ -274,6 +294,13 @@ def test_plan_turns_old_into_new(pair: Pair, pg_dsn: str) -> None:
             seed(conn, old)
         if pair.prepare:
             conn.execute(pair.prepare.encode())
+        # the row counts `plan --from-db` would gather (NULLs, enum values in use)
+        data = gather(conn, old if pair.old else None, new)
+        plan = build_plan(
+            old if pair.old else None, new, allow_destructive=pair.destructive, data=data
+        )
+        assert bool(plan.destructive) == pair.destructive, plan.destructive
+        assert not plan.blocked
         counts = {
             t.name: conn.execute(f'SELECT count(*) FROM "{t.name}"').fetchone() for t in old.tables
         }

@@ -9,9 +9,10 @@ from dataclasses import replace
 
 from wesley.ir import IR, ir_hash
 from wesley.plan.diff import Change, diff
+from wesley.plan.facts import Facts
 from wesley.plan.lockmodes import LockMode, blocks_reads, blocks_writes, strength
 from wesley.plan.locks import LockFacts, TableContext, classify
-from wesley.plan.models import PHASES, Blocks, LockEntry, Plan, Refusal, Step, with_hash
+from wesley.plan.models import PHASES, Blocks, LockEntry, Plan, Refusal, Step, Undo, with_hash
 from wesley.plan.operations import OPERATIONS, Context, Draft, add_column, alter_column_type
 from wesley.plan.operations.base import RANK
 from wesley.plan.operations.shared import helper_drafts
@@ -115,9 +116,12 @@ def build_plan(
     server_version: int = DEFAULT_SERVER_VERSION,
     allow_destructive: bool = False,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    data: Facts | None = None,
 ) -> Plan:
+    """`data`: row counts from the live database (see wesley.plan.facts); without them the
+    planner assumes the worst for changes that depend on the data."""
     base = old or IR()
-    ctx = Context(base, new, allow_destructive, batch_size)
+    ctx = Context(base, new, allow_destructive, batch_size, server_version, data or Facts())
     drafts: list[Draft] = []
     for change in diff(base, new):
         drafts.extend(_drafts_for(change, ctx, server_version))
@@ -141,6 +145,7 @@ def build_plan(
         unique.append((i, d))
     unique.sort(key=lambda p: (PHASES.index(p[1].phase), RANK.get(p[1].op, 50), p[0]))
     steps: list[Step] = []
+    ids = {d.sql: _step_id(n, d) for n, (_, d) in enumerate(unique, start=1)}
     for n, (_, d) in enumerate(unique, start=1):
         facts = _facts(d.sql, server_version, _for_draft(contexts, d))
         strongest = _strongest([lk.mode for lk in facts.locks])
@@ -177,6 +182,13 @@ def build_plan(
                 guard=d.guard,
                 destructive=d.destructive,
                 backfill=d.backfill,
+                undo=Undo(
+                    sql=d.undo[0],
+                    reopen=[ids[d.undo[1]]] if d.undo[1] in ids else [],
+                    why="so the application's writes are not rejected while the data is fixed",
+                )
+                if d.undo
+                else None,
                 notes=[*d.notes, *facts.notes],
             )
         )
@@ -186,9 +198,12 @@ def build_plan(
         server_version=server_version,
         steps=steps,
         destructive=[
-            Refusal(change=r.change, table=r.table, column=r.column, risk=r.risk)
+            Refusal(
+                change=r.change, table=r.table, column=r.column, risk=r.risk, blocking=r.blocking
+            )
             for r in ctx.refused
         ],
+        behaviour_changes=[d.behaviour for _, d in unique if d.behaviour is not None],
         allow_destructive=allow_destructive,
     )
     return with_hash(plan)

@@ -49,14 +49,23 @@ def explain(plan: Plan) -> str:
         for step in steps:
             lines.append(step_line(step))
             lines.extend(f"      note: {n}" for n in step.notes)
-    if plan.destructive:
+    if plan.behaviour_changes:
+        lines.append("behaviour changes (what the application sees changes, without an error):")
+        lines.extend(f"  {b.table}: {b.message}" for b in plan.behaviour_changes)
+    others = [r for r in plan.destructive if not r.blocking]
+    if others:
         head = (
             "destructive changes, planned because --allow-destructive was given:"
             if plan.allow_destructive
             else "destructive changes, NOT planned (rerun with --allow-destructive):"
         )
         lines.append(head)
-        for r in plan.destructive:
+        for r in others:
+            where = ".".join(x for x in (r.table, r.column) if x)
+            lines.append(f"  {r.change} {where}: {r.risk}")
+    if plan.blocked:
+        lines.append("changes that cannot be planned until the data changes (NOT planned):")
+        for r in plan.blocked:
             where = ".".join(x for x in (r.table, r.column) if x)
             lines.append(f"  {r.change} {where}: {r.risk}")
     assert PHASES  # the order above is PHASES' order

@@ -44,3 +44,45 @@ def blocks_writes(mode: LockMode) -> bool:
 def blocks_reads(mode: LockMode) -> bool:
     """Only ACCESS EXCLUSIVE conflicts with ACCESS SHARE (plain SELECT)."""
     return mode == "ACCESS EXCLUSIVE"
+
+
+# PostgreSQL's table-level conflict matrix (explicit-locking.html, table 13.2)
+_CONFLICTS: dict[LockMode, tuple[LockMode, ...]] = {
+    "ACCESS SHARE": ("ACCESS EXCLUSIVE",),
+    "ROW SHARE": ("EXCLUSIVE", "ACCESS EXCLUSIVE"),
+    "ROW EXCLUSIVE": ("SHARE", "SHARE ROW EXCLUSIVE", "EXCLUSIVE", "ACCESS EXCLUSIVE"),
+    "SHARE UPDATE EXCLUSIVE": (
+        "SHARE UPDATE EXCLUSIVE",
+        "SHARE",
+        "SHARE ROW EXCLUSIVE",
+        "EXCLUSIVE",
+        "ACCESS EXCLUSIVE",
+    ),
+    "SHARE": (
+        "ROW EXCLUSIVE",
+        "SHARE UPDATE EXCLUSIVE",
+        "SHARE ROW EXCLUSIVE",
+        "EXCLUSIVE",
+        "ACCESS EXCLUSIVE",
+    ),
+    "SHARE ROW EXCLUSIVE": (
+        "ROW EXCLUSIVE",
+        "SHARE UPDATE EXCLUSIVE",
+        "SHARE",
+        "SHARE ROW EXCLUSIVE",
+        "EXCLUSIVE",
+        "ACCESS EXCLUSIVE",
+    ),
+    "EXCLUSIVE": ORDER[1:],
+    "ACCESS EXCLUSIVE": ORDER,
+}
+
+
+def conflicts(mode: LockMode) -> tuple[LockMode, ...]:
+    """The modes a lock of `mode` must wait for."""
+    return _CONFLICTS[mode]
+
+
+def pg_locks_name(mode: LockMode) -> str:
+    """Ours (`ACCESS EXCLUSIVE`) → `pg_locks.mode` spelling (`AccessExclusiveLock`)."""
+    return "".join(word.capitalize() for word in mode.split()) + "Lock"

@@ -29,17 +29,34 @@ class Blocks(_Model):
 
 
 class Backfill(_Model):
-    """A batched, idempotent backfill. With a single-column primary key the executor walks it
-    as a keyset: `first_sql`, then `next_sql` with `%(after)s` = the largest key the previous
-    batch returned, until a batch returns nothing (each batch is its own short transaction and
-    skips rows locked by the application). Then the step's own `sql` sweeps rows still NULL
-    (skipped ones) until it updates nothing. New rows already get the default, so both loops
-    end under concurrent inserts."""
+    """A batched, idempotent backfill. With a single-column primary key the executor walks the
+    key as a keyset: `first_bound_sql`, then `next_bound_sql` with `%(after)s` = the previous
+    batch's last key, return the first and last key of the next `batch_size` keys (an index
+    range scan that never reads the column being filled), and `batch_sql` fills the NULLs
+    between them (`%(lo)s`, `%(hi)s`: an index range scan again), skipping rows the
+    application holds locked. Each batch is its own short transaction and costs the same at
+    any table size. The walk ends when the bound query finds no key; then the step's own `sql`
+    sweeps rows still NULL (skipped ones) until it updates nothing. New rows already get the
+    default, so both loops end under concurrent inserts. `estimate_sql` says from the catalog
+    about how many rows there are to fill (progress and ETA)."""
 
     batch_size: int
     key: str | None = None
-    first_sql: str | None = None
-    next_sql: str | None = None
+    first_bound_sql: str | None = None
+    next_bound_sql: str | None = None
+    batch_sql: str | None = None
+    estimate_sql: str | None = None
+
+
+class Undo(_Model):
+    """What the executor takes back when the step fails for a reason other than a lock
+    timeout, so that a failed run leaves no constraint behind that rejects the application's
+    writes (a NOT VALID `CHECK (c IS NOT NULL)` whose VALIDATE found a NULL). `reopen`: the
+    steps `--resume` must run again."""
+
+    sql: str
+    reopen: list[str] = Field(default_factory=list)
+    why: str
 
 
 class Step(_Model):
@@ -59,16 +76,31 @@ class Step(_Model):
     guard: str = Field(description="SQL returning true when the step is already done")
     destructive: bool = False
     backfill: Backfill | None = None
+    undo: Undo | None = None
     notes: list[str] = Field(default_factory=list)
 
 
 class Refusal(_Model):
-    """A destructive or ambiguous change, explained; planned only with --allow-destructive."""
+    """A destructive or ambiguous change, explained; planned only with --allow-destructive.
+    `blocking`: it cannot be planned at all, not even with --allow-destructive, until the data
+    changes (rows that are NULL, rows holding an enum value being removed)."""
 
     change: str
     table: str
     column: str | None = None
     risk: str
+    blocking: bool = False
+
+
+class BehaviourChange(_Model):
+    """A step that changes what the application sees without any error to warn it (row-level
+    security switched on or off on a table that has rows): a risk of its own, named in
+    `--explain`, the MRI, SHIPME.md and by `deploy`."""
+
+    kind: Literal["enable_rls", "disable_rls"]
+    table: str
+    message: str
+    force: bool = Field(default=False, description="FORCE: the table's owner is affected too")
 
 
 class Plan(_Model):
@@ -78,12 +110,24 @@ class Plan(_Model):
     server_version: int
     steps: list[Step]
     destructive: list[Refusal] = Field(default_factory=list)
+    behaviour_changes: list[BehaviourChange] = Field(default_factory=list)
     allow_destructive: bool = False
     plan_hash: str = ""
 
     @property
     def empty(self) -> bool:
         return not self.steps and not self.destructive
+
+    @property
+    def blocked(self) -> list[Refusal]:
+        """Refusals no flag overrides: the plan cannot reach the new schema."""
+        return [r for r in self.destructive if r.blocking]
+
+    @property
+    def refused(self) -> bool:
+        """Whether running this plan would leave out changes: blocked ones, or destructive
+        ones without --allow-destructive."""
+        return bool(self.blocked) or (bool(self.destructive) and not self.allow_destructive)
 
     def by_phase(self) -> dict[Phase, list[Step]]:
         return {p: [s for s in self.steps if s.phase == p] for p in PHASES}

@@ -14,7 +14,7 @@ from wesley.plan.operations.base import (
 )
 from wesley.plan.operations.shared import (
     VOLATILE_HINT,
-    backfill_spec,
+    backfill_drafts,
     not_null_drafts,
     trigger_drafts,
 )
@@ -37,21 +37,32 @@ def add_column(change: Change, ctx: Context, volatile: bool) -> list[Draft]:
         )
     ):
         return []
+    # PostgreSQL >= 11 stores a non-volatile default once and gives it to every existing row
+    # without a rewrite or a scan: such a column cannot hold a NULL, so it is NOT NULL at once
+    # and there is nothing to backfill or validate
+    fast = col.default is not None and not volatile and ctx.server_version >= 110000
+    at_once = fast and not col.nullable
     add = f"ALTER TABLE {table} ADD COLUMN {c} {column_type(col)}"
+    if at_once:
+        add += " NOT NULL"
     if col.default is not None and not volatile:
         add += f" DEFAULT {col.default.sql}"
+    if at_once:
+        why = (
+            f"new column {where}: existing rows get the default from the catalog, so it is "
+            "NOT NULL at once, without a rewrite or a scan (PostgreSQL >= 11)"
+        )
+    else:
+        why = f"new column {where}, nullable first" + (
+            "; a non-volatile default is stored once, no rewrite (PostgreSQL >= 11)" if fast else ""
+        )
     drafts.append(
         Draft(
             "expand",
             "add_column",
             add,
             guard_column(t.name, col.name),
-            f"new column {where}, nullable first"
-            + (
-                "; a non-volatile default is stored once, no rewrite (PostgreSQL >= 11)"
-                if col.default is not None and not volatile
-                else ""
-            ),
+            why,
             table=t.name,
             column=col.name,
             risk=25 if not col.nullable and col.default is None else 0,
@@ -69,18 +80,12 @@ def add_column(change: Change, ctx: Context, volatile: bool) -> list[Draft]:
                 column=col.name,
             )
         )
-        sweep, spec = backfill_spec(t, col, col.default.sql, ctx.batch_size)
-        drafts.append(
-            Draft(
-                "backfill",
-                "backfill",
-                sweep,
-                f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE {c} IS NULL)",
-                f"fill existing rows of {where} in batches of {ctx.batch_size}",
-                table=t.name,
-                column=col.name,
-                backfill=spec,
-            )
+        drafts += backfill_drafts(
+            t,
+            col,
+            col.default.sql,
+            ctx.batch_size,
+            f"fill existing rows of {where} in batches of {ctx.batch_size}",
         )
     drafts.append(
         Draft(
@@ -95,6 +100,6 @@ def add_column(change: Change, ctx: Context, volatile: bool) -> list[Draft]:
     )
     if col.updated_at:
         drafts.extend(trigger_drafts(t, col.name))
-    if not col.nullable:
+    if not col.nullable and not at_once:
         drafts.extend(not_null_drafts(t, col, f"{where} is NOT NULL"))
     return drafts

@@ -10,6 +10,7 @@ from wesley.plan.operations.base import (
     guard_valid_index,
     table_of,
 )
+from wesley.plan.operations.shared import index_phase
 from wesley.targets.postgres import create_index
 
 
@@ -18,7 +19,7 @@ def add_index(change: Change, ctx: Context) -> list[Draft]:
     t = table_of(ctx.new, change.table)
     return [
         Draft(
-            "expand",
+            index_phase(ctx.new, t.name, ix.columns) if ix.unique and not ix.where else "validate",
             "create_index",
             create_index(t, ix, concurrently=True),
             guard_valid_index(ix.name),

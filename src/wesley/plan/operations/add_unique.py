@@ -8,8 +8,9 @@ from wesley.plan.operations.base import (
     Draft,
     table_of,
 )
-from wesley.plan.operations.shared import unique_drafts
+from wesley.plan.operations.shared import index_phase, unique_drafts
 
 
 def add_unique(change: Change, ctx: Context) -> list[Draft]:
-    return unique_drafts(table_of(ctx.new, change.table), change.new)
+    t = table_of(ctx.new, change.table)
+    return unique_drafts(t, change.new, index_phase(ctx.new, t.name, change.new.columns))

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 from wesley.ir import IR, Column, Table
 from wesley.plan.diff import Change
-from wesley.plan.models import Backfill, Phase
+from wesley.plan.facts import Facts
+from wesley.plan.models import Backfill, BehaviourChange, Phase
 from wesley.sqltext import quote_ident, quote_literal
 
 # order of operations inside a phase: what others depend on comes first
@@ -49,6 +50,7 @@ RANK = {
     "drop_table": 43,
     "disable_rls": 44,
     "drop_enum": 45,
+    "rename_enum": 46,
 }
 
 
@@ -67,6 +69,10 @@ class Draft:
     risk: int = 0  # op-specific points (DESIGN §7 MRI); lock points are added by the builder
     # what the lock classifier cannot see in the statement (see wesley.plan.locks)
     valid_not_null: frozenset[str] = frozenset()
+    # (SQL that takes the step's change back when it fails, SQL of the earlier step that
+    # --resume must then run again): see models.Undo
+    undo: tuple[str, str] | None = None
+    behaviour: BehaviourChange | None = None
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class Refused:
     table: str
     column: str | None
     risk: str
+    blocking: bool = False
 
 
 @dataclass
@@ -85,12 +92,18 @@ class Context:
     new: IR
     allow_destructive: bool
     batch_size: int
+    server_version: int = 150000
+    facts: Facts = field(default_factory=Facts)
     refused: list[Refused] = field(default_factory=list)
 
     def refuse(self, change: Change, risk: str) -> bool:
         """Record the refusal; True when the change may be planned anyway."""
         self.refused.append(Refused(change.kind, change.table, change.column, risk))
         return self.allow_destructive
+
+    def block(self, change: Change, risk: str) -> None:
+        """Record a change that cannot be planned, whatever the flags (see Refusal.blocking)."""
+        self.refused.append(Refused(change.kind, change.table, change.column, risk, True))
 
 
 Operation = Callable[[Change, Context], list[Draft]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from wesley.plan.diff import Change
+from wesley.plan.models import BehaviourChange
 from wesley.plan.operations.base import (
     Context,
     Draft,
@@ -22,5 +23,11 @@ def disable_rls(change: Change, ctx: Context) -> list[Draft]:
             table=change.table,
             risk=10,
             notes=("every row becomes visible to every role with table privileges",),
+            behaviour=BehaviourChange(
+                kind="disable_rls",
+                table=change.table,
+                message=f"every row of {change.table} becomes visible to every role with "
+                "table privileges",
+            ),
         )
     ]

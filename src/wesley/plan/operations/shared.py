@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from wesley.ir import Check, Column, ForeignKey, Policy, Table, Unique
+from wesley.ir import IR, Check, Column, ForeignKey, Policy, Table, Unique
 from wesley.naming import constraint_name
 from wesley.plan.diff import Change
-from wesley.plan.models import Backfill
+from wesley.plan.models import Backfill, Phase
 from wesley.plan.operations.base import (
     Draft,
     guard_constraint,
@@ -56,17 +56,26 @@ VOLATILE_HINT = "a volatile default would rewrite the table under an ACCESS EXCL
 def not_null_drafts(t: Table, col: Column, why: str) -> list[Draft]:
     """SET NOT NULL without a long lock: a NOT VALID check (instant), VALIDATE (no write
     block), then SET NOT NULL, which PostgreSQL ≥ 12 proves from the valid check without a
-    scan, then the helper check goes."""
+    scan, then the helper check goes.
+
+    The check is added in the validate phase, after every backfill: a NOT VALID check is
+    enforced on every UPDATE of every row, so added earlier it would reject the application's
+    updates of rows not yet filled (and a backfill of another column of the same table). If
+    VALIDATE still finds a NULL (the application wrote one since), the executor drops the
+    check again, so writes go on while the data is fixed, and --resume adds it again."""
     table, c = quote_ident(t.name), quote_ident(col.name)
     check = constraint_name(t.name, [col.name], "not_null")
+    add = (
+        f"ALTER TABLE {table} ADD CONSTRAINT {quote_ident(check)} CHECK ({c} IS NOT NULL) NOT VALID"
+    )
+    drop = f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {quote_ident(check)}"
     return [
         Draft(
-            "expand",
+            "validate",
             "add_check",
-            f"ALTER TABLE {table} ADD CONSTRAINT {quote_ident(check)} CHECK ({c} IS NOT NULL) "
-            "NOT VALID",
+            add,
             f"{guard_constraint(t.name, check)} OR ({guard_not_null(t.name, col.name)[7:]})",
-            f"{why}: a NOT VALID check is enforced for new rows at once",
+            f"{why}: a NOT VALID check, added after the backfill, rejects new NULLs at once",
             table=t.name,
             column=col.name,
         ),
@@ -78,7 +87,8 @@ def not_null_drafts(t: Table, col: Column, why: str) -> list[Draft]:
             "prove existing rows have a value without blocking writes",
             table=t.name,
             column=col.name,
-            notes=("fails if a row is still NULL: backfill first",),
+            notes=("if a row is NULL after all, the check is dropped again and the run stops",),
+            undo=(drop, add),
         ),
         Draft(
             "switch",
@@ -93,7 +103,7 @@ def not_null_drafts(t: Table, col: Column, why: str) -> list[Draft]:
         Draft(
             "switch",
             "drop_not_null_check",
-            f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {quote_ident(check)}",
+            drop,
             guard_constraint(t.name, check, exists=False),
             "the helper check is redundant once the column is NOT NULL",
             table=t.name,
@@ -102,8 +112,32 @@ def not_null_drafts(t: Table, col: Column, why: str) -> list[Draft]:
     ]
 
 
+def backfill_drafts(t: Table, col: Column, expr: str, batch: int, why: str) -> list[Draft]:
+    """Fill the NULLs of an existing column with `expr` in batches (see models.Backfill)."""
+    table, c = quote_ident(t.name), quote_ident(col.name)
+    sweep, spec = backfill_spec(t, col, expr, batch)
+    return [
+        Draft(
+            "backfill",
+            "backfill",
+            sweep,
+            f"SELECT NOT EXISTS (SELECT 1 FROM {table} WHERE {c} IS NULL)",
+            why,
+            table=t.name,
+            column=col.name,
+            backfill=spec,
+        )
+    ]
+
+
 def backfill_spec(t: Table, col: Column, expr: str, batch: int) -> tuple[str, Backfill]:
     table, c = quote_ident(t.name), quote_ident(col.name)
+    estimate = (
+        "SELECT CASE WHEN c.reltuples < 0 THEN NULL ELSE (c.reltuples * COALESCE((SELECT "
+        "s.null_frac FROM pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = "
+        f"c.relname AND s.attname = {lit(col.name)}), 1))::bigint END FROM pg_class c JOIN "
+        f"pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = {rel(t.name)}"
+    )
     if t.primary_key:
         key = ", ".join(quote_ident(k) for k in t.primary_key)
         sweep = (
@@ -116,26 +150,51 @@ def backfill_spec(t: Table, col: Column, expr: str, batch: int) -> tuple[str, Ba
             f"WHERE {c} IS NULL LIMIT {batch} FOR UPDATE SKIP LOCKED)"
         )
     if len(t.primary_key) != 1:
-        return sweep, Backfill(batch_size=batch)
+        return sweep, Backfill(batch_size=batch, estimate_sql=estimate)
     k = quote_ident(t.primary_key[0])
 
-    def page(lower: str) -> str:
+    def bound(lower: str) -> str:
+        # the keys only: an index (only) scan of the primary key, whatever the column holds;
+        # ORDER BY, not min()/max(), so that any key type works (uuid has no max())
+        keys = f"SELECT {k} FROM {table}{lower} ORDER BY {k}"
         return (
-            f"UPDATE {table} SET {c} = {expr} WHERE {k} IN (SELECT {k} FROM {table} "
-            f"WHERE {lower}{c} IS NULL ORDER BY {k} LIMIT {batch} FOR UPDATE SKIP LOCKED) "
-            f"RETURNING {k}"
+            f"SELECT ({keys} LIMIT 1), (SELECT {k} FROM ({keys} LIMIT {batch}) AS keys "
+            f"ORDER BY {k} DESC LIMIT 1)"
         )
 
+    # the range bounds the scan on both sides, so the planner walks the primary key index
+    # even without statistics on the column (it has none when the column is new)
+    span = f"{k} >= %(lo)s AND {k} <= %(hi)s"
     return sweep, Backfill(
         batch_size=batch,
         key=t.primary_key[0],
-        first_sql=page(""),
-        next_sql=page(f"{k} > %(after)s AND "),
+        first_bound_sql=bound(""),
+        next_bound_sql=bound(f" WHERE {k} > %(after)s"),
+        batch_sql=(
+            f"UPDATE {table} SET {c} = {expr} WHERE {span} AND {k} IN (SELECT {k} FROM {table} "
+            f"WHERE {span} AND {c} IS NULL ORDER BY {k} FOR UPDATE SKIP LOCKED)"
+        ),
+        estimate_sql=estimate,
+    )
+
+
+def fk_index_note(t: Table, columns: list[str]) -> str | None:
+    """A note when no index of `t` starts with the foreign key's columns."""
+    n = len(columns)
+    leading = [ix.columns[:n] for ix in t.indexes if ix.where is None]
+    leading += [u.columns[:n] for u in t.uniques] + [t.primary_key[:n]]
+    if any(sorted(cols) == sorted(columns) for cols in leading):
+        return None
+    fields = ", ".join(c.field for c in t.columns if c.name in columns) or ", ".join(columns)
+    return (
+        f"no index on {t.name}({', '.join(columns)}): a delete or key update in the referenced "
+        f"table scans {t.name}, and joins cannot use one; consider @wes_index on {fields}"
     )
 
 
 def fk_drafts(t: Table, fk: ForeignKey) -> list[Draft]:
     name, table = quote_ident(fk.name), quote_ident(t.name)
+    note = fk_index_note(t, fk.columns)
     return [
         Draft(
             "expand",
@@ -144,6 +203,7 @@ def fk_drafts(t: Table, fk: ForeignKey) -> list[Draft]:
             guard_constraint(t.name, fk.name),
             f"new foreign key {fk.name}; NOT VALID skips checking existing rows under the lock",
             table=t.name,
+            notes=(note,) if note else (),
         ),
         Draft(
             "validate",
@@ -157,14 +217,16 @@ def fk_drafts(t: Table, fk: ForeignKey) -> list[Draft]:
 
 
 def check_drafts(t: Table, ck: Check) -> list[Draft]:
+    """Added after the backfills, like the NOT NULL helper: a NOT VALID check is enforced on
+    every UPDATE, so a backfill must not run into it."""
     name, table = quote_ident(ck.name), quote_ident(t.name)
     return [
         Draft(
-            "expand",
+            "validate",
             "add_check",
             f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({ck.expr}) NOT VALID",
             guard_constraint(t.name, ck.name),
-            f"new check {ck.name}; enforced for new rows at once",
+            f"new check {ck.name}; enforced for new and updated rows at once",
             table=t.name,
             column=ck.column,
         ),
@@ -180,11 +242,23 @@ def check_drafts(t: Table, ck: Check) -> list[Draft]:
     ]
 
 
-def unique_drafts(t: Table, u: Unique) -> list[Draft]:
+def index_phase(new: IR, table: str, columns: list[str]) -> Phase:
+    """Where an index on an existing table is built: after the backfills (validate phase), so
+    a backfill's batches update only the indexes the table already had and hold their rows
+    for less time; in expand only when a new foreign key references these columns (the
+    referenced unique index must exist when the key is added)."""
+    for t in new.tables:
+        for fk in t.foreign_keys:
+            if fk.ref_table == table and sorted(fk.ref_columns) == sorted(columns):
+                return "expand"
+    return "validate"
+
+
+def unique_drafts(t: Table, u: Unique, phase: Phase = "expand") -> list[Draft]:
     name, table = quote_ident(u.name), quote_ident(t.name)
     return [
         Draft(
-            "expand",
+            phase,
             "create_index",
             f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON {table} ({ident_list(u.columns)})",
             guard_valid_index(u.name),
