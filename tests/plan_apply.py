@@ -15,7 +15,9 @@ from typing import Any
 import psycopg
 
 from tests.lock_harness import TABLE_KINDS, _locks, _relations, _rewritten
+from wesley.db.backfill import Backfiller
 from wesley.plan.models import Plan, Step
+from wesley.plan.timeouts import Pacing, Timeouts
 
 
 class LockMismatch(AssertionError):
@@ -38,19 +40,16 @@ def _check(
 
 
 def run_backfill(conn: psycopg.Connection[Any], step: Step) -> int:
-    """Keyset batches over the primary key, then sweep what was skipped; returns rows."""
-    spec = step.backfill
-    assert spec is not None
-    total = 0
-    if spec.first_sql and spec.next_sql:
-        rows = conn.execute(spec.first_sql.encode()).fetchall()
-        while rows:
-            total += len(rows)
-            after = max(r[0] for r in rows)
-            rows = conn.execute(spec.next_sql.encode(), {"after": after}).fetchall()
-    while (n := conn.execute(step.sql.encode()).rowcount) > 0:
-        total += n
-    return total
+    """The executor's backfill loop (keyset batches, then the sweep); returns rows filled."""
+
+    def limit(ms: int) -> None:
+        conn.execute(f"SET statement_timeout = {int(ms)}")
+
+    stats = Backfiller(
+        conn, step, Timeouts(), Pacing(), limit, lambda _stats: None, lambda: None
+    ).run()
+    limit(0)
+    return stats.rows
 
 
 def apply_plan(conn: psycopg.Connection[Any], plan: Plan, observe: bool = False) -> list[str]:

@@ -26,7 +26,7 @@ def test_backfill_under_concurrent_inserts(pg_dsn: str) -> None:
     plan = build_plan(old, new, batch_size=100)
     step = next(s for s in plan.steps if s.backfill)
     assert step.backfill is not None and step.backfill.key == "id"
-    assert "LIMIT 100" in str(step.backfill.next_sql)
+    assert "LIMIT 100" in str(step.backfill.next_bound_sql)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         apply_script(conn, postgres(old)[0].text)
         conn.execute("INSERT INTO event (id) SELECT g FROM generate_series(1, 2500) g")

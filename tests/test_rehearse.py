@@ -210,10 +210,13 @@ def test_upstream_migration_on_seeded_data_passes_with_the_predicted_locks(
 # -- 3. contention: lock_timeout, retries, and the application is never blocked for long -----
 
 
-def test_a_held_lock_makes_steps_retry_and_the_app_waits_at_most_lock_timeout(
+def test_a_held_lock_makes_steps_wait_without_stalling_the_app(
     pg_dsn: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    lock_timeout_ms, margin_ms = 200, 300
+    """An old transaction holds a lock the first step needs: Wesley waits and retries
+    without queueing (a queued request would stall every writer for up to lock_timeout).
+    tests/test_executor_limits.py checks the stall when it does queue."""
+    lock_timeout_ms = 400
     _build_old(pg_dsn, _ir(Path(BLADE_V1).read_text(encoding="utf-8")))
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute(
@@ -222,6 +225,7 @@ def test_a_held_lock_makes_steps_retry_and_the_app_waits_at_most_lock_timeout(
         )
     holder = psycopg.connect(pg_dsn)  # a transaction, as an application's would be
     holder.execute('LOCK TABLE "user" IN ACCESS SHARE MODE')  # blocks ACCESS EXCLUSIVE
+    time.sleep(lock_timeout_ms / 1000)  # an old transaction by the time Wesley asks
     release = threading.Timer(1.5, holder.commit)
     stop = threading.Event()
     latencies: list[float] = []
@@ -287,11 +291,10 @@ def test_a_held_lock_makes_steps_retry_and_the_app_waits_at_most_lock_timeout(
             "SELECT attempts FROM wesley.migration_steps WHERE step_id = %s", (first["id"],)
         ).fetchone()
     assert attempts == (first["retries"] + 1,)
-    # The application kept working, and Wesley's waiting step never blocked it for longer
-    # than its lock_timeout (plus a little scheduling noise).
+    # The application kept working and never queued behind Wesley's waiting step (queued,
+    # it would have waited up to lock_timeout).
     assert len(latencies) > 50
-    assert max(latencies) < lock_timeout_ms + margin_ms, sorted(latencies)[-5:]
-    assert max(latencies) > 50, "the app never queued behind Wesley: the test proves nothing"
+    assert max(latencies) < lock_timeout_ms / 2, sorted(latencies)[-5:]
 
 
 # -- 4. two rehearsals at once on one database -----------------------------------------------
@@ -585,7 +588,7 @@ def test_a_failing_pgtap_assertion_is_named(
     assert _clusters(private_tmp) == set()
 
 
-def test_a_failing_step_is_named(
+def test_a_failing_step_is_named_and_its_check_taken_back(
     pg_dsn: str, private_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _build_old(pg_dsn, _ir(NOTE_OLD))
@@ -597,23 +600,50 @@ def test_a_failing_step_is_named(
         "--schema",
         _write("new.graphql", NOTE_STRICT),
     )
-    error, realm = _fails(capsys, "STEP_FAILED", *args, "--dsn", pg_dsn)
+    # body: String -> String! without a default: nothing could fill a NULL, so it is planned
+    # only when asked for (the rows are unknown to a plan made from files)
+    error, _realm = _fails(capsys, "PLAN_DESTRUCTIVE", *args, "--dsn", pg_dsn)
+    assert "note.body becomes NOT NULL without a default" in error["message"]
+    error, realm = _fails(
+        capsys, "VALIDATION_FAILED", *args, "--dsn", pg_dsn, "--allow-destructive"
+    )
     failed = realm["failure"]["step"]
     assert failed and "validate_check-note.body" in failed
     assert f"step {failed}: " in error["message"]
-    assert "violated" in error["message"]
-    assert "SQLSTATE 23514" in error["hint"]
+    assert "violated" in error["message"] and "(5 NULL rows now)" in error["message"]
+    assert "took its check back" in error["message"] and "--resume" in error["hint"]
     # The steps before it are listed as applied, the failed one last, with its error.
     assert realm["steps"][-1]["id"] == failed
     assert realm["steps"][-1]["status"] == "failed"
     assert "violated" in realm["steps"][-1]["error"]
     assert {s["status"] for s in realm["steps"][:-1]} == {"applied"}
     assert realm["tests"]["planned"] == 0
-    with psycopg.connect(pg_dsn) as conn:
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
         status = conn.execute("SELECT status, error FROM wesley.migration_runs").fetchall()
-        assert status == [("failed", f"{failed}: {realm['steps'][-1]['error']}")]
-        recorded = conn.execute("SELECT step_id FROM wesley.migration_steps").fetchall()
-    assert sorted(r[0] for r in recorded) == [s["id"] for s in realm["steps"][:-1]]
+        assert status[-1][0] == "failed" and status[-1][1].startswith(f"{failed}: ")
+        rows = conn.execute("SELECT step_id, status FROM wesley.migration_steps").fetchall()
+        recorded = {str(r[0]): str(r[1]) for r in rows}
+        # the NOT VALID helper check is gone again: the application's updates of the NULL
+        # rows are not rejected while the data is fixed; --resume will add it again
+        helper = conn.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'note_body_not_null'"
+        ).fetchone()
+        assert helper == (0,)
+        conn.execute("UPDATE note SET body = 'x' WHERE id = id")  # an app write goes through
+        add_check = next(i for i in recorded if "add_check-note.body" in i)
+        assert recorded[add_check] == "undone"
+        assert sorted(recorded) == [s["id"] for s in realm["steps"][:-1]]
+        conn.execute("UPDATE note SET body = 'filled' WHERE body IS NULL")
+    resumed = cli(
+        capsys, "rehearse", *args, "--dsn", pg_dsn, "--allow-destructive", "--resume", "--json"
+    )
+    assert resumed.code == 0, resumed.stdout + resumed.stderr
+    with psycopg.connect(pg_dsn) as conn:
+        nullable = conn.execute(
+            "SELECT attnotnull FROM pg_attribute WHERE attrelid = 'note'::regclass "
+            "AND attname = 'body'"
+        ).fetchone()
+    assert nullable == (True,)
     assert _clusters(private_tmp) == set()
 
 
@@ -697,11 +727,13 @@ def test_the_dsn_password_never_appears(pg_dsn: str, pg_admin_dsn: str, tmp_path
     old, new = str(tmp_path / "old.graphql"), str(tmp_path / "new.graphql")
     Path(old).write_text(NOTE_OLD, encoding="utf-8")
     Path(new).write_text(NOTE_STRICT, encoding="utf-8")
+    # body becomes NOT NULL without a default: planned only when allowed
+    args = ("--from", old, "--schema", new, "--allow-destructive")
 
     # PASS, in human form (progress on stderr), then again with --json (all steps done).
     for form, extra in (("human", ()), ("json", ("--json",))):
         cwd = tmp_path / f"pass-{form}"
-        passed = _run_process(cwd, "--from", old, "--schema", new, "--dsn", dsn, *extra)
+        passed = _run_process(cwd, *args, "--dsn", dsn, *extra)
         assert passed.returncode == 0, passed.stdout + passed.stderr
         assert ":***@" in passed.stdout
         _assert_no_secret(cwd, passed)
@@ -717,18 +749,18 @@ def test_the_dsn_password_never_appears(pg_dsn: str, pg_admin_dsn: str, tmp_path
             with psycopg.connect(other, autocommit=True) as conn:
                 conn.execute("INSERT INTO note (id) VALUES (gen_random_uuid())")
             cwd = tmp_path / f"step-{form}"
-            failed = _run_process(cwd, "--from", old, "--schema", new, "--dsn", other, *extra)
+            failed = _run_process(cwd, *args, "--dsn", other, *extra)
         finally:
             drop_database(pg_admin_dsn, name)
         assert failed.returncode == 13, failed.stdout + failed.stderr
-        assert _realm_file(cwd)["failure"]["code"] == "STEP_FAILED"
+        assert _realm_file(cwd)["failure"]["code"] == "VALIDATION_FAILED"
         _assert_no_secret(cwd, failed)
 
     # FAIL to connect: the DSN is quoted in the message, redacted.
     missing = _secret_dsn(pg_dsn, "wesley_no_such_database")
     for form, extra in (("json", ("--json",)), ("human", ())):
         cwd = tmp_path / f"connect-{form}"
-        failed = _run_process(cwd, "--from", old, "--schema", new, "--dsn", missing, *extra)
+        failed = _run_process(cwd, *args, "--dsn", missing, *extra)
         assert failed.returncode == 13, failed.stdout + failed.stderr
         realm = _realm_file(cwd)
         assert realm["failure"]["code"] == "DB_CONNECT_FAILED"

@@ -38,8 +38,9 @@ type Item @wes_table {
   qty: Int
 }
 """
-# Two columns added (one NOT NULL with a volatile default: a batched backfill), a default, two
-# indexes built CONCURRENTLY, NOT NULL by the CHECK trick: 17 steps of every kind.
+# Two columns added (one NOT NULL with a volatile default: a batched backfill), a column
+# tightened with a default (a backfill of its NULLs), two indexes built CONCURRENTLY, NOT NULL
+# by the CHECK trick: 18 steps of every kind.
 NEW_SDL = """
 type Item @wes_table @wes_index(columns: ["name", "qty"]) {
   id: Int! @wes_pk
@@ -49,8 +50,8 @@ type Item @wes_table @wes_index(columns: ["name", "qty"]) {
   note: String
 }
 """
-ROWS = 40_000
-BATCH = 500  # 80 backfill batches
+ROWS = 100_000
+BATCH = 250  # 400 batches: a plan long enough to kill at random
 KILLS = 20
 SEED = int(os.environ.get("WESLEY_KILL_SEED", "20261124"))
 

@@ -3,9 +3,13 @@
 - One statement at a time. Transactional steps each run in a short transaction *with their
   run record*, so a step is recorded applied exactly when its effect commits; CONCURRENTLY
   steps run in autocommit and are recorded after (their guard covers the gap).
-- `SET lock_timeout` per step; SQLSTATE 55P03 (lock not available) is retried with
-  exponential backoff and jitter, a bounded number of times. An INVALID index left by a
-  failed concurrent build is dropped (concurrently) before the build is tried again.
+- `lock_timeout` and `statement_timeout` per step, by kind (wesley.plan.timeouts); SQLSTATE
+  55P03 (lock not available) is retried with jittered exponential backoff, a bounded number
+  of times. An INVALID index left by a failed concurrent build is dropped (concurrently)
+  before the build is tried again. Backfills run batch by batch (wesley.db.backfill).
+- A step that fails on the data (VALIDATE finding a NULL) runs its `undo` first, so the run
+  leaves no constraint behind that rejects the application's writes; the steps to redo are
+  marked `undone`, and --resume runs them again.
 - A session-level advisory lock for the whole run: a second run waits (`wait=True`, polling)
   or stops with the holder's pid.
 - `wesley.migration_runs` / `wesley.migration_steps` record plan hash, step, status,
@@ -20,6 +24,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
 import time
@@ -32,6 +37,8 @@ import psycopg
 from pglast import ast, parse_sql
 
 from wesley.db import run_records
+from wesley.db.backfill import Backfiller, BackfillStats
+from wesley.db.holders import Holder, long_holders
 from wesley.db.migration_lock import ADVISORY_KEY as ADVISORY_KEY  # re-exported
 from wesley.db.migration_lock import holder, locked_error
 from wesley.db.observe import LockWatcher, held_locks, relations, rewritten
@@ -39,6 +46,7 @@ from wesley.db.session import Params, connect, lost, lost_error, run_one
 from wesley.errors import ExitCode, WesleyError
 from wesley.plan.lockmodes import LockMode, strength
 from wesley.plan.models import LockEntry, Plan, Step
+from wesley.plan.timeouts import Pacing, Timeouts, step_kind
 from wesley.realm.models import StepRecord
 from wesley.sqltext import quote_ident
 
@@ -79,10 +87,8 @@ RECORDS_DDL = (
 @dataclass(frozen=True)
 class ExecOptions:
     mode: str = "rehearse"  # or "deploy": written to the run record
-    lock_timeout_ms: int = 2000
-    statement_timeout_ms: int | None = None
-    max_retries: int = 6
-    backoff_ms: int = 100
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    pacing: Pacing = field(default_factory=Pacing)
     wait: bool = False
     resume: bool = False
     deadline: float | None = None  # time.monotonic() value
@@ -99,6 +105,10 @@ class StepFailed(Exception):
     code: str = "STEP_FAILED"
     # The run's steps so far, the failed one last (status "failed") when it had started.
     steps: list[StepRecord] = field(default_factory=list)
+
+
+class _HeldLong(Exception):
+    """An old transaction holds a lock the step would queue behind: wait without asking."""
 
 
 @dataclass
@@ -138,7 +148,8 @@ class Executor:
         self.dsn, self.plan, self.ir_hash, self.opt = dsn, plan, ir_hash, options
         self.progress = progress or (lambda event, step, record: None)
         self.control: psycopg.Connection[Any] | None = None
-        self._statement_timeout: int | None = None
+        self._limits_set: tuple[int, int] | None = None
+        self._holders: list[Holder] = []
         self.work: psycopg.Connection[Any] | None = None
         self.statement = ""  # the statement last sent: a failure's hint shows it
 
@@ -157,7 +168,10 @@ class Executor:
             self.control = self._connect()
             self._lock()
             self.work = self._connect()
-            self.work.execute(f"SET lock_timeout = {int(self.opt.lock_timeout_ms)}")
+            # statement_timeout is set per step (_limits): the run's own bookkeeping runs
+            # without one
+            self.work.execute(f"SET lock_timeout = {int(self.opt.timeouts.lock_ms)}")
+            self._limits_set = (self.opt.timeouts.lock_ms, 0)
         except BaseException:
             self.__exit__()  # __exit__ is not called when __enter__ raises
             raise
@@ -364,23 +378,26 @@ class Executor:
                     with self.work.transaction():
                         self._record(self.work, run_id, step, rec, attempts)
                     return rec
+                if attempts <= self.opt.timeouts.retries and self._held_long(step):
+                    raise _HeldLong
                 self._drop_invalid_index(step)
                 self._execute(run_id, step, rec, attempts, start)
                 return rec
-            except psycopg.errors.LockNotAvailable:
-                if attempts > self.opt.max_retries:
+            except (psycopg.errors.LockNotAvailable, _HeldLong):
+                t = self.opt.timeouts
+                if attempts > t.retries:
+                    who = "; ".join(h.describe() for h in self._holders[:3])
                     raise StepFailed(
                         step.id,
-                        f"could not get its lock within {self.opt.lock_timeout_ms} ms, "
-                        f"{attempts} times",
+                        f"could not get its lock within {t.lock_ms} ms, {attempts} times"
+                        + (f" ({who})" if who else ""),
                         "a long transaction holds a conflicting lock: find it in pg_stat_activity"
-                        ", or raise --lock-timeout",
+                        ", or raise --lock-timeout / --lock-retries",
                         "LOCK_TIMEOUT",
                     ) from None
                 rec.retries += 1
-                delay = self.opt.backoff_ms * 2 ** (attempts - 1) * (0.5 + random.random())
                 self._check_deadline(step)
-                time.sleep(min(delay, 5000) / 1000)
+                time.sleep(t.backoff(attempts, random.random()) / 1000)
             except psycopg.errors.QueryCanceled:
                 raise StepFailed(
                     step.id,
@@ -398,12 +415,68 @@ class Executor:
                         err.code,
                     ) from None
                 message = exc.diag.message_primary or str(exc)
+                if step.undo is not None:
+                    raise self._undo(run_id, step, message) from None
                 raise StepFailed(
                     step.id,
                     message,
                     f"SQLSTATE {exc.sqlstate}; the statement was: {self.statement[:300]}",
                     "STEP_FAILED",
                 ) from None
+
+    def _held_long(self, step: Step) -> bool:
+        """Whether an old transaction holds a lock this write-blocking step would queue behind
+        (wesley.db.holders); the step then waits without queueing, so writers go on."""
+        assert self.work is not None
+        if not (step.transactional and step.blocks.writes):
+            return False
+        self._holders = long_holders(self.work, step, self.opt.timeouts.lock_ms // 2)
+        return bool(self._holders)
+
+    def _undo(self, run_id: int, step: Step, message: str) -> StepFailed:
+        """Take back what the failed step's change left (the NOT VALID helper check), in one
+        transaction with marking the steps that added it `undone` for --resume."""
+        assert self.work is not None and step.undo is not None
+        undo, conn, attempts = step.undo, self.work, 0
+        where = ".".join(x for x in (step.table, step.column) if x)
+        nulls = ""
+        if step.table and step.column:
+            with contextlib.suppress(psycopg.Error):
+                row = run_one(
+                    conn,
+                    f"SELECT count(*) FROM {quote_ident(step.table)} "
+                    f"WHERE {quote_ident(step.column)} IS NULL",
+                ).fetchone()
+                nulls = f" ({row[0]} NULL rows now)" if row else ""
+        while True:
+            attempts += 1
+            try:
+                with conn.transaction():
+                    self._sql(undo.sql)
+                    run_one(
+                        conn,
+                        "UPDATE wesley.migration_steps SET status = 'undone', "
+                        "finished_at = now() WHERE plan_hash = %s AND step_id = ANY(%s)",
+                        (self.plan.plan_hash, undo.reopen),
+                    )
+                break
+            except psycopg.errors.LockNotAvailable:
+                if attempts > self.opt.timeouts.retries:
+                    return StepFailed(
+                        step.id,
+                        f"{message}; taking it back failed too: {undo.sql}",
+                        "run that statement yourself, fix the data, then rerun with --resume",
+                        "VALIDATION_FAILED",
+                    )
+                time.sleep(self.opt.timeouts.backoff(attempts, random.random()) / 1000)
+        return StepFailed(
+            step.id,
+            f"{message}{nulls}; the run took its check back ({undo.sql}), so the "
+            "application's writes go on",
+            f"the application wrote a NULL into {where} after the backfill: fill those rows "
+            "(or stop writing NULL), then rerun with --resume",
+            "VALIDATION_FAILED",
+        )
 
     def _drop_invalid_index(self, step: Step) -> None:
         """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind: drop it first."""
@@ -418,21 +491,33 @@ class Executor:
         if row and row[0]:
             self._sql(f"DROP INDEX CONCURRENTLY IF EXISTS {quote_ident(name)}")
 
+    def _limits(self, statement_ms: int) -> None:
+        """The session's lock_timeout and statement_timeout for what runs next; no statement
+        may outlive the run's --timeout. One round trip, and none when nothing changed."""
+        assert self.work is not None
+        lock_ms = self.opt.timeouts.lock_ms
+        if self.opt.deadline is not None:
+            left = max(1, int((self.opt.deadline - time.monotonic()) * 1000))
+            statement_ms = min(statement_ms, left) if statement_ms else left
+        was = self._limits_set
+        if was is None or was[0] != lock_ms:
+            run_one(self.work, f"SET lock_timeout = {int(lock_ms)}")
+        if was is None or was[1] != statement_ms:
+            run_one(self.work, f"SET statement_timeout = {int(statement_ms)}")
+        self._limits_set = (lock_ms, statement_ms)
+
     def _execute(
         self, run_id: int, step: Step, rec: StepRecord, attempts: int, start: float
     ) -> None:
         assert self.work is not None
         conn = self.work
-        limit = self.opt.statement_timeout_ms
-        if self.opt.deadline is not None:  # no statement may outlive the run's --timeout
-            left = max(1, int((self.opt.deadline - time.monotonic()) * 1000))
-            limit = min(limit, left) if limit else left
-        if limit != self._statement_timeout:  # one round trip less per step when unchanged
-            conn.execute(f"SET statement_timeout = {int(limit or 0)}")
-            self._statement_timeout = limit
+        self._limits(self.opt.timeouts.statement_for(step_kind(step)))
         before = relations(conn)
         if step.backfill is not None:
-            rec.rows = self._backfill(step)
+            stats = self._backfill(step)
+            rec.rows, rec.rows_total = stats.rows, stats.total
+            rec.rows_per_s = round(stats.rate(), 1)
+            rec.batch_ms_max = round(stats.max_batch_ms)
             rec.ms = int((time.monotonic() - start) * 1000)
             with conn.transaction():
                 self._record(conn, run_id, step, rec, attempts)
@@ -457,26 +542,35 @@ class Executor:
         with conn.transaction():
             self._record(conn, run_id, step, rec, attempts)
 
-    def _backfill(self, step: Step) -> int:
+    def _backfill(self, step: Step) -> BackfillStats:
         """Keyset batches, then a sweep; each batch is its own short transaction."""
-        assert self.work is not None and step.backfill is not None
-        spec, total = step.backfill, 0
-        if spec.first_sql and spec.next_sql:
-            rows = self._sql(spec.first_sql).fetchall()
-            while rows:
-                total += len(rows)
-                self.progress(
-                    "batch",
-                    step,
-                    StepRecord(
-                        id=step.id, phase=step.phase, op=step.op, status="pending", rows=total
-                    ),
-                )
-                after = max(r[0] for r in rows)
-                rows = self._sql(spec.next_sql, {"after": after}).fetchall()
-        while (n := self._sql(step.sql).rowcount) > 0:
-            total += n
-        return total
+        assert self.work is not None
+
+        def report(stats: BackfillStats) -> None:
+            self.progress(
+                "batch",
+                step,
+                StepRecord(
+                    id=step.id,
+                    phase=step.phase,
+                    op=step.op,
+                    status="pending",
+                    rows=stats.rows,
+                    rows_total=stats.total,
+                    rows_per_s=round(stats.rate(), 1),
+                ),
+            )
+
+        return Backfiller(
+            self.work,
+            step,
+            self.opt.timeouts,
+            self.opt.pacing,
+            self._limits,
+            report,
+            lambda: self._check_deadline(step),
+            self._sql,
+        ).run()
 
     def _check_locks(self, step: Step, observed: dict[str, LockMode]) -> None:
         predicted = {lk.relation: lk.mode for lk in step.locks}

@@ -24,6 +24,11 @@ class StepRecord(_Model):
     ms: int = 0
     retries: int = 0
     rows: int | None = None
+    rows_total: int | None = Field(default=None, description="backfill: rows to fill, estimated")
+    rows_per_s: float | None = Field(default=None, description="backfill: rows filled per second")
+    batch_ms_max: int | None = Field(
+        default=None, description="backfill: the longest batch, the longest a write waited on it"
+    )
     predicted_locks: list[LockEntry] = Field(default_factory=list)
     observed_locks: list[LockEntry] = Field(default_factory=list)
     rewrite: bool = False

@@ -24,6 +24,7 @@ from wesley.errors import WesleyError
 from wesley.ir import IR, ir_hash
 from wesley.plan.build import build_plan
 from wesley.plan.models import Plan
+from wesley.plan.timeouts import Pacing, Timeouts
 from wesley.realm.models import Failure, Realm, StepRecord, Tests
 from wesley.samples import RowPlan
 from wesley.targets.pgtap import pgtap
@@ -38,7 +39,8 @@ class RehearseOptions:
     seed_rows: int = 0
     dry_run: bool = False
     timeout_ms: int | None = None
-    lock_timeout_ms: int = 2000
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    pacing: Pacing = field(default_factory=Pacing)
     batch_size: int = 1000
     resume: bool = False
     wait: bool = False
@@ -94,12 +96,20 @@ def rehearse(old: IR | None, new: IR, opts: RehearseOptions) -> tuple[Realm, Pla
         seed_rows=opts.seed_rows,
         notes=list(opts.notes),
     )
+    if plan.blocked:
+        realm.failure = Failure(
+            code="PLAN_BLOCKED",
+            message="the plan cannot reach the new schema: "
+            + "; ".join(f"{r.change} {r.table}: {r.risk}" for r in plan.blocked),
+            hint="change the data (or the schema), then rehearse again",
+        )
+        return realm, plan
     if plan.destructive and not opts.allow_destructive:
         realm.failure = Failure(
             code="PLAN_DESTRUCTIVE",
             message="the plan holds destructive changes: "
             + "; ".join(
-                f"{r.change} {r.table}{'.' + r.column if r.column else ''}"
+                f"{r.change} {r.table}{'.' + r.column if r.column else ''}: {r.risk}"
                 for r in plan.destructive
             ),
             hint="review them, then rehearse with --allow-destructive",
@@ -176,7 +186,8 @@ def _run(
 ) -> None:
     exec_opts = ExecOptions(
         mode="rehearse",
-        lock_timeout_ms=opts.lock_timeout_ms,
+        timeouts=opts.timeouts,
+        pacing=opts.pacing,
         resume=opts.resume,
         wait=opts.wait,
         deadline=deadline,
