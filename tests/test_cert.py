@@ -281,7 +281,7 @@ def test_whitespace_only_change_inside_the_block(certified: Path, edit: tuple[st
         ("16/16 pgTAP", "17/16 pgTAP"),
         ("- destructive: none\n", ""),
         ("- readiness: ELEMENTARY", "- readiness: ELEMENTARY\n- approved by: the CTO"),
-        ("MRI 0.06", "MRI 0.03"),
+        ("MRI 0.02", "MRI 0.03"),
     ],
     ids=["environment", "title", "tests", "line removed", "line added", "badge"],
 )
@@ -383,7 +383,7 @@ def test_unknown_key(certified: Path) -> None:
 def test_failed_threshold(certified: Path) -> None:
     Path("wesley.toml").write_text("[thresholds]\nmri = 0.01\nscs = 0.99\n" + TOML_KEYS)
     message = _refused()
-    assert "MRI 0.06 is above 0.01" in message, message
+    assert "MRI 0.02 is above 0.01" in message, message
     assert "SCS" not in message  # 1.0 passes 0.99
     assert "❌" in ok("cert", "badge").stdout
 
@@ -497,4 +497,4 @@ def test_validate_bundle_threshold_fails(certified: Path) -> None:
     Path("wesley.toml").write_text("[thresholds]\nmri = 0.01\n" + TOML_KEYS)
     ok("cert", "create", "--env", "prod")  # scores.json records the failing gate
     message = _invalid_bundle()
-    assert ".wesley/scores.json: gate mri: 0.06 fails MRI <= 0.01" in message, message
+    assert ".wesley/scores.json: gate mri: 0.02 fails MRI <= 0.01" in message, message

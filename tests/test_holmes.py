@@ -116,7 +116,7 @@ def test_requires_investigation_one_gate(flow: Path) -> None:
     Path("wesley.toml").write_text("[thresholds]\nmri = 0.01\n" + TOML_KEYS)
     r = _investigate()
     assert r["verdict"] == "REQUIRES INVESTIGATION"
-    assert "MRI 0.06 is above 0.01: fails" in r["reasons"]
+    assert "MRI 0.02 is above 0.01: fails" in r["reasons"]
     assert "SCS 1.00 >= 0.80: passes" in r["reasons"]
     assert "⚠️ REQUIRES INVESTIGATION" in Path(".wesley/holmes.md").read_text()
     ok("holmes", "verify")  # WATSON agrees: the verdict follows from the evidence
@@ -129,7 +129,7 @@ def test_you_shall_not_pass_two_gates(flow: Path) -> None:
     r = _investigate()
     assert r["verdict"] == "YOU SHALL NOT PASS"
     assert "SCS 0.00 is below 0.80: fails" in r["reasons"], r["reasons"]
-    assert "MRI 0.06 is above 0.01: fails" in r["reasons"]
+    assert "MRI 0.02 is above 0.01: fails" in r["reasons"]
     assert "col:user.email: no validation evidence" in r["missing"]
     assert all(not e["covered"] for e in r["elements"])
     ok("holmes", "verify")
@@ -283,7 +283,7 @@ REPORT_EDITS: dict[str, tuple[Any, str]] = {
     ),
     "score": (
         lambda r: r["scores"]["mri"].update(score=0.01),
-        "MRI: the report claims 0.01, derived 0.06",
+        "MRI: the report claims 0.01, derived 0.02",
     ),
     "step risk": (
         lambda r: max(r["steps"], key=lambda s: s["risk"]).update(risk=0),
@@ -463,7 +463,7 @@ def test_signing_refused_then_forced(flow: Path) -> None:
     refused = wes("cert", "sign", "--signer", "holmes", "--key", "keys/holmes")
     assert refused.code == 8 and "SIGN_REFUSED" in refused.stderr
     assert "the investigation says REQUIRES INVESTIGATION" in refused.stderr
-    assert "MRI 0.06 is above 0.01" in refused.stderr
+    assert "MRI 0.02 is above 0.01" in refused.stderr
     assert certificate.read(Path("SHIPME.md").read_text())["signatures"] == []
     forced = ok("cert", "sign", "--signer", "holmes", "--key", "keys/holmes", "--force")
     assert "--force: holmes signs for HOLMES despite" in forced.stderr
@@ -474,7 +474,7 @@ def test_signing_refused_then_forced(flow: Path) -> None:
     assert entry["attestation"]["forced"] is True
     ok("cert", "sign", "--signer", "wat-sum", "--key", "keys/wat-sum")  # WATSON agrees
     message = _verify_refused()
-    assert "MRI 0.06 is above 0.01" in message  # the gate still refuses it
+    assert "MRI 0.02 is above 0.01" in message  # the gate still refuses it
     # a policy that accepts the MRI: the forced signature verifies, and verify says so
     Path("wesley.toml").write_text("[thresholds]\nmri = 0.5\n" + TOML_KEYS)
     result = ok("cert", "verify")
@@ -536,7 +536,7 @@ def test_history_from_transform_and_rehearse(flow: Path) -> None:
     kinds = [p["kind"] for p in history["points"]]
     assert kinds == ["transform", "rehearse"], kinds
     rehearsal = history["points"][1]
-    assert rehearsal["scores"] == {"scs": 1.0, "mri": 0.06, "tci": 1.0}
+    assert rehearsal["scores"] == {"scs": 1.0, "mri": 0.02, "tci": 1.0}
     assert rehearsal["readiness"] == "ELEMENTARY" and rehearsal["counts"]["tests_passed"] == 16
     ok("transform", "--schema", "blade-v2.graphql", "--quiet")  # nothing changed: no point
     assert len(json.loads(Path(".wesley/history.json").read_text())["points"]) == 2

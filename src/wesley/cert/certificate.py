@@ -67,6 +67,7 @@ def build_block(
                     for r in plan.destructive
                 ],
                 "allow_destructive": plan.allow_destructive,
+                "behaviour_changes": [f"{b.kind} {b.table}" for b in plan.behaviour_changes],
                 # deploy rebuilds the plan with it: the hash covers the batches' SQL
                 "batch_size": next(
                     (s.backfill.batch_size for s in plan.steps if s.backfill), DEFAULT_BATCH_SIZE
@@ -133,6 +134,8 @@ def summary(block: dict[str, Any]) -> str:
         + ")"
         + f", plan_hash {block['plan_hash'][:12]}",
         f"- destructive: {', '.join(p['destructive']) or 'none'}",
+        "- behaviour changes (rows the application sees change, without an error): "
+        + (", ".join(p.get("behaviour_changes", [])) or "none"),
         f"- write-blocking locks: {', '.join(p['write_blocking_locks']) or 'none'}",
         f"- tests: {t['passed']}/{t['planned']} pgTAP assertions passed in the rehearsal",
         "- signed by: " + (", ".join(_signed_by(s) for s in block["signatures"]) or "nobody yet"),

@@ -27,13 +27,16 @@ from wesley.cli.cert_cmd import cert_error, verify_file
 from wesley.cli.common import global_options, output
 from wesley.cli.plan_cmd import DEPLOYED
 from wesley.cli.progress import progress_for
+from wesley.cli.run_options import run_options, run_settings
 from wesley.config import load_config
 from wesley.db.dsn import check_dsn, connect_error, redact
 from wesley.db.executor import LOCK_POLL_S, ExecOptions, Executor, StepFailed
+from wesley.db.facts import gather
 from wesley.db.introspect import introspect
 from wesley.db.migration_lock import holder, locked_error
 from wesley.db.pgtap import run_suite
 from wesley.db.privileges import check_probe_role
+from wesley.db.roles import affected_roles
 from wesley.db.session import connect, lost, lost_error
 from wesley.errors import ExitCode, WesleyError
 from wesley.evidence.models import Snapshot
@@ -81,8 +84,20 @@ def _plan_now(dsn: str, new: IR, summary: dict[str, Any]) -> Plan:
         with connect(dsn) as conn:
             old = introspect(conn)
             version = int(summary.get("server_version") or conn.info.server_version)
+            facts = gather(conn, old, new)
     except psycopg.OperationalError as exc:
         raise connect_error(exc, dsn) from None
+    # pre-flight: a change the data makes impossible stops the deploy before any step (the
+    # counts never change the plan itself, so it stays comparable with the certified one)
+    blocked = build_plan(old, new, server_version=version, data=facts).blocked
+    if blocked:
+        raise WesleyError(
+            "PLAN_BLOCKED",
+            "deploy refused before any step: "
+            + "; ".join(f"{r.change} {r.table}: {r.risk}" for r in blocked),
+            "change the data on the target first; nothing was applied",
+            exit_code=ExitCode.EXECUTION_FAILED,
+        )
     # --force skips the certificate, never the rule against destructive changes: only a
     # plan certified with --allow-destructive may drop or rewrite
     return build_plan(
@@ -118,15 +133,8 @@ def _check_privileges(dsn: str, new: IR) -> None:
 @click.option("--schema", "schema_path", help="The SDL file (default: from wesley.toml).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted deploy.")
 @click.option("--force", is_flag=True, help="Deploy without a valid certificate (recorded).")
-@click.option(
-    "--lock-timeout",
-    "lock_timeout_ms",
-    type=click.IntRange(1),
-    default=2000,
-    show_default=True,
-    help="lock_timeout per step (ms); 55P03 is retried.",
-)
 @click.option("--wait", is_flag=True, help="Wait for another run's migration lock.")
+@run_options
 @global_options
 @click.pass_context
 def deploy(
@@ -137,13 +145,14 @@ def deploy(
     schema_path: str | None,
     resume: bool,
     force: bool,
-    lock_timeout_ms: int,
     wait: bool,
+    timeout_flags: dict[str, int | None],
 ) -> None:
     """Apply the certified plan to a real database."""
     out = output(ctx)
     check_dsn(dsn)
     config = load_config()
+    timeouts, pacing = run_settings(config, timeout_flags)
     schema_file = schema_path or config.schema
     new = parse_sdl(read_schema_file(schema_file), schema_file, config.parse_options()).ir
     problems: list[str] = []
@@ -219,11 +228,15 @@ def deploy(
             f"not deployed: {r.change} {r.table}{'.' + r.column if r.column else ''} is "
             "destructive and no certificate allows it (rehearse with --allow-destructive)"
         )
+    behaviour = _behaviour_changes(dsn, plan)
+    for line in behaviour:
+        out.log(f"behaviour change: {line}")
     progress_cm = progress_for(out)
     previous = signal.signal(signal.SIGTERM, _sigterm)
     opts = ExecOptions(
         mode="deploy",
-        lock_timeout_ms=lock_timeout_ms,
+        timeouts=timeouts,
+        pacing=pacing,
         resume=resume,
         wait=wait,
         operator=getpass.getuser(),
@@ -283,9 +296,26 @@ def deploy(
             "plan_hash": plan.plan_hash,
             "applied": applied,
             "forced": force,
+            "behaviour_changes": behaviour,
             "tests": {"planned": tap.planned, "passed": tap.passed} if tap else None,
         }
     )
+
+
+def _behaviour_changes(dsn: str, plan: Plan) -> list[str]:
+    """The plan's behaviour changes in words, naming the roles on the target they reach."""
+    lines: list[str] = []
+    if not plan.behaviour_changes:
+        return lines
+    with connect(dsn) as conn:
+        for b in plan.behaviour_changes:
+            if b.kind != "enable_rls":
+                lines.append(b.message)
+                continue
+            roles = affected_roles(conn, b.table, b.force)
+            who = ", ".join(roles) if roles else "no role holds a privilege on it yet"
+            lines.append(f"{b.message}; roles affected: {who}")
+    return lines
 
 
 def certificate_thresholds() -> dict[str, float]:

@@ -1,6 +1,7 @@
 """`wesley plan`: the old schema (--from, --from-db, or the last deploy's snapshot) → the new
 one, as a phased zero-downtime migration. Exit 5 when it holds destructive changes and
---allow-destructive was not given."""
+--allow-destructive was not given, or changes that cannot work on the data as it is (with
+--from-db, the rows that are in the way are counted)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import click
 import psycopg
 
 from wesley.cli.common import global_options, output
+from wesley.cli.run_options import run_options, run_settings
 from wesley.config import load_config
 from wesley.db.dsn import check_dsn, connect_error
+from wesley.db.facts import gather
 from wesley.db.introspect import introspect
 from wesley.db.session import connect
 from wesley.errors import ExitCode, WesleyError, input_error
@@ -21,7 +24,9 @@ from wesley.files import read_schema_file, write_atomic
 from wesley.ir import IR, ir_from_json
 from wesley.plan.build import DEFAULT_BATCH_SIZE, DEFAULT_SERVER_VERSION, build_plan
 from wesley.plan.explain import explain
+from wesley.plan.facts import Facts
 from wesley.plan.models import Plan
+from wesley.plan.script import plan_script
 from wesley.sdl import ParseOptions, parse_sdl
 
 BUNDLE_DIR = Path(".wesley")
@@ -52,11 +57,15 @@ def deployed_ir(options: ParseOptions) -> IR | None:
     return load_ir_file(str(DEPLOYED), options) if DEPLOYED.is_file() else None
 
 
-def old_ir_from_db(dsn: str) -> tuple[IR, int]:
+def old_ir_from_db(dsn: str, new: IR | None = None) -> tuple[IR, int, Facts]:
+    """The live schema, the server version, and (given the new schema) the row counts that
+    decide whether its changes can work."""
     check_dsn(dsn)
     try:
         with connect(dsn, autocommit=False) as conn:  # one snapshot for the whole catalog
-            return introspect(conn), conn.info.server_version
+            old = introspect(conn)
+            facts = gather(conn, old, new) if new is not None else Facts()
+            return old, conn.info.server_version, facts
     except psycopg.OperationalError as exc:
         raise connect_error(exc, dsn) from None
 
@@ -77,8 +86,9 @@ def make_plan(
         raise input_error("USAGE", "--from and --from-db exclude each other", "pick one")
     version = server_version or DEFAULT_SERVER_VERSION
     old: IR | None = None
+    facts: Facts | None = None
     if from_db:
-        old, live_version = old_ir_from_db(from_db)
+        old, live_version, facts = old_ir_from_db(from_db, result.ir)
         version = server_version or live_version
     elif from_path:
         old = load_ir_file(from_path, options)
@@ -90,6 +100,7 @@ def make_plan(
         server_version=version,
         allow_destructive=allow_destructive,
         batch_size=batch_size,
+        data=facts,
     )
     return plan, list(result.warnings)
 
@@ -118,6 +129,12 @@ def make_plan(
     help="Target PostgreSQL version number, e.g. 150000 (default: the --from-db "
     "server's, else 150000).",
 )
+@click.option(
+    "--sql",
+    "sql_path",
+    help="Also write the plan as one psql script (guards, timeouts, batched backfills).",
+)
+@run_options
 @global_options
 @click.pass_context
 def plan(
@@ -129,9 +146,12 @@ def plan(
     allow_destructive: bool,
     batch_size: int,
     server_version: int | None,
+    sql_path: str | None,
+    timeout_flags: dict[str, int | None],
 ) -> None:
     """Diff two schemas into a phased zero-downtime migration."""
     out = output(ctx)
+    timeouts, _pacing = run_settings(load_config(), timeout_flags)
     the_plan, warnings = make_plan(
         schema_path, from_path, from_db, allow_destructive, batch_size, server_version
     )
@@ -140,6 +160,8 @@ def plan(
         BUNDLE_DIR / "plan.json",
         json.dumps(the_plan.to_json_data(), indent=2, sort_keys=True) + "\n",
     )
+    if sql_path:
+        write_atomic(Path(sql_path), plan_script(the_plan, timeouts))
     if show_explain or the_plan.empty:
         out.info(explain(the_plan))
     else:
@@ -149,19 +171,29 @@ def plan(
             + " · ".join(f"{p} {n}" for p, n in counts.items())
             + " (--explain for details)"
         )
-    refused = the_plan.destructive and not allow_destructive
+    refused = the_plan.refused
     if out.json_mode and not refused:
         out.result({"plan": the_plan.to_json_data()})
     if refused:
+        blocked = the_plan.blocked
         names = "; ".join(
             f"{r.change} {'.'.join(x for x in (r.table, r.column) if x)}: {r.risk}"
-            for r in the_plan.destructive
+            for r in (blocked or the_plan.destructive)
         )
-        err = WesleyError(
-            "PLAN_DESTRUCTIVE",
-            f"the plan holds destructive changes: {names}",
-            "nothing is planned for them; review, then rerun with --allow-destructive",
-            exit_code=ExitCode.REFUSED,
+        err = (
+            WesleyError(
+                "PLAN_BLOCKED",
+                f"the plan cannot reach the new schema with the data as it is: {names}",
+                "nothing is planned for them; change the data (or the schema), then plan again",
+                exit_code=ExitCode.REFUSED,
+            )
+            if blocked
+            else WesleyError(
+                "PLAN_DESTRUCTIVE",
+                f"the plan holds destructive changes: {names}",
+                "nothing is planned for them; review, then rerun with --allow-destructive",
+                exit_code=ExitCode.REFUSED,
+            )
         )
         if out.json_mode:  # one JSON document: the error, carrying the plan
             err.details["plan"] = the_plan.to_json_data()

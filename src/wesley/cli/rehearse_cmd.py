@@ -13,6 +13,7 @@ import click
 from wesley.cli.common import global_options, output
 from wesley.cli.plan_cmd import BUNDLE_DIR, deployed_ir, load_ir_file
 from wesley.cli.progress import progress_for
+from wesley.cli.run_options import run_options, run_settings
 from wesley.config import load_config
 from wesley.errors import ExitCode, WesleyError
 from wesley.files import read_schema_file, write_atomic
@@ -42,14 +43,6 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Execute nothing; record verdict DRY_RUN.")
 @click.option("--timeout", "timeout_ms", type=click.IntRange(1), help="Bound the whole run (ms).")
 @click.option(
-    "--lock-timeout",
-    "lock_timeout_ms",
-    type=click.IntRange(1),
-    default=2000,
-    show_default=True,
-    help="lock_timeout per step (ms); 55P03 is retried.",
-)
-@click.option(
     "--seed-rows",
     type=click.IntRange(0),
     default=0,
@@ -66,6 +59,7 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
 @click.option("--allow-destructive", is_flag=True, help="Rehearse destructive changes too.")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run (with --dsn).")
 @click.option("--wait", is_flag=True, help="Wait for another run's migration lock.")
+@run_options
 @global_options
 @click.pass_context
 def rehearse_cmd(
@@ -76,18 +70,19 @@ def rehearse_cmd(
     fresh: bool,
     dry_run: bool,
     timeout_ms: int | None,
-    lock_timeout_ms: int,
     seed_rows: int,
     batch_size: int,
     allow_destructive: bool,
     resume: bool,
     wait: bool,
+    timeout_flags: dict[str, int | None],
 ) -> None:
     """Apply the plan on a shadow database, observe locks, run pgTAP."""
     out = output(ctx)
     config = load_config()
     check_config(config.raw)
     options = config.parse_options()
+    timeouts, pacing = run_settings(config, timeout_flags)
     schema_file = schema_path or config.schema
     parsed = parse_sdl(read_schema_file(schema_file), schema_file, options)
     out.warn(parsed.warnings)
@@ -110,7 +105,8 @@ def rehearse_cmd(
                     seed_rows=seed_rows,
                     dry_run=dry_run,
                     timeout_ms=timeout_ms,
-                    lock_timeout_ms=lock_timeout_ms,
+                    timeouts=timeouts,
+                    pacing=pacing,
                     batch_size=batch_size,
                     resume=resume,
                     wait=wait,
