@@ -13,10 +13,12 @@ The change is the blade-style one plus two constraints:
     accountId: BigInt @wes_fk(ref: "Account.id")                    a new FK to a small table
     sku: String! @wes_unique                                        a new unique constraint
 
-applied (a) by Wesley: `build_plan(old, new)` run by `Executor(..., ExecOptions("rehearse"))`,
-and (b) naively: the same end state as one transaction of plain DDL. Each variant gets its
-own freshly built database, so both start from identical tables. Both end states are checked
-against the new schema (a replan from the introspected database must be empty).
+applied (a) by Wesley as `wesley deploy` runs it: the plan from the introspected database, run
+by the production executor with its defaults (tests/traffic.py `migrate_wesley`, the harness
+this bench shares with bench/traffic.py and the test suite), and (b) naively: the same end
+state as one transaction of plain DDL. Each variant gets its own freshly built database, so
+both start from identical tables. Both end states are checked against the new schema (a
+replan from the introspected database must be empty).
 
 Printed per variant: the writers' baseline (same load, no migration), the migration's
 duration and the writes during it (count, p50, p99, max latency), and for Wesley the stall
@@ -35,32 +37,35 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import multiprocessing
 import os
-import random
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from multiprocessing.context import SpawnProcess
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the shared harness in tests/
+
+from tests.traffic import (
+    ItemWorkload,
+    Sample,
+    Timed,
+    Window,
+    fmt_window,
+    migrate_naive,
+    migrate_wesley,
+    replan,
+    traffic,
+    window,
+)
+
 from wesley.db.apply import apply_script
 from wesley.db.cluster import EphemeralCluster, create_database, drop_database
-from wesley.db.executor import ExecOptions, Executor
-from wesley.db.introspect import introspect
-from wesley.ir import IR, ir_hash
-from wesley.plan.build import build_plan
-from wesley.plan.models import Step
-from wesley.realm.models import StepRecord
+from wesley.ir import IR
 from wesley.sdl import parse_sdl
 from wesley.targets.postgres import postgres
-
-if TYPE_CHECKING:
-    from multiprocessing.queues import Queue
-    from multiprocessing.synchronize import Event
 
 OLD_SDL = """
 type Account @wes_table {
@@ -105,170 +110,8 @@ NAIVE_DDL = (
 )
 
 ACCOUNTS = 100
-ID_STRIDE = 1_000_000_000  # writer w inserts ids rows + 1 + w * ID_STRIDE + k
-INSERT, UPDATE, FAILED = 0, 1, 2
 TARGET_MAX_STALL_MS = 250.0
 TARGET_RATIO = 10.0
-
-# (due, start, end, kind): monotonic seconds (CLOCK_MONOTONIC: one clock for all processes)
-Sample = tuple[float, float, float, int]
-
-
-# ---- the load ------------------------------------------------------------------------------
-
-
-def writer(
-    dsn: str,
-    wid: int,
-    rows: int,
-    rate: float,
-    stop: Event,
-    out: Queue[Any],
-) -> None:
-    """One writer process: paced single-row inserts and updates in autocommit."""
-    rng = random.Random(wid)
-    samples: list[Sample] = []
-    errors: list[str] = []
-    insert = "INSERT INTO item (id, sku, account_id, qty) VALUES (%s, %s, %s, %s)"
-    update = "UPDATE item SET qty = qty + 1 WHERE id = %s"
-    with psycopg.connect(dsn, autocommit=True, application_name=f"bench-writer-{wid}") as conn:
-        base = rows + 1 + wid * ID_STRIDE
-        # prepare the update before the clock starts (a first insert would add a row)
-        conn.execute(update, (0,), prepare=True)
-        conn.execute("SELECT 1")
-        out.put(("ready", wid))
-        interval = 1.0 / rate
-        cpu0 = time.process_time()
-        due = time.monotonic()
-        k = 0
-        while not stop.is_set():
-            now = time.monotonic()
-            if due > now:
-                time.sleep(due - now)
-            start = time.monotonic()
-            try:
-                if rng.random() < 0.5:
-                    k += 1
-                    params = (base + k, f"w{wid}-{k}", 1 + k % ACCOUNTS, k % 1000)
-                    conn.execute(insert, params, prepare=True)
-                    kind = INSERT
-                else:
-                    conn.execute(update, (rng.randint(1, rows),), prepare=True)
-                    kind = UPDATE
-            except psycopg.Error as exc:
-                kind = FAILED
-                if len(errors) < 5:
-                    errors.append(f"{exc.sqlstate}: {exc.diag.message_primary or exc}")
-                if conn.closed:
-                    break
-            end = time.monotonic()
-            samples.append((due, start, end, kind))
-            # open loop at `rate`; after a slow operation, go on at once (no catch-up burst)
-            due = max(due + interval, end)
-        cpu = time.process_time() - cpu0
-    out.put(("done", wid, samples, cpu, errors))
-
-
-@dataclass
-class Load:
-    samples: list[Sample] = field(default_factory=list)
-    cpu_s: float = 0.0
-    errors: list[str] = field(default_factory=list)
-    started: float = 0.0
-    stopped: float = 0.0
-
-
-@contextlib.contextmanager
-def write_load(dsn: str, writers: int, rows: int, rate: float) -> Iterator[Load]:
-    """Runs the writers for the duration of the block; their samples land in the Load."""
-    ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
-    queue: Queue[Any] = ctx.Queue()
-    procs: list[SpawnProcess] = [
-        ctx.Process(target=writer, args=(dsn, w, rows, rate, stop, queue), daemon=True)
-        for w in range(writers)
-    ]
-    load = Load()
-    for p in procs:
-        p.start()
-    try:
-        for _ in procs:
-            msg = queue.get(timeout=60)
-            if msg[0] != "ready":
-                raise RuntimeError(f"writer did not start: {msg!r}")
-        load.started = time.monotonic()
-        yield load
-    finally:
-        stop.set()
-        load.stopped = time.monotonic()
-        done = 0
-        with contextlib.suppress(Exception):
-            while done < len(procs):
-                msg = queue.get(timeout=60)
-                if msg[0] == "done":
-                    done += 1
-                    load.samples.extend(msg[2])
-                    load.cpu_s += msg[3]
-                    load.errors.extend(msg[4])
-        for p in procs:
-            p.join(timeout=10)
-            if p.is_alive():  # only our own children, by their handle
-                p.terminate()
-                p.join(timeout=5)
-        load.samples.sort()
-
-
-# ---- figures -------------------------------------------------------------------------------
-
-
-def pct(values: Sequence[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-@dataclass
-class Window:
-    writes: int
-    failed: int
-    p50_ms: float
-    p99_ms: float
-    max_ms: float
-    rate: float
-    late: float  # share of operations that started > 5 ms after they were due
-
-
-def window(samples: Sequence[Sample], t0: float, t1: float) -> Window:
-    """The operations that overlap [t0, t1] (so one blocked across t0 counts)."""
-    inside = [s for s in samples if s[1] < t1 and s[2] > t0]
-    lat = [(s[2] - s[1]) * 1000 for s in inside]
-    late = sum(1 for s in inside if s[1] - s[0] > 0.005)
-    span = max(t1 - t0, 1e-9)
-    return Window(
-        writes=len(inside),
-        failed=sum(1 for s in inside if s[3] == FAILED),
-        p50_ms=pct(lat, 0.50),
-        p99_ms=pct(lat, 0.99),
-        max_ms=max(lat, default=0.0),
-        rate=sum(1 for s in inside if t0 <= s[1] < t1) / span,
-        late=late / len(inside) if inside else 0.0,
-    )
-
-
-def fmt_window(w: Window) -> str:
-    return (
-        f"{w.writes:,} writes ({w.rate:,.0f}/s), p50 {w.p50_ms:.1f} ms, p99 {w.p99_ms:.1f} ms, "
-        f"max {w.max_ms:.1f} ms" + (f", {w.failed} FAILED" if w.failed else "")
-    )
-
-
-@dataclass
-class Timed:
-    name: str
-    t0: float
-    t1: float
-    note: str = ""
 
 
 @dataclass
@@ -306,51 +149,11 @@ def build_database(dsn: str, old: IR, rows: int) -> None:
         conn.execute("CHECKPOINT")
 
 
-def migrate_wesley(dsn: str, old: IR, new: IR) -> list[Timed]:
-    plan = build_plan(old, new)
-    steps: list[Timed] = []
-    starts: dict[str, float] = {}
-
-    def progress(event: str, step: Step, record: StepRecord | None) -> None:
-        now = time.monotonic()
-        if event == "start":
-            starts[step.id] = now
-        elif event in ("done", "skipped") and record is not None:
-            locks = ", ".join(f"{lk.relation}: {lk.mode}" for lk in step.locks)
-            note = f"{'tx' if step.transactional else 'autocommit'}; {locks}"
-            if record.retries:
-                note += f"; {record.retries} lock retries"
-            if record.status != "applied":
-                note += f"; {record.status}"
-            steps.append(Timed(step.id, starts.get(step.id, now), now, note))
-
-    with Executor(dsn, plan, ir_hash(new), ExecOptions(mode="rehearse"), progress) as ex:
-        ex.run()
-    return steps
-
-
-def migrate_naive(dsn: str) -> list[Timed]:
-    steps: list[Timed] = []
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        t = time.monotonic()
-        conn.execute("BEGIN")
-        steps.append(Timed("BEGIN", t, time.monotonic()))
-        for sql in NAIVE_DDL:
-            t = time.monotonic()
-            conn.execute(sql.encode())
-            steps.append(Timed(sql[:60], t, time.monotonic()))
-        t = time.monotonic()
-        conn.execute("COMMIT")
-        steps.append(Timed("COMMIT", t, time.monotonic()))
-    return steps
-
-
 def end_state(dsn: str, new: IR) -> tuple[bool, str]:
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        again = build_plan(introspect(conn), new, allow_destructive=True)
-    if not again.steps:
+    left = replan(dsn, new)
+    if not left:
         return True, "matches the new schema (replan empty)"
-    return False, f"{len(again.steps)} step(s) still needed, first: {again.steps[0].sql[:120]}"
+    return False, f"{len(left)} step(s) still needed, first: {left[0][:120]}"
 
 
 def run_variant(admin_dsn: str, variant: str, args: argparse.Namespace) -> Result:
@@ -363,11 +166,12 @@ def run_variant(admin_dsn: str, variant: str, args: argparse.Namespace) -> Resul
         build_database(dsn, old, args.rows)
         load_s = time.monotonic() - t
         migrate: Callable[[], list[Timed]] = (
-            (lambda: migrate_wesley(dsn, old, new))
+            (lambda: migrate_wesley(dsn, new)[1])
             if variant == "wesley"
-            else (lambda: migrate_naive(dsn))
+            else (lambda: migrate_naive(dsn, NAIVE_DDL))
         )
-        with write_load(dsn, args.writers, args.rows, args.rate) as load:
+        workload = ItemWorkload(rows=args.rows, insert_share=0.5, null_update_share=0.0)
+        with traffic(dsn, workload, args.writers, args.rate) as load:
             time.sleep(args.warmup)
             b0 = time.monotonic()
             time.sleep(args.baseline)
@@ -386,7 +190,7 @@ def run_variant(admin_dsn: str, variant: str, args: argparse.Namespace) -> Resul
             steps=steps,
             samples=load.samples,
             cpu_share=load.cpu_s / args.writers / run_s,
-            errors=load.errors,
+            errors=load.examples,
             end_state_ok=ok,
             end_state_note=note,
         )
