@@ -50,11 +50,12 @@ CREATE TABLE child (
     amount numeric(10, 2),
     c text,
     email text,
-    ts timestamptz(3)
+    ts timestamptz(3),
+    n int
 );
 INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 20) g;
 INSERT INTO other SELECT g FROM generate_series(1, 20) g;
-INSERT INTO child SELECT g, g, g, 'n', g, 'x', 'e' || g, now() FROM generate_series(1, 20) g;
+INSERT INTO child SELECT g, g, g, 'n', g, 'x', 'e' || g, now(), g FROM generate_series(1, 20) g;
 ALTER TABLE child ADD CONSTRAINT child_parent_fk FOREIGN KEY (parent_id) REFERENCES parent (id);
 ALTER TABLE child ADD CONSTRAINT child_other_fk FOREIGN KEY (other_id) REFERENCES other (id)
     NOT VALID;
@@ -65,6 +66,18 @@ CREATE UNIQUE INDEX child_email_key ON child (email);
 CREATE POLICY child_policy ON child USING (true);
 CREATE TYPE mood AS ENUM ('happy', 'sad');
 CREATE SEQUENCE child_seq;
+CREATE TABLE events (id int NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+INSERT INTO events SELECT g, date '2024-01-01' + g * 20 FROM generate_series(1, 20) g;
+CREATE TABLE events_2026 (id int NOT NULL, at date NOT NULL);
+INSERT INTO events_2026 SELECT g, date '2026-01-01' + g FROM generate_series(1, 20) g;
+CREATE TABLE gen (id int NOT NULL, g int GENERATED ALWAYS AS (id * 2) STORED);
+INSERT INTO gen SELECT g FROM generate_series(1, 20) g;
+"""
+# PostgreSQL 18 keeps NOT NULL as a constraint that can be NOT VALID: one to validate
+SETUP_SQL_18 = """
+ALTER TABLE child ADD CONSTRAINT child_n_not_null NOT NULL n NOT VALID;
 """
 
 TABLE_KINDS = frozenset("rpvmf")  # tables, partitioned tables, views, matviews, foreign tables
@@ -81,6 +94,14 @@ class LockCase:
     blocker: str | None = None
     # False where a sequential scan is not the statement's own work (an UPDATE's plan)
     check_scan: bool = True
+    # the table whose sequential scan is the statement's work, when not `target`
+    scan_table: str | None = None
+    # the first server version that has the statement; older ones must reject it
+    since: int = 0
+
+    @property
+    def scanned_table(self) -> str | None:
+        return self.scan_table or self.target
 
 
 _ALTER = "ALTER TABLE child "
@@ -283,6 +304,106 @@ CASES: tuple[LockCase, ...] = (
     LockCase(
         "drop_index_concurrently", "DROP INDEX CONCURRENTLY child_note_idx", "child", blocker=_AS
     ),
+    LockCase("reindex_index", "REINDEX INDEX child_note_idx", "child"),
+    LockCase("reindex_table", "REINDEX TABLE child", "child"),
+    LockCase(
+        "reindex_index_concurrently",
+        "REINDEX INDEX CONCURRENTLY child_note_idx",
+        "child",
+        blocker=_RE,
+    ),
+    LockCase(
+        "reindex_table_concurrently", "REINDEX TABLE CONCURRENTLY child", "child", blocker=_RE
+    ),
+    # partitions
+    LockCase(
+        "create_partition",
+        "CREATE TABLE events_2027 PARTITION OF events"
+        " FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')",
+        "events",
+    ),
+    LockCase(
+        "attach_partition",
+        "ALTER TABLE events ATTACH PARTITION events_2026"
+        " FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+        "events",
+        scan_table="events_2026",
+    ),
+    LockCase("detach_partition", "ALTER TABLE events DETACH PARTITION events_2024", "events"),
+    LockCase(
+        "detach_partition_concurrently",
+        "ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY",
+        "events",
+        # the second of its two transactions waits for the partition's ACCESS EXCLUSIVE
+        blocker="LOCK TABLE events_2024 IN ACCESS SHARE MODE",
+    ),
+    LockCase(
+        "alter_foreign_key_deferrable",
+        _ALTER + "ALTER CONSTRAINT child_parent_fk DEFERRABLE",
+        "child",
+    ),
+    # statement forms newer than 15
+    LockCase(
+        "set_generated_expression",
+        "ALTER TABLE gen ALTER COLUMN g SET EXPRESSION AS (id * 3)",
+        "gen",
+        since=170000,
+    ),
+    LockCase(
+        "add_column_virtual_generated",
+        _ALTER + "ADD COLUMN x int GENERATED ALWAYS AS (id * 2) VIRTUAL",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        "add_not_null_constraint_not_valid",
+        _ALTER + "ADD CONSTRAINT child_note_nn NOT NULL note NOT VALID",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        "add_not_null_constraint",
+        _ALTER + "ADD CONSTRAINT child_note_nn NOT NULL note",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        "add_not_null_constraint_with_valid_check",
+        _ALTER + "ADD CONSTRAINT child_c_nn NOT NULL c",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        "validate_not_null_constraint",
+        _ALTER + "VALIDATE CONSTRAINT child_n_not_null",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        # on 18 a NOT VALID NOT NULL constraint is there, and is validated; on 15, plain
+        "set_not_null_over_not_valid_constraint",
+        _ALTER + "ALTER COLUMN n SET NOT NULL",
+        "child",
+    ),
+    LockCase(
+        "add_check_not_enforced",
+        _ALTER + "ADD CONSTRAINT child_id_positive CHECK (id > 0) NOT ENFORCED",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        "add_foreign_key_not_enforced",
+        _ALTER + "ADD CONSTRAINT child_parent_fk2 FOREIGN KEY (parent_id) REFERENCES parent (id)"
+        " NOT ENFORCED",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        "alter_foreign_key_not_enforced",
+        _ALTER + "ALTER CONSTRAINT child_parent_fk NOT ENFORCED",
+        "child",
+        since=180000,
+    ),
     # tables
     LockCase("drop_table", "DROP TABLE child", "child"),
     LockCase("drop_table_cascade", "DROP TABLE parent CASCADE", "parent"),
@@ -384,7 +505,7 @@ WHERE relnamespace = 'public'::regnamespace
 """
 _LOCKS_SQL = """
 SELECT l.relation::int8, l.mode FROM pg_locks l
-WHERE l.pid = %s AND l.locktype = 'relation' AND l.granted
+WHERE l.pid = %s AND l.locktype = 'relation' AND (l.granted OR %s)
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
 _SCANS_SQL = "SELECT relid::int8 FROM pg_stat_xact_user_tables WHERE seq_scan > 0"
@@ -393,6 +514,8 @@ _SCANS_SQL = "SELECT relid::int8 FROM pg_stat_xact_user_tables WHERE seq_scan > 
 def setup(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(SETUP_SQL)
+        if conn.info.server_version >= 180000:
+            conn.execute(SETUP_SQL_18)
 
 
 def table_context(dsn: str) -> dict[str, TableContext]:
@@ -466,11 +589,15 @@ def _relations(conn: Conn) -> _Relations:
     return {oid: (name, kind, node) for oid, name, kind, node in conn.execute(_RELATIONS_SQL)}
 
 
-def _locks(conn: Conn, pid: int, before: _Relations) -> tuple[dict[str, LockMode], dict[str, str]]:
+def _locks(
+    conn: Conn, pid: int, before: _Relations, waiting: bool = False
+) -> tuple[dict[str, LockMode], dict[str, str]]:
+    """The locks backend `pid` holds (and, with `waiting`, the one it waits for: a statement
+    watched while it waits will take it next)."""
     now = _relations(conn)
     locks: dict[str, LockMode] = {}
     kinds: dict[str, str] = {}
-    for oid, pg_mode in conn.execute(_LOCKS_SQL, (pid,)):
+    for oid, pg_mode in conn.execute(_LOCKS_SQL, (pid, waiting)):
         # named as before the statement (a dropped or renamed table), else as created
         known = before.get(oid) or now.get(oid)
         if known is None:
@@ -545,7 +672,7 @@ def _observe_concurrently(dsn: str, sql: str, blocker: str) -> Observation:
         thread.start()
         try:
             _wait_until_waiting(watcher, pid, thread)
-            locks, kinds = _locks(watcher, pid, before)
+            locks, kinds = _locks(watcher, pid, before, waiting=True)
         finally:
             holder.commit()
             thread.join(WAIT_TIMEOUT_S)
