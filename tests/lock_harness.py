@@ -23,7 +23,8 @@ waits, then reads its locks. Their scans are not observable from another backend
 `table_context()` reads the `TableContext` the classifier needs from the catalog, so the test
 compares the classifier with PostgreSQL on the same knowledge a planner would have.
 
-Run `python -m tests.lock_harness` to print the observed table in docs/locks.md.
+Run `python -m tests.lock_harness` to print the generated part of docs/locks.md (every case
+on every PostgreSQL major this machine has: the system's and the embedded one).
 """
 
 from __future__ import annotations
@@ -704,43 +705,262 @@ def _wait_until_waiting(watcher: Conn, pid: int, thread: threading.Thread) -> No
     raise AssertionError(f"backend {pid} never waited for the blocker")
 
 
-# --- the table in docs/locks.md ------------------------------------------------------------
+# --- docs/locks.md ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionRule:
+    """A rule of the classifier that depends on the server version, and the harness cases that
+    show on the servers here which side of it they are on."""
+
+    versions: str
+    rule: str
+    classifier: str
+    cases: tuple[str, ...] = ()
+
+
+VERSION_RULES: tuple[VersionRule, ...] = (
+    VersionRule(
+        "< 11",
+        "ADD COLUMN with any non-NULL DEFAULT rewrites the table",
+        "`rewrite`, note",
+        ("add_column_constant_default", "add_column_now"),
+    ),
+    VersionRule(
+        ">= 11",
+        "a non-volatile DEFAULT is stored in the catalog: no rewrite; a volatile one rewrites",
+        "volatile or unknown function → `rewrite`",
+        ("add_column_now", "add_column_txid_current", "add_column_random"),
+    ),
+    VersionRule(
+        "< 12",
+        "SET NOT NULL always scans; a valid CHECK (c IS NOT NULL) does not help",
+        "`scan`, note",
+        ("set_not_null", "set_not_null_with_valid_check"),
+    ),
+    VersionRule(
+        "< 12",
+        "ALTER TYPE ... ADD VALUE cannot run in a transaction block",
+        "`transactional = False`, note",
+        ("enum_add_value",),
+    ),
+    VersionRule(
+        "< 12",
+        "ATTACH PARTITION locks the partitioned table ACCESS EXCLUSIVE (SHARE UPDATE EXCLUSIVE"
+        " from 12)",
+        "ACCESS EXCLUSIVE on the parent, note",
+        ("attach_partition",),
+    ),
+    VersionRule(
+        ">= 12",
+        "REINDEX ... CONCURRENTLY exists: SHARE UPDATE EXCLUSIVE, outside a transaction",
+        "older: note that the server rejects it",
+        ("reindex_index_concurrently", "reindex_table_concurrently"),
+    ),
+    VersionRule(
+        "14.0-14.3",
+        "indexes built or rebuilt CONCURRENTLY can be corrupted (a bug, not a lock)",
+        "note on CREATE INDEX / REINDEX CONCURRENTLY: upgrade to 14.4+",
+    ),
+    VersionRule(
+        ">= 14",
+        "DETACH PARTITION ... CONCURRENTLY / FINALIZE exist: SHARE UPDATE EXCLUSIVE on the"
+        " parent, ACCESS EXCLUSIVE on the partition, two transactions",
+        "older: note that the server rejects it",
+        ("detach_partition_concurrently",),
+    ),
+    VersionRule(
+        ">= 16",
+        "GRANT / REVOKE on a table take ACCESS SHARE on it (none on 15; 16 and 17 are not"
+        " observed here and assumed like 18)",
+        "ACCESS SHARE from 16 on, note on 16 and 17",
+        ("grant", "revoke"),
+    ),
+    VersionRule(
+        ">= 17",
+        "ALTER COLUMN ... SET EXPRESSION exists: ACCESS EXCLUSIVE, rewrite",
+        "older: note that the server rejects it",
+        ("set_generated_expression",),
+    ),
+    VersionRule(
+        ">= 18",
+        "generated columns are VIRTUAL unless STORED: ADD COLUMN does not rewrite",
+        "no `rewrite` for VIRTUAL; older: note that the server rejects it",
+        ("add_column_virtual_generated",),
+    ),
+    VersionRule(
+        ">= 18",
+        "NOT NULL is a constraint: ADD CONSTRAINT ... NOT NULL [NOT VALID] and VALIDATE it"
+        " later; a valid CHECK (c IS NOT NULL) spares the scan; SET NOT NULL validates a NOT"
+        " VALID one",
+        "`scan` unless NOT VALID or proven; note on SET NOT NULL and CHECK (c IS NOT NULL)",
+        (
+            "add_not_null_constraint_not_valid",
+            "add_not_null_constraint",
+            "add_not_null_constraint_with_valid_check",
+            "validate_not_null_constraint",
+            "set_not_null_over_not_valid_constraint",
+        ),
+    ),
+    VersionRule(
+        ">= 18",
+        "CHECK and FOREIGN KEY constraints can be NOT ENFORCED: no scan; ALTER CONSTRAINT ..."
+        " [NOT] ENFORCED adds or drops an FK's triggers (ACCESS EXCLUSIVE on both tables)",
+        "no `scan`; referenced table ACCESS EXCLUSIVE; older: note that the server rejects it",
+        (
+            "add_check_not_enforced",
+            "add_foreign_key_not_enforced",
+            "alter_foreign_key_not_enforced",
+        ),
+    ),
+)
+
+BEGIN_GENERATED = "<!-- generated by `python -m tests.lock_harness`; a test keeps it current -->"
+END_GENERATED = "<!-- end of generated part -->"
+
+# per major: case id -> (what PostgreSQL did, the classifier's facts), None when rejected
+Observed = dict[int, dict[str, tuple[Observation, LockFacts] | None]]
+
+
+def observe_all(admin_dsn: str, name: str) -> dict[str, tuple[Observation, LockFacts] | None]:
+    """Every case on the server of `admin_dsn`, each database named `name` + a number."""
+    from wesley.db.cluster import create_database, drop_database
+    from wesley.plan.locks import classify
+
+    made = [f"{name}_shared"]
+    shared = create_database(admin_dsn, made[0])
+    try:
+        setup(shared)
+        context = table_context(shared)
+        out: dict[str, tuple[Observation, LockFacts] | None] = {}
+        for number, case in enumerate(CASES):
+            dsn = shared
+            if case.blocker is not None:
+                made.append(f"{name}_{number}")
+                dsn = create_database(admin_dsn, made[-1])
+                setup(dsn)
+            try:
+                obs = observe(dsn, case)
+            except psycopg.Error:
+                if case.since == 0:
+                    raise
+                out[case.id] = None
+                continue
+            out[case.id] = (obs, classify(case.sql, obs.server_version, context))
+        return out
+    finally:
+        for db in made:
+            drop_database(admin_dsn, db)
 
 
 def _flag(value: bool | None) -> str:
     return "n/a" if value is None else ("yes" if value else "no")
 
 
-def markdown_row(case: LockCase, obs: Observation, facts: LockFacts) -> str:
+def _facts_cells(case: LockCase, obs: Observation, facts: LockFacts) -> str:
     named = frozenset(lock.relation for lock in facts.locks)
     locks = obs.relevant_locks(named)
     shown = "; ".join(f"{rel}: {mode}" for rel, mode in sorted(locks.items())) or "none"
-    scanned = None if obs.scanned is None or not case.check_scan else case.target in obs.scanned
-    sql = case.sql.replace("|", "\\|")
+    scanned = (
+        None if obs.scanned is None or not case.check_scan else case.scanned_table in obs.scanned
+    )
     return (
-        f"| `{sql}` | {shown} | {_flag(case.target in obs.rewritten)} | {_flag(scanned)} "
-        f"| {_flag(obs.transactional)} |"
+        f"{shown} | {_flag(case.target in obs.rewritten)} | {_flag(scanned)} "
+        f"| {_flag(obs.transactional)}"
     )
 
 
-def main() -> None:
-    from wesley.db.cluster import EphemeralCluster, create_database
-    from wesley.plan.locks import classify
+def _majors(majors: list[int]) -> str:
+    return ", ".join(str(m) for m in majors)
 
-    with EphemeralCluster() as cluster:
-        shared = create_database(cluster.dsn, "locks")
-        setup(shared)
-        context = table_context(shared)
-        print("| statement | locks (strongest per relation) | rewrite | scan | in a transaction |")
-        print("| --- | --- | --- | --- | --- |")
-        for number, case in enumerate(CASES):
-            dsn = shared
-            if case.blocker is not None:
-                dsn = create_database(cluster.dsn, f"locks_{number}")
-                setup(dsn)
-            obs = observe(dsn, case)
-            print(markdown_row(case, obs, classify(case.sql, obs.server_version, context)))
-        print(f"\nobserved on PostgreSQL {cluster.server_version}")
+
+def statement_rows(observed: Observed) -> list[str]:
+    """One row per statement and outcome: identical outcomes on several majors share a row."""
+    rows = []
+    for case in CASES:
+        outcomes: dict[str, list[int]] = {}
+        rejected: list[int] = []
+        for major, cases in sorted(observed.items()):
+            got = cases[case.id]
+            if got is None:
+                rejected.append(major)
+            else:
+                outcomes.setdefault(_facts_cells(case, *got), []).append(major)
+        sql = case.sql.replace("|", "\\|")
+        for cells, majors in outcomes.items():
+            on = _majors(majors) + (f" ({_majors(rejected)}: rejected)" if rejected else "")
+            rows.append(f"| `{sql}` | {cells} | {on} |")
+    return rows
+
+
+def rule_rows(observed: Observed) -> list[str]:
+    rows = []
+    for rule in VERSION_RULES:
+        if not rule.cases:
+            seen = "nothing to observe"
+        else:
+            parts = []
+            for major, cases in sorted(observed.items()):
+                rejected = [c for c in rule.cases if cases[c] is None]
+                if not rejected:
+                    parts.append(f"{major}: observed")
+                elif len(rejected) == len(rule.cases):
+                    parts.append(f"{major}: rejected")
+                else:
+                    parts.append(f"{major}: rejected " + ", ".join(f"`{c}`" for c in rejected))
+            seen = "; ".join(parts) + " — " + ", ".join(f"`{c}`" for c in rule.cases)
+        rows.append(f"| {rule.versions} | {rule.rule} | {rule.classifier} | {seen} |")
+    return rows
+
+
+def document(observed: Observed) -> str:
+    """The generated part of docs/locks.md."""
+    majors = _majors(sorted(observed))
+    lines = [
+        BEGIN_GENERATED,
+        "",
+        f"## Observed on PostgreSQL {majors}",
+        "",
+        "Each statement ran on a server of every major listed; a row names the majors it holds"
+        " for (several rows: the majors differ; `rejected`: that server does not know the"
+        " statement, and the classifier says which version it needs).",
+        "",
+        "| statement | locks (strongest per relation) | rewrite | scan | in a transaction | on |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *statement_rows(observed),
+        "",
+        "## Version rules",
+        "",
+        "Every rule of the classifier that depends on the server version, and the harness cases"
+        f" that show it on the servers here ({majors}). A rule for older servers is shown from"
+        " its other side: the cases observe the newer behaviour; no older server runs here.",
+        "",
+        "| server | rule | classifier | observed here (cases) |",
+        "| --- | --- | --- | --- |",
+        *rule_rows(observed),
+        "",
+        END_GENERATED,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def generated_part(text: str) -> str:
+    """The generated part of a docs/locks.md text (markers included), or ''."""
+    begin, end = text.find(BEGIN_GENERATED), text.find(END_GENERATED)
+    if begin < 0 or end < 0:
+        return ""
+    return text[begin : end + len(END_GENERATED)] + "\n"
+
+
+def main() -> None:
+    """Print the generated part of docs/locks.md, observed on every major this machine has."""
+    from wesley.db.cluster import EphemeralCluster, servers_by_major
+
+    observed: Observed = {}
+    for major, bindir in servers_by_major().items():
+        with EphemeralCluster(bindir=bindir) as cluster:
+            observed[major] = observe_all(cluster.dsn, "locks")
+    print(document(observed), end="")
 
 
 if __name__ == "__main__":

@@ -13,15 +13,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import psycopg
 import pytest
 
+from tests.conftest import EXTERNAL, SERVERS
+from tests.helpers import REPO
 from tests.lock_harness import (
     CASES,
+    VERSION_RULES,
     LockCase,
     Observation,
+    Observed,
+    document,
+    generated_part,
     observe,
+    observe_all,
     setup,
     table_context,
 )
@@ -136,3 +144,31 @@ def test_function_volatility_matches_pg_proc(pg_dsn: str) -> None:
     for name in NON_VOLATILE_FUNCTIONS:
         assert name in volatility, name
         assert "v" not in volatility[name], name
+
+
+def test_every_version_rule_names_cases_that_exist() -> None:
+    ids = {case.id for case in CASES}
+    for rule in VERSION_RULES:
+        assert set(rule.cases) <= ids, rule
+
+
+@pytest.mark.skipif(
+    bool(EXTERNAL) or not {15, 18} <= set(SERVERS),
+    reason="docs/locks.md is observed on PostgreSQL 15 and 18; both must be installed",
+)
+def test_docs_locks_md_is_current(pg_clusters: Any) -> None:
+    """The generated part of docs/locks.md is what PostgreSQL 15 and 18 do today."""
+    observed: Observed = {
+        major: observe_all(pg_clusters.admin_dsn(major), f"wesley_docs_{uuid.uuid4().hex[:8]}")
+        for major in (15, 18)
+    }
+    for cases in observed.values():  # what the doc says is also what the classifier says
+        for case in CASES:
+            got = cases[case.id]
+            if got is not None:
+                _assert_agrees(case, *got)
+    written = generated_part((REPO / "docs" / "locks.md").read_text(encoding="utf-8"))
+    assert written == document(observed), (
+        f"docs/locks.md is stale on {sorted(observed)}: regenerate its generated part with "
+        "python -m tests.lock_harness"
+    )
