@@ -512,32 +512,44 @@ def _unprivileged_user() -> str | None:
 
 def _reachable_by(bindir: Path, user: str | None) -> Path:
     """`bindir`, or when `user` (the server's OS user) cannot reach it, as with a virtualenv
-    under root's home, a copy of its installation (bin, lib, share) it can reach, made once per
-    installation and version in the temp dir."""
+    under root's home, a copy of its installation it can reach, made once per installation and
+    version in the temp dir."""
     if user is None or _open_to_all(bindir):
         return bindir
-    root = bindir.parent
-    digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    base, parts = _installation(bindir)
+    digest = hashlib.sha256(str(base).encode()).hexdigest()[:12]
     mirror = Path(tempfile.gettempdir()) / f"wesley-pg{server_version_of(bindir)}-{digest}"
+    copied_bin = mirror / bindir.relative_to(base)
     if (mirror / _COMPLETE).is_file():
-        return mirror / bindir.name
+        return copied_bin
     staging = Path(tempfile.mkdtemp(prefix=f"{mirror.name}.", dir=mirror.parent))
     try:
-        for part in (bindir.name, "lib", "share"):
-            if (root / part).is_dir():
-                shutil.copytree(root / part, staging / part, symlinks=True)
+        for part in parts:
+            shutil.copytree(part, staging / part.relative_to(base), symlinks=True)
         for path in [staging, *staging.rglob("*")]:
             if not path.is_symlink():
                 mode = path.stat().st_mode
                 path.chmod(mode | (0o755 if path.is_dir() else 0o444))
-        (staging / _COMPLETE).write_text(f"a copy of {root} the server's user can read\n")
+        (staging / _COMPLETE).write_text(f"a copy of {base} the server's user can read\n")
         os.rename(staging, mirror)  # atomic; another process may have won the race
     except OSError:
         if not (mirror / _COMPLETE).is_file():
             raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return mirror / bindir.name
+    return copied_bin
+
+
+def _installation(bindir: Path) -> tuple[Path, list[Path]]:
+    """What the server needs besides its bin dir (`lib`, `share` next to it) and the directory
+    their relative places are kept from. A wheel repaired by auditwheel keeps its libraries in
+    `<package>.libs` beside the package, found through `$ORIGIN/../../../<package>.libs`."""
+    root = bindir.parent
+    parts = [bindir, *(p for p in (root / "lib", root / "share") if p.is_dir())]
+    vendored = root.parent.with_name(f"{root.parent.name}.libs")
+    if vendored.is_dir():
+        return root.parent.parent, [*parts, vendored]
+    return root, parts
 
 
 _COMPLETE = ".wesley-complete"
