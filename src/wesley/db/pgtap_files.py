@@ -8,7 +8,8 @@ every major from 11 on. They come from, in order:
    user's cache when that is read-only), which `python -m wesley.db.pgtap_files` fetches once:
    Debian's `postgresql-15-pgtap` package, version and SHA-256 pinned below, through
    `apt-get download`;
-3. Debian's package installed on this machine (`/usr/share/postgresql/*/extension`).
+3. the embedded server's `share/extension`, where `./scripts/setup` installs it;
+4. Debian's package installed on this machine (`/usr/share/postgresql/*/extension`).
 
 `install_into(sharedir)` copies them into a server's `share/extension` (what
 `./scripts/setup` does for the embedded server, whose files live in the Python environment);
@@ -29,6 +30,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from wesley.db.embedded import embedded_bindir
 from wesley.errors import ExitCode, WesleyError
 
 
@@ -79,6 +81,9 @@ def find_source() -> Path | None:
     if os.environ.get("WESLEY_PGTAP_DIR"):
         candidates.append(Path(os.environ["WESLEY_PGTAP_DIR"]))
     candidates.append(wesley_copy())
+    embedded = embedded_bindir()
+    if embedded is not None:  # the setup installs it there
+        candidates.append(embedded.parent / "share" / "extension")
     debian = sorted(
         (d for d in DEBIAN_SHARE.glob("*/extension") if d.parent.name.isdigit()),
         key=lambda d: int(d.parent.name),
@@ -174,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m wesley.db.pgtap_files")
     parser.add_argument("--sharedir", help="a server's share directory (default: the embedded)")
     args = parser.parse_args(argv)
-    from wesley.db.cluster import embedded_bindir, sharedir_of
+    from wesley.db.cluster import sharedir_of
 
     if args.sharedir:
         sharedir = Path(args.sharedir)
