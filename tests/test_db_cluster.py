@@ -552,3 +552,25 @@ def test_pgtap_fetched_from_debian_is_checked_against_its_pin(tmp_path: Path) ->
     assert info.value.code == "PGTAP_MISSING"
     assert "not the pinned" in info.value.message
     assert not (tmp_path / "bad").exists()
+
+
+def test_pgtap_for_a_server_that_lacks_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m wesley.db.pgtap_files --sharedir DIR`: copied from a source on this machine
+    when there is one; else the pinned package is fetched (here: with every source hidden)."""
+    share = tmp_path / "share"
+    (share / "extension").mkdir(parents=True)
+    assert pgtap_files.main(["--sharedir", str(share)]) == 0
+    assert pgtap_files.has_pgtap(share / "extension")
+    assert "already" in pgtap_files.ensure_for(share)
+    if shutil.which("apt-get") is None:
+        return
+    monkeypatch.delenv("WESLEY_PGTAP_DIR", raising=False)
+    monkeypatch.setattr(pgtap_files, "DEBIAN_SHARE", tmp_path / "no-debian")
+    monkeypatch.setattr(pgtap_files, "embedded_bindir", lambda: None)
+    monkeypatch.setattr(pgtap_files, "wesley_copy", lambda: tmp_path / "copy" / "extension")
+    fresh = tmp_path / "fresh"
+    (fresh / "extension").mkdir(parents=True)
+    done = pgtap_files.ensure_for(fresh)
+    assert done.startswith(f"fetched {pgtap_files.PGTAP_DEB.name} 1.2.0-3"), done
+    assert pgtap_files.has_pgtap(tmp_path / "copy" / "extension")
+    assert pgtap_files.has_pgtap(fresh / "extension")

@@ -166,6 +166,16 @@ def test_pg_bin_option_wins_over_the_environment_and_names_itself(
     assert error["message"].startswith(f"--pg-bin={tmp_path} ")
 
 
+def test_pg_bin_with_a_dsn_is_a_usage_error() -> None:
+    Path("blade-v2.graphql").write_bytes(BLADE_V2.read_bytes())
+    failed = wes(
+        "rehearse", "--schema", "blade-v2.graphql", "--pg-bin", "embedded",
+        "--dsn", "postgresql://nobody@127.0.0.1:1/x", "--json",
+    )  # fmt: skip
+    assert failed.code == ExitCode.INPUT
+    assert failed.json()["error"]["code"] == "USAGE"
+
+
 def test_postgres_bin_in_wesley_toml(pg_bin: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("WESLEY_PG_BIN")
     Path("blade-v2.graphql").write_bytes(BLADE_V2.read_bytes())

@@ -135,6 +135,12 @@ def rehearse_cmd(
         old = load_ir_file(from_path, options)
     else:
         old = deployed_ir(options)
+    if pg_bin and dsn:
+        raise input_error(
+            "USAGE",
+            "--pg-bin chooses the server of the ephemeral shadow, and --dsn gives a shadow",
+            "drop one of them",
+        )
     choice, source = _pg_bin_choice(pg_bin, config.raw)
     previous = signal.signal(signal.SIGTERM, _sigterm)
     try:
