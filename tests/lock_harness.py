@@ -23,7 +23,8 @@ waits, then reads its locks. Their scans are not observable from another backend
 `table_context()` reads the `TableContext` the classifier needs from the catalog, so the test
 compares the classifier with PostgreSQL on the same knowledge a planner would have.
 
-Run `python -m tests.lock_harness` to print the observed table in docs/locks.md.
+Run `python -m tests.lock_harness` to print the generated part of docs/locks.md (every case
+on every PostgreSQL major this machine has: the system's and the embedded one).
 """
 
 from __future__ import annotations
@@ -50,11 +51,12 @@ CREATE TABLE child (
     amount numeric(10, 2),
     c text,
     email text,
-    ts timestamptz(3)
+    ts timestamptz(3),
+    n int
 );
 INSERT INTO parent SELECT g, 'p' || g FROM generate_series(1, 20) g;
 INSERT INTO other SELECT g FROM generate_series(1, 20) g;
-INSERT INTO child SELECT g, g, g, 'n', g, 'x', 'e' || g, now() FROM generate_series(1, 20) g;
+INSERT INTO child SELECT g, g, g, 'n', g, 'x', 'e' || g, now(), g FROM generate_series(1, 20) g;
 ALTER TABLE child ADD CONSTRAINT child_parent_fk FOREIGN KEY (parent_id) REFERENCES parent (id);
 ALTER TABLE child ADD CONSTRAINT child_other_fk FOREIGN KEY (other_id) REFERENCES other (id)
     NOT VALID;
@@ -65,6 +67,18 @@ CREATE UNIQUE INDEX child_email_key ON child (email);
 CREATE POLICY child_policy ON child USING (true);
 CREATE TYPE mood AS ENUM ('happy', 'sad');
 CREATE SEQUENCE child_seq;
+CREATE TABLE events (id int NOT NULL, at date NOT NULL) PARTITION BY RANGE (at);
+CREATE TABLE events_2024 PARTITION OF events FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE events_2025 PARTITION OF events FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+INSERT INTO events SELECT g, date '2024-01-01' + g * 20 FROM generate_series(1, 20) g;
+CREATE TABLE events_2026 (id int NOT NULL, at date NOT NULL);
+INSERT INTO events_2026 SELECT g, date '2026-01-01' + g FROM generate_series(1, 20) g;
+CREATE TABLE gen (id int NOT NULL, g int GENERATED ALWAYS AS (id * 2) STORED);
+INSERT INTO gen SELECT g FROM generate_series(1, 20) g;
+"""
+# PostgreSQL 18 keeps NOT NULL as a constraint that can be NOT VALID: one to validate
+SETUP_SQL_18 = """
+ALTER TABLE child ADD CONSTRAINT child_n_not_null NOT NULL n NOT VALID;
 """
 
 TABLE_KINDS = frozenset("rpvmf")  # tables, partitioned tables, views, matviews, foreign tables
@@ -81,6 +95,14 @@ class LockCase:
     blocker: str | None = None
     # False where a sequential scan is not the statement's own work (an UPDATE's plan)
     check_scan: bool = True
+    # the table whose sequential scan is the statement's work, when not `target`
+    scan_table: str | None = None
+    # the first server version that has the statement; older ones must reject it
+    since: int = 0
+
+    @property
+    def scanned_table(self) -> str | None:
+        return self.scan_table or self.target
 
 
 _ALTER = "ALTER TABLE child "
@@ -283,6 +305,106 @@ CASES: tuple[LockCase, ...] = (
     LockCase(
         "drop_index_concurrently", "DROP INDEX CONCURRENTLY child_note_idx", "child", blocker=_AS
     ),
+    LockCase("reindex_index", "REINDEX INDEX child_note_idx", "child"),
+    LockCase("reindex_table", "REINDEX TABLE child", "child"),
+    LockCase(
+        "reindex_index_concurrently",
+        "REINDEX INDEX CONCURRENTLY child_note_idx",
+        "child",
+        blocker=_RE,
+    ),
+    LockCase(
+        "reindex_table_concurrently", "REINDEX TABLE CONCURRENTLY child", "child", blocker=_RE
+    ),
+    # partitions
+    LockCase(
+        "create_partition",
+        "CREATE TABLE events_2027 PARTITION OF events"
+        " FOR VALUES FROM ('2027-01-01') TO ('2028-01-01')",
+        "events",
+    ),
+    LockCase(
+        "attach_partition",
+        "ALTER TABLE events ATTACH PARTITION events_2026"
+        " FOR VALUES FROM ('2026-01-01') TO ('2027-01-01')",
+        "events",
+        scan_table="events_2026",
+    ),
+    LockCase("detach_partition", "ALTER TABLE events DETACH PARTITION events_2024", "events"),
+    LockCase(
+        "detach_partition_concurrently",
+        "ALTER TABLE events DETACH PARTITION events_2024 CONCURRENTLY",
+        "events",
+        # the second of its two transactions waits for the partition's ACCESS EXCLUSIVE
+        blocker="LOCK TABLE events_2024 IN ACCESS SHARE MODE",
+    ),
+    LockCase(
+        "alter_foreign_key_deferrable",
+        _ALTER + "ALTER CONSTRAINT child_parent_fk DEFERRABLE",
+        "child",
+    ),
+    # statement forms newer than 15
+    LockCase(
+        "set_generated_expression",
+        "ALTER TABLE gen ALTER COLUMN g SET EXPRESSION AS (id * 3)",
+        "gen",
+        since=170000,
+    ),
+    LockCase(
+        "add_column_virtual_generated",
+        _ALTER + "ADD COLUMN x int GENERATED ALWAYS AS (id * 2) VIRTUAL",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        "add_not_null_constraint_not_valid",
+        _ALTER + "ADD CONSTRAINT child_note_nn NOT NULL note NOT VALID",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        "add_not_null_constraint",
+        _ALTER + "ADD CONSTRAINT child_note_nn NOT NULL note",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        "add_not_null_constraint_with_valid_check",
+        _ALTER + "ADD CONSTRAINT child_c_nn NOT NULL c",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        "validate_not_null_constraint",
+        _ALTER + "VALIDATE CONSTRAINT child_n_not_null",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        # on 18 a NOT VALID NOT NULL constraint is there, and is validated; on 15, plain
+        "set_not_null_over_not_valid_constraint",
+        _ALTER + "ALTER COLUMN n SET NOT NULL",
+        "child",
+    ),
+    LockCase(
+        "add_check_not_enforced",
+        _ALTER + "ADD CONSTRAINT child_id_positive CHECK (id > 0) NOT ENFORCED",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        "add_foreign_key_not_enforced",
+        _ALTER + "ADD CONSTRAINT child_parent_fk2 FOREIGN KEY (parent_id) REFERENCES parent (id)"
+        " NOT ENFORCED",
+        "child",
+        since=180000,
+    ),
+    LockCase(
+        "alter_foreign_key_not_enforced",
+        _ALTER + "ALTER CONSTRAINT child_parent_fk NOT ENFORCED",
+        "child",
+        since=180000,
+    ),
     # tables
     LockCase("drop_table", "DROP TABLE child", "child"),
     LockCase("drop_table_cascade", "DROP TABLE parent CASCADE", "parent"),
@@ -384,7 +506,7 @@ WHERE relnamespace = 'public'::regnamespace
 """
 _LOCKS_SQL = """
 SELECT l.relation::int8, l.mode FROM pg_locks l
-WHERE l.pid = %s AND l.locktype = 'relation' AND l.granted
+WHERE l.pid = %s AND l.locktype = 'relation' AND (l.granted OR %s)
   AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 """
 _SCANS_SQL = "SELECT relid::int8 FROM pg_stat_xact_user_tables WHERE seq_scan > 0"
@@ -393,6 +515,8 @@ _SCANS_SQL = "SELECT relid::int8 FROM pg_stat_xact_user_tables WHERE seq_scan > 
 def setup(dsn: str) -> None:
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(SETUP_SQL)
+        if conn.info.server_version >= 180000:
+            conn.execute(SETUP_SQL_18)
 
 
 def table_context(dsn: str) -> dict[str, TableContext]:
@@ -466,11 +590,15 @@ def _relations(conn: Conn) -> _Relations:
     return {oid: (name, kind, node) for oid, name, kind, node in conn.execute(_RELATIONS_SQL)}
 
 
-def _locks(conn: Conn, pid: int, before: _Relations) -> tuple[dict[str, LockMode], dict[str, str]]:
+def _locks(
+    conn: Conn, pid: int, before: _Relations, waiting: bool = False
+) -> tuple[dict[str, LockMode], dict[str, str]]:
+    """The locks backend `pid` holds (and, with `waiting`, the one it waits for: a statement
+    watched while it waits will take it next)."""
     now = _relations(conn)
     locks: dict[str, LockMode] = {}
     kinds: dict[str, str] = {}
-    for oid, pg_mode in conn.execute(_LOCKS_SQL, (pid,)):
+    for oid, pg_mode in conn.execute(_LOCKS_SQL, (pid, waiting)):
         # named as before the statement (a dropped or renamed table), else as created
         known = before.get(oid) or now.get(oid)
         if known is None:
@@ -545,7 +673,7 @@ def _observe_concurrently(dsn: str, sql: str, blocker: str) -> Observation:
         thread.start()
         try:
             _wait_until_waiting(watcher, pid, thread)
-            locks, kinds = _locks(watcher, pid, before)
+            locks, kinds = _locks(watcher, pid, before, waiting=True)
         finally:
             holder.commit()
             thread.join(WAIT_TIMEOUT_S)
@@ -577,43 +705,262 @@ def _wait_until_waiting(watcher: Conn, pid: int, thread: threading.Thread) -> No
     raise AssertionError(f"backend {pid} never waited for the blocker")
 
 
-# --- the table in docs/locks.md ------------------------------------------------------------
+# --- docs/locks.md ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionRule:
+    """A rule of the classifier that depends on the server version, and the harness cases that
+    show on the servers here which side of it they are on."""
+
+    versions: str
+    rule: str
+    classifier: str
+    cases: tuple[str, ...] = ()
+
+
+VERSION_RULES: tuple[VersionRule, ...] = (
+    VersionRule(
+        "< 11",
+        "ADD COLUMN with any non-NULL DEFAULT rewrites the table",
+        "`rewrite`, note",
+        ("add_column_constant_default", "add_column_now"),
+    ),
+    VersionRule(
+        ">= 11",
+        "a non-volatile DEFAULT is stored in the catalog: no rewrite; a volatile one rewrites",
+        "volatile or unknown function → `rewrite`",
+        ("add_column_now", "add_column_txid_current", "add_column_random"),
+    ),
+    VersionRule(
+        "< 12",
+        "SET NOT NULL always scans; a valid CHECK (c IS NOT NULL) does not help",
+        "`scan`, note",
+        ("set_not_null", "set_not_null_with_valid_check"),
+    ),
+    VersionRule(
+        "< 12",
+        "ALTER TYPE ... ADD VALUE cannot run in a transaction block",
+        "`transactional = False`, note",
+        ("enum_add_value",),
+    ),
+    VersionRule(
+        "< 12",
+        "ATTACH PARTITION locks the partitioned table ACCESS EXCLUSIVE (SHARE UPDATE EXCLUSIVE"
+        " from 12)",
+        "ACCESS EXCLUSIVE on the parent, note",
+        ("attach_partition",),
+    ),
+    VersionRule(
+        ">= 12",
+        "REINDEX ... CONCURRENTLY exists: SHARE UPDATE EXCLUSIVE, outside a transaction",
+        "older: note that the server rejects it",
+        ("reindex_index_concurrently", "reindex_table_concurrently"),
+    ),
+    VersionRule(
+        "14.0-14.3",
+        "indexes built or rebuilt CONCURRENTLY can be corrupted (a bug, not a lock)",
+        "note on CREATE INDEX / REINDEX CONCURRENTLY: upgrade to 14.4+",
+    ),
+    VersionRule(
+        ">= 14",
+        "DETACH PARTITION ... CONCURRENTLY / FINALIZE exist: SHARE UPDATE EXCLUSIVE on the"
+        " parent, ACCESS EXCLUSIVE on the partition, two transactions",
+        "older: note that the server rejects it",
+        ("detach_partition_concurrently",),
+    ),
+    VersionRule(
+        ">= 16",
+        "GRANT / REVOKE on a table take ACCESS SHARE on it (none on 15; 16 and 17 are not"
+        " observed here and assumed like 18)",
+        "ACCESS SHARE from 16 on, note on 16 and 17",
+        ("grant", "revoke"),
+    ),
+    VersionRule(
+        ">= 17",
+        "ALTER COLUMN ... SET EXPRESSION exists: ACCESS EXCLUSIVE, rewrite",
+        "older: note that the server rejects it",
+        ("set_generated_expression",),
+    ),
+    VersionRule(
+        ">= 18",
+        "generated columns are VIRTUAL unless STORED: ADD COLUMN does not rewrite",
+        "no `rewrite` for VIRTUAL; older: note that the server rejects it",
+        ("add_column_virtual_generated",),
+    ),
+    VersionRule(
+        ">= 18",
+        "NOT NULL is a constraint: ADD CONSTRAINT ... NOT NULL [NOT VALID] and VALIDATE it"
+        " later; a valid CHECK (c IS NOT NULL) spares the scan; SET NOT NULL validates a NOT"
+        " VALID one",
+        "`scan` unless NOT VALID or proven; note on SET NOT NULL and CHECK (c IS NOT NULL)",
+        (
+            "add_not_null_constraint_not_valid",
+            "add_not_null_constraint",
+            "add_not_null_constraint_with_valid_check",
+            "validate_not_null_constraint",
+            "set_not_null_over_not_valid_constraint",
+        ),
+    ),
+    VersionRule(
+        ">= 18",
+        "CHECK and FOREIGN KEY constraints can be NOT ENFORCED: no scan; ALTER CONSTRAINT ..."
+        " [NOT] ENFORCED adds or drops an FK's triggers (ACCESS EXCLUSIVE on both tables)",
+        "no `scan`; referenced table ACCESS EXCLUSIVE; older: note that the server rejects it",
+        (
+            "add_check_not_enforced",
+            "add_foreign_key_not_enforced",
+            "alter_foreign_key_not_enforced",
+        ),
+    ),
+)
+
+BEGIN_GENERATED = "<!-- generated by `python -m tests.lock_harness`; a test keeps it current -->"
+END_GENERATED = "<!-- end of generated part -->"
+
+# per major: case id -> (what PostgreSQL did, the classifier's facts), None when rejected
+Observed = dict[int, dict[str, tuple[Observation, LockFacts] | None]]
+
+
+def observe_all(admin_dsn: str, name: str) -> dict[str, tuple[Observation, LockFacts] | None]:
+    """Every case on the server of `admin_dsn`, each database named `name` + a number."""
+    from wesley.db.cluster import create_database, drop_database
+    from wesley.plan.locks import classify
+
+    made = [f"{name}_shared"]
+    shared = create_database(admin_dsn, made[0])
+    try:
+        setup(shared)
+        context = table_context(shared)
+        out: dict[str, tuple[Observation, LockFacts] | None] = {}
+        for number, case in enumerate(CASES):
+            dsn = shared
+            if case.blocker is not None:
+                made.append(f"{name}_{number}")
+                dsn = create_database(admin_dsn, made[-1])
+                setup(dsn)
+            try:
+                obs = observe(dsn, case)
+            except psycopg.Error:
+                if case.since == 0:
+                    raise
+                out[case.id] = None
+                continue
+            out[case.id] = (obs, classify(case.sql, obs.server_version, context))
+        return out
+    finally:
+        for db in made:
+            drop_database(admin_dsn, db)
 
 
 def _flag(value: bool | None) -> str:
     return "n/a" if value is None else ("yes" if value else "no")
 
 
-def markdown_row(case: LockCase, obs: Observation, facts: LockFacts) -> str:
+def _facts_cells(case: LockCase, obs: Observation, facts: LockFacts) -> str:
     named = frozenset(lock.relation for lock in facts.locks)
     locks = obs.relevant_locks(named)
     shown = "; ".join(f"{rel}: {mode}" for rel, mode in sorted(locks.items())) or "none"
-    scanned = None if obs.scanned is None or not case.check_scan else case.target in obs.scanned
-    sql = case.sql.replace("|", "\\|")
+    scanned = (
+        None if obs.scanned is None or not case.check_scan else case.scanned_table in obs.scanned
+    )
     return (
-        f"| `{sql}` | {shown} | {_flag(case.target in obs.rewritten)} | {_flag(scanned)} "
-        f"| {_flag(obs.transactional)} |"
+        f"{shown} | {_flag(case.target in obs.rewritten)} | {_flag(scanned)} "
+        f"| {_flag(obs.transactional)}"
     )
 
 
-def main() -> None:
-    from wesley.db.cluster import EphemeralCluster, create_database
-    from wesley.plan.locks import classify
+def _majors(majors: list[int]) -> str:
+    return ", ".join(str(m) for m in majors)
 
-    with EphemeralCluster() as cluster:
-        shared = create_database(cluster.dsn, "locks")
-        setup(shared)
-        context = table_context(shared)
-        print("| statement | locks (strongest per relation) | rewrite | scan | in a transaction |")
-        print("| --- | --- | --- | --- | --- |")
-        for number, case in enumerate(CASES):
-            dsn = shared
-            if case.blocker is not None:
-                dsn = create_database(cluster.dsn, f"locks_{number}")
-                setup(dsn)
-            obs = observe(dsn, case)
-            print(markdown_row(case, obs, classify(case.sql, obs.server_version, context)))
-        print(f"\nobserved on PostgreSQL {cluster.server_version}")
+
+def statement_rows(observed: Observed) -> list[str]:
+    """One row per statement and outcome: identical outcomes on several majors share a row."""
+    rows = []
+    for case in CASES:
+        outcomes: dict[str, list[int]] = {}
+        rejected: list[int] = []
+        for major, cases in sorted(observed.items()):
+            got = cases[case.id]
+            if got is None:
+                rejected.append(major)
+            else:
+                outcomes.setdefault(_facts_cells(case, *got), []).append(major)
+        sql = case.sql.replace("|", "\\|")
+        for cells, majors in outcomes.items():
+            on = _majors(majors) + (f" ({_majors(rejected)}: rejected)" if rejected else "")
+            rows.append(f"| `{sql}` | {cells} | {on} |")
+    return rows
+
+
+def rule_rows(observed: Observed) -> list[str]:
+    rows = []
+    for rule in VERSION_RULES:
+        if not rule.cases:
+            seen = "nothing to observe"
+        else:
+            parts = []
+            for major, cases in sorted(observed.items()):
+                rejected = [c for c in rule.cases if cases[c] is None]
+                if not rejected:
+                    parts.append(f"{major}: observed")
+                elif len(rejected) == len(rule.cases):
+                    parts.append(f"{major}: rejected")
+                else:
+                    parts.append(f"{major}: rejected " + ", ".join(f"`{c}`" for c in rejected))
+            seen = "; ".join(parts) + " — " + ", ".join(f"`{c}`" for c in rule.cases)
+        rows.append(f"| {rule.versions} | {rule.rule} | {rule.classifier} | {seen} |")
+    return rows
+
+
+def document(observed: Observed) -> str:
+    """The generated part of docs/locks.md."""
+    majors = _majors(sorted(observed))
+    lines = [
+        BEGIN_GENERATED,
+        "",
+        f"## Observed on PostgreSQL {majors}",
+        "",
+        "Each statement ran on a server of every major listed; a row names the majors it holds"
+        " for (several rows: the majors differ; `rejected`: that server does not know the"
+        " statement, and the classifier says which version it needs).",
+        "",
+        "| statement | locks (strongest per relation) | rewrite | scan | in a transaction | on |",
+        "| --- | --- | --- | --- | --- | --- |",
+        *statement_rows(observed),
+        "",
+        "## Version rules",
+        "",
+        "Every rule of the classifier that depends on the server version, and the harness cases"
+        f" that show it on the servers here ({majors}). A rule for older servers is shown from"
+        " its other side: the cases observe the newer behaviour; no older server runs here.",
+        "",
+        "| server | rule | classifier | observed here (cases) |",
+        "| --- | --- | --- | --- |",
+        *rule_rows(observed),
+        "",
+        END_GENERATED,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def generated_part(text: str) -> str:
+    """The generated part of a docs/locks.md text (markers included), or ''."""
+    begin, end = text.find(BEGIN_GENERATED), text.find(END_GENERATED)
+    if begin < 0 or end < 0:
+        return ""
+    return text[begin : end + len(END_GENERATED)] + "\n"
+
+
+def main() -> None:
+    """Print the generated part of docs/locks.md, observed on every major this machine has."""
+    from wesley.db.cluster import EphemeralCluster, servers_by_major
+
+    observed: Observed = {}
+    for major, bindir in servers_by_major().items():
+        with EphemeralCluster(bindir=bindir) as cluster:
+            observed[major] = observe_all(cluster.dsn, "locks")
+    print(document(observed), end="")
 
 
 if __name__ == "__main__":

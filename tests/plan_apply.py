@@ -56,6 +56,12 @@ def apply_plan(conn: psycopg.Connection[Any], plan: Plan, observe: bool = False)
     """Returns the ids of the steps that ran (guards skip the rest)."""
     ran: list[str] = []
     assert conn.autocommit
+    if observe and plan.server_version // 10000 != conn.info.server_version // 10000:
+        raise AssertionError(
+            f"a plan for PostgreSQL {plan.server_version} is checked against a "
+            f"{conn.info.server_version} server: build it with "
+            "server_version=conn.info.server_version (lock facts depend on the major)"
+        )
     for step in plan.steps:
         row = conn.execute(step.guard.encode()).fetchone()
         if row is not None and row[0]:

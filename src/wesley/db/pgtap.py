@@ -67,8 +67,9 @@ def ensure_pgtap(conn: psycopg.Connection[Any]) -> None:
         raise WesleyError(
             "PGTAP_MISSING",
             f"the pgTAP extension cannot be installed: {exc.diag.message_primary or exc}",
-            "install it on the server (Debian: apt-get install postgresql-15-pgtap) and connect "
-            "as a role that may CREATE EXTENSION",
+            "install it on the server (Debian: apt-get install postgresql-NN-pgtap; the "
+            "embedded PostgreSQL: python -m wesley.db.pgtap_files) and connect as a role that "
+            "may CREATE EXTENSION",
             exit_code=ExitCode.EXECUTION_FAILED,
         ) from None
 

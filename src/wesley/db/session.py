@@ -85,3 +85,9 @@ def lost_error(exc: BaseException, dsn: str, during: str) -> WesleyError:
         "committed are recorded: rerun with --resume to continue",
         exit_code=ExitCode.EXECUTION_FAILED,
     )
+
+
+def server_version(dsn: str) -> int:
+    """The server's version number (e.g. 180001), or DB_CONNECT_FAILED."""
+    with connect(dsn) as conn:
+        return conn.info.server_version

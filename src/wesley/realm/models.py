@@ -53,6 +53,18 @@ class Failure(_Model):
     test: str | None = None
 
 
+class Rehearsal(_Model):
+    """One rehearsal of the plan on one PostgreSQL major. realm.json keeps one per major, so a
+    plan rehearsed on 15 and then on 18 carries both (a deploy needs the target's major)."""
+
+    major: int
+    server_version: int = Field(description="the shadow's version; the plan was made for it")
+    verdict: Verdict
+    plan_hash: str = Field(description="the plan for that version (lock facts differ)")
+    tests_passed: int = 0
+    tests_planned: int = 0
+
+
 class Realm(_Model):
     version: Literal[1] = 1
     verdict: Verdict
@@ -69,6 +81,10 @@ class Realm(_Model):
     timings: dict[str, int] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
     failure: Failure | None = None
+    rehearsals: list[Rehearsal] = Field(
+        default_factory=list,
+        description="every major this plan was rehearsed on, this run's included, by major",
+    )
 
     def to_json_data(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

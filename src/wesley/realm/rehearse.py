@@ -5,7 +5,7 @@ and a second plan from the migrated database that must be empty. The result is a
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,13 +19,13 @@ from wesley.db.executor import ExecOptions, Executor, Progress, StepFailed
 from wesley.db.introspect import introspect
 from wesley.db.pgtap import run_suite
 from wesley.db.privileges import check_probe_role
-from wesley.db.session import connect, lost, lost_error, run_one
+from wesley.db.session import connect, lost, lost_error, run_one, server_version
 from wesley.errors import WesleyError
 from wesley.ir import IR, ir_hash
-from wesley.plan.build import build_plan
+from wesley.plan.build import DEFAULT_SERVER_VERSION, build_plan
 from wesley.plan.models import Plan
 from wesley.plan.timeouts import Pacing, Timeouts
-from wesley.realm.models import Failure, Realm, StepRecord, Tests
+from wesley.realm.models import Failure, Realm, Rehearsal, StepRecord, Tests
 from wesley.samples import RowPlan
 from wesley.targets.pgtap import pgtap
 from wesley.targets.postgres import postgres
@@ -46,16 +46,25 @@ class RehearseOptions:
     wait: bool = False
     progress: Progress | None = None
     notes: list[str] = field(default_factory=list)
+    # the ephemeral shadow's server: `embedded`, `system` or a bin directory, and where that
+    # choice came from (for messages); None: WESLEY_PG_BIN, else the machine's, else embedded
+    pg_bin: str | None = None
+    pg_bin_source: str = "WESLEY_PG_BIN"
+    # the previous realm.json: its rehearsals on other majors are kept when they rehearsed
+    # exactly the plan this run would make for their version
+    previous: Realm | None = None
 
 
 @contextmanager
-def shadow_database(dsn: str | None) -> Iterator[tuple[str, bool]]:
+def shadow_database(
+    dsn: str | None, pg_bin: str | None = None, source: str = "WESLEY_PG_BIN"
+) -> Iterator[tuple[str, bool]]:
     """The given database, or a fresh one in an ephemeral cluster removed afterwards (also on
     an exception or Ctrl-C)."""
     if dsn:
         yield dsn, False
         return
-    with EphemeralCluster() as cluster:
+    with EphemeralCluster(bindir=pg_bin, bindir_source=source) as cluster:
         yield create_database(cluster.dsn, "wesley_shadow"), True
 
 
@@ -83,9 +92,18 @@ def rehearse(old: IR | None, new: IR, opts: RehearseOptions) -> tuple[Realm, Pla
     started = time.monotonic()
     deadline = started + opts.timeout_ms / 1000 if opts.timeout_ms else None
     timings: dict[str, int] = {}
-    plan = build_plan(
-        old, new, allow_destructive=opts.allow_destructive, batch_size=opts.batch_size
-    )
+
+    def plan_for(version: int) -> Plan:
+        return build_plan(
+            old,
+            new,
+            server_version=version,
+            allow_destructive=opts.allow_destructive,
+            batch_size=opts.batch_size,
+        )
+
+    # made again for the shadow's version once it is known: lock facts depend on it
+    plan = plan_for(DEFAULT_SERVER_VERSION)
     realm = Realm(
         verdict="FAIL",
         plan_hash=plan.plan_hash,
@@ -129,14 +147,19 @@ def rehearse(old: IR | None, new: IR, opts: RehearseOptions) -> tuple[Realm, Pla
             for s in plan.steps
         ]
         realm.notes.append("dry run: nothing was executed")
+        realm.rehearsals = kept_rehearsals(opts.previous, realm, plan_for)
         return realm, plan
     t0 = time.monotonic()
     try:
         if opts.dsn:
             check_dsn(opts.dsn)
-        with shadow_database(opts.dsn) as (dsn, _ephemeral):
+        with shadow_database(opts.dsn, opts.pg_bin, opts.pg_bin_source) as (dsn, _ephemeral):
             timings["shadow_ms"] = int((time.monotonic() - t0) * 1000)
             realm.database = redact(dsn)
+            version = server_version(dsn)
+            if version != plan.server_version:
+                plan = plan_for(version)
+                realm.plan_hash = plan.plan_hash
             _run(old, new, plan, dsn, opts, deadline, realm, timings)
     except WesleyError as err:
         realm.failure = Failure(code=err.code, message=err.message, hint=err.hint)
@@ -155,7 +178,33 @@ def rehearse(old: IR | None, new: IR, opts: RehearseOptions) -> tuple[Realm, Pla
     finally:
         timings["total_ms"] = int((time.monotonic() - started) * 1000)
         realm.timings = timings
+    realm.rehearsals = kept_rehearsals(opts.previous, realm, plan_for)
+    if realm.server_version is not None:
+        this = Rehearsal(
+            major=realm.server_version // 10000,
+            server_version=plan.server_version,
+            verdict=realm.verdict,
+            plan_hash=plan.plan_hash,
+            tests_passed=realm.tests.passed,
+            tests_planned=realm.tests.planned,
+        )
+        others = [r for r in realm.rehearsals if r.major != this.major]
+        realm.rehearsals = sorted([*others, this], key=lambda r: r.major)
     return realm, plan
+
+
+def kept_rehearsals(
+    previous: Realm | None, realm: Realm, plan_for: Callable[[int], Plan]
+) -> list[Rehearsal]:
+    """The previous realm's rehearsals that still hold: same schema, same starting point, and
+    for their server version the very plan this run would make (batch size, destructive
+    changes and lock facts included). Anything else is evidence about another plan."""
+    if previous is None or (previous.ir_hash, previous.from_ir_hash) != (
+        realm.ir_hash,
+        realm.from_ir_hash,
+    ):
+        return []
+    return [r for r in previous.rehearsals if plan_for(r.server_version).plan_hash == r.plan_hash]
 
 
 def _build_old(

@@ -127,7 +127,7 @@ def normalize_type_name(text: str, where: Location | None, what: str) -> str:
         stmts = parse_sql(f"SELECT NULL::{text}") if ";" not in text else []
     except ParseError:
         stmts = []
-    stmt = stmts[0].stmt if len(stmts) == 1 else None
+    stmt: Any = stmts[0].stmt if len(stmts) == 1 else None
     ok = (
         isinstance(stmt, ast.SelectStmt)
         and stmt.targetList is not None
@@ -154,7 +154,7 @@ def comparable_expression(sql: str) -> str:
     """A spelling of `sql` in which what PostgreSQL stores (`pg_get_expr`) and what the schema
     said compare equal: parsed, literal casts dropped, re-rendered, lower-cased keywords."""
     try:
-        stmt = parse_sql(f"SELECT ({sql})")[0].stmt
+        stmt: Any = parse_sql(f"SELECT ({sql})")[0].stmt
     except ParseError:
         return sql
     node = stmt.targetList[0].val
@@ -175,7 +175,7 @@ class _ColumnRefs(visitors.Visitor):
 def column_refs(sql: str) -> set[str]:
     """Unqualified column names an expression reads (`price > 0` → {"price"})."""
     try:
-        stmt = parse_sql(f"SELECT ({sql})")[0].stmt
+        stmt: Any = parse_sql(f"SELECT ({sql})")[0].stmt
     except ParseError:
         return set()
     finder = _ColumnRefs()

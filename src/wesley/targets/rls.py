@@ -9,6 +9,8 @@ Every statement is idempotent (CREATE OR REPLACE, DROP POLICY IF EXISTS, ENABLE/
 
 from __future__ import annotations
 
+from typing import Any
+
 from pglast import parse_sql, visitors
 
 from wesley.ir import IR, Policy, Table
@@ -53,7 +55,8 @@ class _Calls(visitors.Visitor):
 
 def called_functions(expr: str) -> set[str]:
     finder = _Calls()
-    finder(parse_sql(f"SELECT ({expr})")[0].stmt)
+    stmt: Any = parse_sql(f"SELECT ({expr})")[0].stmt
+    finder(stmt)
     return finder.names
 
 
