@@ -289,14 +289,6 @@ def test_there_are_at_least_30_pairs() -> None:
 def test_plan_turns_old_into_new(pair: Pair, pg_dsn: str) -> None:
     old, new = ir(pair.old, pair.old_options), ir(pair.new, pair.new_options)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        # predicted for the server's version: what that major does is checked per step
-        plan = build_plan(
-            old if pair.old else None,
-            new,
-            allow_destructive=pair.destructive,
-            server_version=conn.info.server_version,
-        )
-        assert bool(plan.destructive) == pair.destructive, plan.destructive
         if old.tables:
             apply_script(conn, postgres(old)[0].text, "old schema.sql")
             apply_script(conn, rls(old)[0].text, "old rls.sql")
@@ -305,8 +297,13 @@ def test_plan_turns_old_into_new(pair: Pair, pg_dsn: str) -> None:
             conn.execute(pair.prepare.encode())
         # the row counts `plan --from-db` would gather (NULLs, enum values in use)
         data = gather(conn, old if pair.old else None, new)
+        # predicted for the server's version: what that major does is checked per step
         plan = build_plan(
-            old if pair.old else None, new, allow_destructive=pair.destructive, data=data
+            old if pair.old else None,
+            new,
+            allow_destructive=pair.destructive,
+            data=data,
+            server_version=conn.info.server_version,
         )
         assert bool(plan.destructive) == pair.destructive, plan.destructive
         assert not plan.blocked
