@@ -12,7 +12,10 @@ import pytest
 
 from tests.helpers import UPSTREAM, cli
 
-COMMANDS = ["init", "transform", "plan", "rehearse", "cert", "deploy", "validate-bundle", "holmes"]
+COMMANDS = [
+    "init", "transform", "plan", "rehearse", "cert", "deploy", "validate-bundle", "holmes",
+    "baseline", "up",
+]  # fmt: skip
 
 
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:

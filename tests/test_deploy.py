@@ -112,10 +112,12 @@ def test_blade_end_to_end(pg_admin_dsn: str, pg_dsn: str, pg_bin: Path) -> None:
     assert steps == (3, 3)
     # validate-bundle is happy with what the whole flow left behind
     ok("validate-bundle")
-    # a second deploy of the same certificate has nothing to do and says why it refuses
+    # a second deploy of the same certificate (a re-run CI job) has nothing to do: exit 0,
+    # "already deployed", nothing run (no new run record, no step)
     again = wes("deploy", "--dsn", pg_dsn, "--env", "prod", "--schema", "blade-v2.graphql")
-    assert again.code == 8, again.stderr
-    assert "already" in again.stderr, again.stderr
+    assert again.code == 0, again.stderr
+    assert "already deployed" in again.stdout and "nothing was run" in again.stdout, again.stdout
+    assert len(runs(pg_dsn)) == 1
 
 
 def test_ecommerce_destructive_needs_raised_mri_threshold(pg_admin_dsn: str, pg_dsn: str) -> None:
@@ -334,7 +336,7 @@ def test_no_secret_appears_anywhere(pg_admin_dsn: str, pg_dsn: str) -> None:
     deploy = ("deploy", "--env", "prod", "--schema", "blade-v2.graphql")
     run(*deploy, "--dsn", target)
     assert "***" in outputs[-1].stdout  # the DSN is shown, redacted
-    run(*deploy, "--dsn", target, "--json", code=8)  # already deployed: refused
+    run(*deploy, "--dsn", target, "--json")  # already deployed: nothing to do
     run(*deploy, "--dsn", target, "--resume", "--json")
     run("validate-bundle")
     unreachable = target.replace(str(conninfo_to_dict(pg_dsn).get("port", "5432")), "1", 1)

@@ -259,8 +259,8 @@ def test_a_second_deploy_during_a_first_says_migration_locked(target: str, tmp_p
         blocker.rollback()
         assert first.wait(timeout=60) == 0, (tmp_path / "first.log").read_text()
         out, err = waiting.communicate(timeout=60)
-    assert waiting.returncode == 8, out + err
-    assert "the certified plan was already deployed to this database" in err, err
+    assert waiting.returncode == 0, out + err
+    assert "already deployed" in out and "nothing was run" in out, out
     _assert_deployed(target)
     assert [r["status"] for r in runs(target)] == ["applied"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
 
@@ -42,11 +43,29 @@ def not_a_file(shown: str, what: str, hint: str) -> WesleyError:
     return input_error("NOT_A_FILE", f"{what} {shown} is not a regular file", hint)
 
 
+STDIN = "-"
+
+
+def read_stdin() -> bytes:
+    """All of standard input, as bytes (`--schema -`)."""
+    stream = getattr(sys.stdin, "buffer", None)
+    if stream is None:  # replaced by a text stream (tests, embedding)
+        return sys.stdin.read().encode("utf-8")
+    data: bytes = stream.read()
+    return data
+
+
+def schema_location(path: str | Path) -> str:
+    """How a schema's path appears in messages and locations."""
+    return "<stdin>" if str(path) == STDIN else str(path)
+
+
 def read_schema_file(path: str | Path, flag: str = "--schema") -> str:
-    """The schema's text, or a coded error (missing, a directory, unreadable, not UTF-8)."""
-    shown = str(path)
+    """The schema's text, or a coded error (missing, a directory, unreadable, not UTF-8).
+    `-` is standard input."""
+    shown = schema_location(path)
     try:
-        raw, _ = read_regular(path)
+        raw = read_stdin() if str(path) == STDIN else read_regular(path)[0]
     except FileNotFoundError:
         raise input_error(
             "FILE_NOT_FOUND",

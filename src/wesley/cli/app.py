@@ -40,6 +40,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Create, sign, verify and show SHIPME.md certificates.",
     ),
     "deploy": ("wesley.cli.deploy_cmd", "deploy", "Apply the certified plan to a real database."),
+    "baseline": (
+        "wesley.cli.baseline_cmd",
+        "baseline_cmd",
+        "Adopt a database that already matches the schema.",
+    ),
+    "up": (
+        "wesley.cli.up_cmd",
+        "up_cmd",
+        "Bring a development database to the schema (no certificate).",
+    ),
     "holmes": (
         "wesley.cli.holmes_cmd",
         "holmes",

@@ -25,6 +25,7 @@ from wesley.cert import certificate
 from wesley.cert.binding import stored_plan_problem, target_identity, target_problem
 from wesley.cli.cert_cmd import cert_error, verify_file
 from wesley.cli.common import global_options, output
+from wesley.cli.output import Output
 from wesley.cli.plan_cmd import DEPLOYED
 from wesley.cli.progress import progress_for
 from wesley.cli.run_options import run_options, run_settings
@@ -40,7 +41,7 @@ from wesley.db.roles import affected_roles
 from wesley.db.session import connect, lost, lost_error, server_version
 from wesley.errors import ExitCode, WesleyError
 from wesley.evidence.models import Snapshot
-from wesley.files import read_schema_file, write_atomic
+from wesley.files import read_schema_file, schema_location, write_atomic
 from wesley.ir import IR, ir_hash, sha256_hex
 from wesley.plan.build import DEFAULT_BATCH_SIZE, build_plan
 from wesley.plan.models import Plan
@@ -139,6 +140,55 @@ def _wrong_target(dsn: str, bound: dict[str, Any]) -> str | None:
         return target_problem(bound, target_identity(conn))
 
 
+def _deployed_by_wesley(dsn: str) -> bool:
+    with connect(dsn) as conn:
+        if conn.execute("SELECT to_regclass('wesley.migration_runs')").fetchone() == (None,):
+            return False
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM wesley.migration_runs WHERE status = 'applied')"
+        ).fetchone()
+        return bool(row and row[0])
+
+
+def _has_tables(dsn: str) -> bool:
+    with connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_class WHERE relnamespace = 'public'::regnamespace "
+            "AND relkind IN ('r', 'p'))"
+        ).fetchone()
+        return bool(row and row[0])
+
+
+def _already_deployed(
+    out: Output, dsn: str, environment: str, certified: str, block: dict[str, Any], new: IR
+) -> None:
+    """Exit 0 without running anything: the certified plan is applied and nothing differs."""
+    with connect(dsn) as conn:
+        row = conn.execute(
+            "SELECT run_id, finished_at FROM wesley.migration_runs WHERE plan_hash = %s AND "
+            "status = 'applied' ORDER BY run_id DESC LIMIT 1",
+            (certified,),
+        ).fetchone()
+    run_id, when = (row[0], row[1]) if row else (None, None)
+    out.info(
+        f"already deployed: plan {certified[:12]} was applied to {redact(dsn)} ({environment})"
+        + (f" by run {run_id} at {when:%Y-%m-%d %H:%M:%S %Z}" if when else "")
+        + "; nothing to do, nothing was run"
+    )
+    out.info(certificate.badge(block, certificate_thresholds()))
+    out.result(
+        {
+            "already_deployed": True,
+            "run_id": run_id,
+            "plan_hash": certified,
+            "applied": 0,
+            "forced": False,
+            "ir_hash": ir_hash(new),
+            "tests": None,
+        }
+    )
+
+
 def _check_privileges(dsn: str, new: IR) -> None:
     with connect(dsn) as conn:
         check_probe_role(conn, new)
@@ -150,11 +200,20 @@ def _check_privileges(dsn: str, new: IR) -> None:
 @click.option(
     "--in", "cert_path", default="SHIPME.md", show_default=True, help="The signed certificate."
 )
-@click.option("--schema", "schema_path", help="The SDL file (default: from wesley.toml).")
+@click.option(
+    "--schema", "schema_path", help="The SDL file, - for stdin (default: from wesley.toml)."
+)
 @click.option("--resume", is_flag=True, help="Continue an interrupted deploy.")
 @click.option("--force", is_flag=True, help="Deploy without a valid certificate (recorded).")
 @click.option("--wait", is_flag=True, help="Wait for another run's migration lock.")
 @run_options
+@click.option(
+    "--pubkey",
+    "--pub",
+    "pubkeys",
+    multiple=True,
+    help="A trusted public key file (repeatable; also [cert.keys] in wesley.toml).",
+)
 @global_options
 @click.pass_context
 def deploy(
@@ -167,6 +226,7 @@ def deploy(
     force: bool,
     wait: bool,
     timeout_flags: dict[str, int | None],
+    pubkeys: tuple[str, ...],
 ) -> None:
     """Apply the certified plan to a real database."""
     out = output(ctx)
@@ -174,7 +234,9 @@ def deploy(
     config = load_config()
     timeouts, pacing = run_settings(config, timeout_flags)
     schema_file = schema_path or config.schema
-    new = parse_sdl(read_schema_file(schema_file), schema_file, config.parse_options()).ir
+    new = parse_sdl(
+        read_schema_file(schema_file), schema_location(schema_file), config.parse_options()
+    ).ir
     problems: list[str] = []
     block: dict[str, Any] = {}
     cert_bytes = Path(cert_path).read_bytes() if Path(cert_path).is_file() else None
@@ -182,7 +244,7 @@ def deploy(
         problems.append(f"no certificate at {cert_path}")
     else:
         try:
-            result = verify_file(cert_path, (), None)
+            result = verify_file(cert_path, pubkeys, None)
         except WesleyError as err:  # not UTF-8
             result = certificate.Verification(ok=False, failures=[err.message])
         block = result.block
@@ -223,10 +285,27 @@ def deploy(
             stored = _stored_run(dsn, str(certified))
             plan = _plan_now(dsn, new, summary, version)
         if rehearsal and plan.plan_hash != certified:
+            if stored and stored[1] == "applied" and plan.empty and not problems:
+                # a re-run CI job: the certified plan is applied and the database is at the
+                # schema; nothing to do, and nothing is run
+                _already_deployed(out, dsn, environment, str(certified), block, new)
+                return
             if stored and stored[1] == "applied":
-                why = "the certified plan was already deployed to this database"
+                why = (
+                    "the certified plan was already deployed to this database, and it has "
+                    "changed since"
+                    if not plan.empty
+                    else "the certified plan was already deployed to this database"
+                )
             elif stored:
                 why = "a deploy of the certified plan was interrupted: rerun with --resume"
+            elif not _deployed_by_wesley(dsn) and _has_tables(dsn):
+                why = (
+                    "the database was not deployed by Wesley and is not at the certificate's "
+                    "starting point; if it matches the schema it was built from, adopt it "
+                    "first: wesley baseline --dsn DSN --schema THAT_SCHEMA, then rehearse, "
+                    "certify and deploy again"
+                )
             else:
                 why = (
                     "the database drifted from the certificate's starting point "

@@ -20,7 +20,7 @@ from wesley.db.introspect import introspect
 from wesley.db.session import connect
 from wesley.errors import ExitCode, WesleyError, input_error
 from wesley.evidence.models import Snapshot
-from wesley.files import read_schema_file, write_atomic
+from wesley.files import read_schema_file, schema_location, write_atomic
 from wesley.ir import IR, ir_from_json
 from wesley.plan.build import DEFAULT_BATCH_SIZE, DEFAULT_SERVER_VERSION, build_plan
 from wesley.plan.explain import explain
@@ -102,7 +102,7 @@ def make_plan(
     config = load_config()
     options = config.parse_options()
     schema_file = schema or config.schema
-    result = parse_sdl(read_schema_file(schema_file), schema_file, options)
+    result = parse_sdl(read_schema_file(schema_file), schema_location(schema_file), options)
     if from_path and from_db:
         raise input_error("USAGE", "--from and --from-db exclude each other", "pick one")
     version = server_version or DEFAULT_SERVER_VERSION
@@ -127,7 +127,9 @@ def make_plan(
 
 
 @click.command("plan")
-@click.option("--schema", "schema_path", help="The new SDL file (default: from wesley.toml).")
+@click.option(
+    "--schema", "schema_path", help="The new SDL file, - for stdin (default: from wesley.toml)."
+)
 @click.option(
     "--from",
     "from_path",

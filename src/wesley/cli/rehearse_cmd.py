@@ -18,7 +18,7 @@ from wesley.cli.progress import progress_for
 from wesley.cli.run_options import run_options, run_settings
 from wesley.config import load_config
 from wesley.errors import ExitCode, WesleyError, input_error
-from wesley.files import read_schema_file, write_atomic
+from wesley.files import read_schema_file, schema_location, write_atomic
 from wesley.holmes.moriarty import check_config, record_rehearsal
 from wesley.ir import IR
 from wesley.realm.models import Realm
@@ -58,7 +58,9 @@ def _sigterm(_signum: int, _frame: FrameType | None) -> None:
 
 
 @click.command("rehearse")
-@click.option("--schema", "schema_path", help="The new SDL file (default: from wesley.toml).")
+@click.option(
+    "--schema", "schema_path", help="The new SDL file, - for stdin (default: from wesley.toml)."
+)
 @click.option(
     "--from",
     "from_path",
@@ -121,7 +123,7 @@ def rehearse_cmd(
     options = config.parse_options()
     timeouts, pacing = run_settings(config, timeout_flags)
     schema_file = schema_path or config.schema
-    parsed = parse_sdl(read_schema_file(schema_file), schema_file, options)
+    parsed = parse_sdl(read_schema_file(schema_file), schema_location(schema_file), options)
     out.warn(parsed.warnings)
     old: IR | None = None
     if fresh:

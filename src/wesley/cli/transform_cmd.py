@@ -11,7 +11,7 @@ from wesley.cli.common import global_options, output
 from wesley.config import load_config
 from wesley.errors import ExitCode, WesleyError, input_error
 from wesley.evidence.build import Placed, evidence_files, evidence_map
-from wesley.files import read_schema_file, write_atomic
+from wesley.files import read_schema_file, schema_location, write_atomic
 from wesley.holmes.moriarty import check_config, record_transform
 from wesley.ir import IR, ir_hash, sha256_hex
 from wesley.sdl import parse_sdl
@@ -70,7 +70,9 @@ def _write_if_changed(path: Path, text: str) -> bool:
 
 
 @click.command("transform")
-@click.option("--schema", "schema_path", help="The SDL file (default: from wesley.toml).")
+@click.option(
+    "--schema", "schema_path", help="The SDL file, - for stdin (default: from wesley.toml)."
+)
 @click.option("--target", "target_spec", help="Comma-separated targets (default: all).")
 @click.option("--out", "--out-dir", "out_dir", help="Output directory (default: out).")
 @click.option(
@@ -91,7 +93,9 @@ def transform(
     check_config(config.raw)
     schema_file = schema_path or config.schema
     names = _targets(target_spec)
-    result = parse_sdl(read_schema_file(schema_file), schema_file, config.parse_options())
+    result = parse_sdl(
+        read_schema_file(schema_file), schema_location(schema_file), config.parse_options()
+    )
     out.warn(result.warnings)
     placed = generate(result.ir, names, Path(out_dir or config.out))
     artifacts: list[dict[str, Any]] = []

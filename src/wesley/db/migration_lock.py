@@ -32,3 +32,18 @@ def locked_error(dsn: str, pid: int | str) -> WesleyError:
         exit_code=ExitCode.EXECUTION_FAILED,
         details={"holder_pid": pid},
     )
+
+
+def try_acquire(conn: psycopg.Connection[Any], dsn: str, *, wait: bool = False) -> None:
+    """Take the migration lock on `conn`'s session (released when it closes), or say who holds
+    it; `wait` polls without queueing (see Executor._lock for why)."""
+    import time
+
+    while True:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (ADVISORY_KEY,)).fetchone()
+        if row and row[0]:
+            return
+        pid = holder(conn) or "unknown"
+        if not wait:
+            raise locked_error(dsn, pid)
+        time.sleep(0.2)

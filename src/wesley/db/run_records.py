@@ -13,7 +13,11 @@ from typing import Any
 
 import psycopg
 
-RECORDS_DDL = ("ALTER TABLE wesley.migration_runs ADD COLUMN IF NOT EXISTS superseded_by bigint",)
+RECORDS_DDL = (
+    "ALTER TABLE wesley.migration_runs ADD COLUMN IF NOT EXISTS superseded_by bigint",
+    # the schema a `baseline` adopted (deploys keep their plan, which names it)
+    "ALTER TABLE wesley.migration_runs ADD COLUMN IF NOT EXISTS snapshot jsonb",
+)
 
 
 def close_dead_runs(conn: psycopg.Connection[Any], run_id: int) -> None:
@@ -35,3 +39,24 @@ def supersede(conn: psycopg.Connection[Any], plan_hash: str, run_id: int) -> Non
         "AND status IN ('running', 'interrupted', 'failed')",
         (run_id, plan_hash, run_id),
     )
+
+
+def record_baseline(
+    conn: psycopg.Connection[Any],
+    *,
+    plan_hash: str,
+    ir_hash: str,
+    snapshot: str,
+    operator: str | None,
+) -> int:
+    """An adoption (`wesley baseline`): an applied run of the empty plan, with the schema the
+    database was found to match. Called holding the migration lock, with the record tables
+    made."""
+    row = conn.execute(
+        "INSERT INTO wesley.migration_runs (plan_hash, ir_hash, mode, status, operator, "
+        "finished_at, snapshot) VALUES (%s, %s, 'baseline', 'applied', %s, now(), %s) "
+        "RETURNING run_id",
+        (plan_hash, ir_hash, operator, snapshot),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])

@@ -70,3 +70,15 @@ def explain(plan: Plan) -> str:
             lines.append(f"  {r.change} {where}: {r.risk}")
     assert PHASES  # the order above is PHASES' order
     return "\n".join(lines)
+
+
+def differences(plan: Plan) -> list[str]:
+    """What a plan would change, one line each: how a database differs from a schema."""
+    lines = []
+    for step in plan.steps:
+        target = ".".join(x for x in (step.table, step.column) if x) or "-"
+        lines.append(f"{step.op} {target}: {step.why}")
+    for r in plan.destructive:
+        target = ".".join(x for x in (r.table, r.column) if x)
+        lines.append(f"{r.change} {target}: {r.risk}")
+    return lines
