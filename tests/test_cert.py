@@ -423,6 +423,15 @@ def test_verdict_fail_from_a_failed_rehearsal(pg_admin_dsn: str) -> None:
     assert "the investigation says YOU SHALL NOT PASS" in refused.stderr, refused.stderr
     assert "the rehearsal verdict is FAIL" in refused.stderr, refused.stderr
     assert _block()["signatures"] == []  # nothing was signed
+    # a signer without a role is warned too: it needs --force to sign a FAIL
+    ok("cert", "keygen", "--signer", "release", "--out", "keys/release", "--quiet")
+    plain = wes("cert", "sign", "--signer", "release", "--key", "keys/release")
+    assert plain.code == 8 and "error[SIGN_REFUSED]" in plain.stderr, plain.stderr
+    assert "its REALM verdict is FAIL, not PASS" in plain.stderr, plain.stderr
+    assert _block()["signatures"] == []
+    forced = ok("cert", "sign", "--signer", "release", "--key", "keys/release", "--force")
+    assert "warning: signing although its REALM verdict is FAIL" in forced.stderr, forced.stderr
+    assert [s["signer"] for s in _block()["signatures"]] == ["release"]
     for signer in ("holmes", "wat-sum"):  # --force signs, and the certificate says so
         ok("cert", "sign", "--signer", signer, "--key", f"keys/{signer}", "--force", "--quiet")
     assert "HOLMES YOU SHALL NOT PASS" in _text() and "FORCED" in _text()

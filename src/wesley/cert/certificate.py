@@ -116,6 +116,14 @@ def gates_pass(block: dict[str, Any], thresholds: dict[str, float]) -> list[str]
     return failed
 
 
+def unfit(block: dict[str, Any], thresholds: dict[str, float]) -> list[str]:
+    """Why verify would refuse this certificate whatever its signatures: a REALM verdict
+    other than PASS, failed gates (empty: fit to sign)."""
+    verdict = block.get("realm", {}).get("verdict")
+    problems = [] if verdict == "PASS" else [f"its REALM verdict is {verdict}, not PASS"]
+    return problems + gates_pass(block, thresholds)
+
+
 def badge(block: dict[str, Any], thresholds: dict[str, float]) -> str:
     s = block.get("scores", {})
     verdict = block.get("realm", {}).get("verdict", "?")

@@ -231,8 +231,8 @@ def read_cert(path: str) -> str:
 @click.option(
     "--force",
     is_flag=True,
-    help="Sign even when the investigation is not ELEMENTARY or WATSON finds a mismatch; "
-    "the certificate records it.",
+    help="Sign even when the REALM verdict is not PASS, a gate fails, the investigation is "
+    "not ELEMENTARY or WATSON finds a mismatch; the certificate records it.",
 )
 @click.option(
     "--insecure-key",
@@ -262,6 +262,17 @@ def sign(
     key = load_private(Path(key_path), insecure_ok=insecure_key)
     block = certificate.read(read_cert(in_path))
     attestation = attestation_for(signer, block, Path(directory), load_config().raw, force, out.log)
+    unfit = certificate.unfit(block, cert_settings()[0])
+    if unfit and not force:
+        raise cert_error(
+            "SIGN_REFUSED",
+            f"{in_path} is not fit to ship: " + "; ".join(unfit) + ": verify will refuse it "
+            "whoever signs",
+            "rehearse until the REALM verdict is PASS and the gates pass, then cert create "
+            "again; --force signs anyway (the certificate still will not verify)",
+        )
+    for problem in unfit:
+        out.log(f"warning: signing although {problem} (--force)")
     signed = certificate.sign(block, signer, key, attestation)
     write_atomic(Path(in_path), certificate.write(signed))
     entry = next(s for s in signed["signatures"] if s["signer"] == signer)
