@@ -26,8 +26,8 @@ from tests.helpers import UPSTREAM, CliResult
 from wesley.cli.app import run
 from wesley.db.apply import apply_script
 from wesley.db.cluster import create_database, drop_database
+from wesley.db.seed import seed_rows as seed_tables
 from wesley.ir import IR
-from wesley.realm.rehearse import seed
 from wesley.sdl import parse_sdl
 from wesley.targets.postgres import postgres
 from wesley.targets.rls import rls
@@ -90,7 +90,7 @@ def build_old(dsn: str, old: IR, rows: int = 0) -> None:
         apply_script(conn, postgres(old)[0].text, "old schema.sql")
         apply_script(conn, rls(old)[0].text, "old rls.sql")
         if rows:
-            seed(conn, old, rows)
+            seed_tables(conn, old, rows)
 
 
 def checksums(dsn: str, old: IR) -> dict[str, tuple[int, str | None]]:

@@ -171,6 +171,8 @@ def rehearse_cmd(
     )
     noted = record_rehearsal(BUNDLE_DIR, parsed.ir, plan, realm, config.raw)
     out.warn([noted] if noted else [])
+    for note in realm.notes:
+        out.info(f"note: {note}")
     applied = sum(1 for s in realm.steps if s.status == "applied")
     version = (
         f" (PostgreSQL {realm.server_version // 10000}.{realm.server_version % 10000})"

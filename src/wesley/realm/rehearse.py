@@ -19,14 +19,14 @@ from wesley.db.executor import ExecOptions, Executor, Progress, StepFailed
 from wesley.db.introspect import introspect
 from wesley.db.pgtap import run_suite
 from wesley.db.privileges import check_probe_role
-from wesley.db.session import connect, lost, lost_error, run_one, server_version
+from wesley.db.seed import SeedReport, seed_rows
+from wesley.db.session import connect, lost, lost_error, server_version
 from wesley.errors import WesleyError
 from wesley.ir import IR, ir_hash
 from wesley.plan.build import DEFAULT_SERVER_VERSION, build_plan
 from wesley.plan.models import Plan
 from wesley.plan.timeouts import Pacing, Timeouts
 from wesley.realm.models import Failure, Realm, Rehearsal, StepRecord, Tests
-from wesley.samples import RowPlan
 from wesley.targets.pgtap import pgtap
 from wesley.targets.postgres import postgres
 from wesley.targets.rls import rls
@@ -45,6 +45,7 @@ class RehearseOptions:
     resume: bool = False
     wait: bool = False
     progress: Progress | None = None
+    seed_report: SeedReport | None = None
     notes: list[str] = field(default_factory=list)
     # the ephemeral shadow's server: `embedded`, `system` or a bin directory, and where that
     # choice came from (for messages); None: WESLEY_PG_BIN, else the machine's, else embedded
@@ -74,18 +75,6 @@ def _has_tables(conn: psycopg.Connection[Any]) -> bool:
         "AND relkind IN ('r', 'p'))"
     ).fetchone()
     return bool(row and row[0])
-
-
-def seed(conn: psycopg.Connection[Any], ir: IR, rows: int) -> int:
-    """`rows` generated rows per table that satisfy its keys (parents made as needed)."""
-    plan = RowPlan(ir)
-    for table in ir.tables:
-        for _ in range(rows):
-            plan.row(table, {})
-    with conn.transaction():
-        for sql in plan.inserts:
-            run_one(conn, sql)
-    return len(plan.inserts)
 
 
 def rehearse(old: IR | None, new: IR, opts: RehearseOptions) -> tuple[Realm, Plan]:
@@ -214,12 +203,22 @@ def _build_old(
     t0 = time.monotonic()
     with connect(dsn) as conn:
         realm.server_version = conn.info.server_version
-        if old is not None and old.tables and not _has_tables(conn) and not opts.resume:
+        fresh = not _has_tables(conn) and not opts.resume
+        if old is not None and old.tables and fresh:
             apply_script(conn, postgres(old)[0].text, "old schema.sql")
             apply_script(conn, rls(old)[0].text, "old rls.sql")
             if opts.seed_rows:
-                n = seed(conn, old, opts.seed_rows)
-                realm.notes.append(f"seeded {n} rows into the old schema")
+                seeded = seed_rows(conn, old, opts.seed_rows, opts.seed_report)
+                realm.notes.append(seeded.describe())
+        elif opts.seed_rows:
+            why = (
+                "there is no old schema: this rehearsal creates every table, and its steps "
+                "run on empty tables (rows are seeded from the next rehearsal on, which starts "
+                "from the deployed schema)"
+                if old is None or not old.tables
+                else "the shadow database already has tables, which are kept as they are"
+            )
+            realm.notes.append(f"--seed-rows {opts.seed_rows}: nothing seeded: {why}")
     timings["build_old_ms"] = int((time.monotonic() - t0) * 1000)
 
 
