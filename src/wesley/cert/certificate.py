@@ -17,6 +17,7 @@ from wesley.cert.shipme import canonical_bytes, invalid, render, split
 from wesley.evidence.scores import Scores
 from wesley.plan.build import DEFAULT_BATCH_SIZE
 from wesley.plan.models import Plan
+from wesley.plan.summary import blocking_locks, created_tables
 from wesley.realm.models import Realm
 
 BADGE_OK, BADGE_BAD = "✅", "❌"
@@ -38,13 +39,9 @@ def build_block(
     phases: dict[str, int] = {}
     for s in plan.steps:
         phases[s.phase] = phases.get(s.phase, 0) + 1
+    new = created_tables(plan)  # a lock on a table the plan creates blocks nobody
     strongest = sorted(
-        {
-            f"{lk.relation}: {lk.mode}"
-            for s in plan.steps
-            for lk in s.locks
-            if lk.mode in ("ACCESS EXCLUSIVE", "EXCLUSIVE", "SHARE ROW EXCLUSIVE", "SHARE")
-        }
+        {f"{lk.relation}: {lk.mode}" for s in plan.steps for lk in blocking_locks(s, new)}
     )
     return {
         "tool_version": __version__,

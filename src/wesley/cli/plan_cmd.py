@@ -6,6 +6,7 @@ one, as a phased zero-downtime migration. Exit 5 when it holds destructive chang
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import click
@@ -23,7 +24,7 @@ from wesley.evidence.models import Snapshot
 from wesley.files import read_schema_file, schema_location, write_atomic
 from wesley.ir import IR, ir_from_json
 from wesley.plan.build import DEFAULT_BATCH_SIZE, DEFAULT_SERVER_VERSION, build_plan
-from wesley.plan.explain import explain
+from wesley.plan.explain import DEFAULT_WIDTH, VersionSource, explain
 from wesley.plan.facts import Facts
 from wesley.plan.models import Plan
 from wesley.plan.script import plan_script
@@ -98,7 +99,7 @@ def make_plan(
     allow_destructive: bool,
     batch_size: int,
     server_version: int | None,
-) -> tuple[Plan, list[object]]:
+) -> tuple[Plan, list[object], VersionSource]:
     config = load_config()
     options = config.parse_options()
     schema_file = schema or config.schema
@@ -106,11 +107,13 @@ def make_plan(
     if from_path and from_db:
         raise input_error("USAGE", "--from and --from-db exclude each other", "pick one")
     version = server_version or DEFAULT_SERVER_VERSION
+    source: VersionSource = "given" if server_version else "assumed"
     old: IR | None = None
     facts: Facts | None = None
     if from_db:
         old, live_version, facts = old_ir_from_db(from_db, result.ir)
         version = server_version or live_version
+        source = "given" if server_version else "database"
     elif from_path:
         old = load_ir_file(from_path, options)
     else:
@@ -123,7 +126,7 @@ def make_plan(
         batch_size=batch_size,
         data=facts,
     )
-    return plan, list(result.warnings)
+    return plan, list(result.warnings), source
 
 
 @click.command("plan")
@@ -137,7 +140,12 @@ def make_plan(
     "(default: .wesley/deployed.json, written by the last deploy).",
 )
 @click.option("--from-db", "from_db", help="Introspect the old schema from this database.")
-@click.option("--explain", "show_explain", is_flag=True, help="One line per step with locks.")
+@click.option(
+    "--explain", "show_explain", is_flag=True, help="Each step with its locks, risk and why."
+)
+@click.option(
+    "--wide", is_flag=True, help="With --explain: one full line per step, whatever the width."
+)
 @click.option("--allow-destructive", is_flag=True, help="Plan destructive changes too.")
 @click.option(
     "--batch-size",
@@ -167,6 +175,7 @@ def plan(
     from_path: str | None,
     from_db: str | None,
     show_explain: bool,
+    wide: bool,
     allow_destructive: bool,
     batch_size: int,
     server_version: int | None,
@@ -176,7 +185,7 @@ def plan(
     """Diff two schemas into a phased zero-downtime migration."""
     out = output(ctx)
     timeouts, _pacing = run_settings(load_config(), timeout_flags)
-    the_plan, warnings = make_plan(
+    the_plan, warnings, source = make_plan(
         schema_path, from_path, from_db, allow_destructive, batch_size, server_version
     )
     out.warn(warnings)  # type: ignore[arg-type]
@@ -187,7 +196,8 @@ def plan(
     if sql_path:
         write_atomic(Path(sql_path), plan_script(the_plan, timeouts))
     if show_explain or the_plan.empty:
-        out.info(explain(the_plan))
+        width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
+        out.info(explain(the_plan, width=width, wide=wide, version=source))
     else:
         counts = {p: len(s) for p, s in the_plan.by_phase().items() if s}
         out.info(

@@ -1,8 +1,21 @@
-"""`plan --explain`: per phase, one line per step with its locks and the reason, in words."""
+"""`plan --explain`: per phase, each step with its locks, work, what it blocks, its risk, and
+why, in words. Fits a width (wrapped lines), or one line per step with `wide`. Runs of helper
+and comment steps are grouped; locks on tables the plan itself creates are marked harmless.
+The head line gives the plan's MRI (the figure `cert create` scores) and whether the server
+version is known or assumed."""
 
 from __future__ import annotations
 
-from wesley.plan.models import PHASES, Plan, Step
+import textwrap
+from collections.abc import Iterator
+from typing import Literal
+
+from wesley.plan.models import Plan, Refusal, Step
+from wesley.plan.summary import blocking_locks, created_tables, mri, risk_points
+
+VersionSource = Literal["assumed", "database", "given"]
+GROUPED = ("comment", "ensure_helpers")  # many alike, each harmless: one line per run
+DEFAULT_WIDTH = 100
 
 
 def _work(step: Step) -> str:
@@ -15,7 +28,9 @@ def _work(step: Step) -> str:
     return "catalog only"
 
 
-def _blocks(step: Step) -> str:
+def _blocks(step: Step, new: set[str]) -> str:
+    if step.blocks.writes and not blocking_locks(step, new):
+        return "blocks nobody (new table)"
     if step.blocks.reads:
         return "blocks reads+writes"
     if step.blocks.writes:
@@ -23,22 +38,106 @@ def _blocks(step: Step) -> str:
     return "blocks neither"
 
 
-def step_line(step: Step) -> str:
-    target = ".".join(x for x in (step.table, step.column) if x) or "-"
-    locks = ", ".join(f"{lk.relation}: {lk.mode}" for lk in step.locks) or "no table lock"
+def _locks(step: Step, new: set[str]) -> str:
+    old = [f"{lk.relation}: {lk.mode}" for lk in step.locks if lk.relation not in new]
+    fresh = [f"{lk.relation} {lk.mode}" for lk in step.locks if lk.relation in new]
+    if fresh:
+        old.append(f"new table{'s' if len(fresh) > 1 else ''} (harmless): " + ", ".join(fresh))
+    return ", ".join(old) or "no table lock"
+
+
+def _target(step: Step) -> str:
+    return ".".join(x for x in (step.table, step.column) if x) or "-"
+
+
+def step_line(step: Step, new: set[str] | None = None) -> str:
+    """One step on one line (`--wide`)."""
+    new = new or set()
     conc = "" if step.transactional else " (outside a transaction)"
     return (
-        f"  {step.id.split('-')[0]} {step.op:<20} {target:<28} {locks}; {_work(step)}; "
-        f"{_blocks(step)}{conc} — {step.why}"
+        f"  {step.id.split('-')[0]} {step.op:<20} {_target(step):<28} risk {step.risk:<3} "
+        f"{_locks(step, new)}; {_work(step)}; {_blocks(step, new)}{conc} — {step.why}"
     )
 
 
-def explain(plan: Plan) -> str:
-    version = f"{plan.server_version // 10000}.{plan.server_version % 10000}"
-    lines = [
-        f"plan {plan.plan_hash[:12]} for PostgreSQL {version}: {len(plan.steps)} steps"
+def _runs(steps: list[Step]) -> Iterator[list[Step]]:
+    """Consecutive steps, runs of the same grouped op together."""
+    run: list[Step] = []
+    for step in steps:
+        if run and not (step.op in GROUPED and step.op == run[-1].op):
+            yield run
+            run = []
+        run.append(step)
+    if run:
+        yield run
+
+
+def _fill(text: str, width: int, indent: str, first: str | None = None) -> list[str]:
+    return textwrap.wrap(
+        text,
+        width=max(width, 40),
+        initial_indent=indent if first is None else first,
+        subsequent_indent=indent,
+        break_on_hyphens=False,
+    ) or [indent]
+
+
+def _step_lines(step: Step, new: set[str], width: int) -> list[str]:
+    conc = " · outside a transaction" if not step.transactional else ""
+    head = (
+        f"{step.id.split('-')[0]} {step.op} {_target(step)} · risk {step.risk} · "
+        f"{_locks(step, new)} · {_work(step)} · {_blocks(step, new)}{conc}"
+    )
+    lines = _fill(head, width, " " * 8, "  ")
+    lines += _fill(step.why, width, " " * 6)
+    for note in step.notes:
+        lines += _fill(note, width, " " * 12, "      note: ")
+    return lines
+
+
+def _group_lines(run: list[Step], new: set[str], width: int) -> list[str]:
+    first, last = run[0].id.split("-")[0], run[-1].id.split("-")[0]
+    per_table: dict[str, int] = {}
+    for s in run:
+        per_table[s.table or "-"] = per_table.get(s.table or "-", 0) + 1
+    on = ", ".join(f"{t} ({n})" if n > 1 else t for t, n in per_table.items() if t != "-")
+    on = f" on {on}" if on else ""
+    modes = ", ".join(dict.fromkeys(lk.mode for s in run for lk in s.locks)) or "no table lock"
+    harmless = all(lk.relation in new for s in run for lk in s.locks)
+    head = (
+        f"{first}-{last} {run[0].op}, {len(run)} steps{on} · risk "
+        f"{sum(s.risk for s in run)} · {modes}"
+        + (" (new tables, harmless)" if harmless and modes != "no table lock" else "")
+        + f" · {_work(run[0])} · {_blocks(run[0], new)}"
+    )
+    whys = list(dict.fromkeys(s.why for s in run))
+    why = "; ".join(whys[:3]) + (f"; and {len(whys) - 3} more like it" if len(whys) > 3 else "")
+    return _fill(head, width, " " * 8, "  ") + _fill(why, width, " " * 6)
+
+
+def _version(plan: Plan, source: VersionSource) -> str:
+    major, minor = plan.server_version // 10000, plan.server_version % 10000
+    if source == "database":
+        return f"PostgreSQL {major}.{minor} (read from the database)"
+    if source == "given":
+        return f"PostgreSQL {major}.{minor} (--server-version)"
+    return f"PostgreSQL {major} (assumed: --from-db or --server-version to know)"
+
+
+def explain(
+    plan: Plan,
+    *,
+    width: int = DEFAULT_WIDTH,
+    wide: bool = False,
+    version: VersionSource = "assumed",
+) -> str:
+    new = created_tables(plan)
+    head = (
+        f"plan {plan.plan_hash[:12]}: {len(plan.steps)} steps, MRI {mri(plan):.2f} "
+        f"({risk_points(plan)} risk points), for {_version(plan, version)}"
         + (", destructive changes allowed" if plan.allow_destructive else "")
-    ]
+    )
+    lines = [head] if wide else _fill(head, width, "  ", "")
     if plan.empty:
         lines.append("nothing to do: the schemas are the same")
         return "\n".join(lines)
@@ -46,12 +145,31 @@ def explain(plan: Plan) -> str:
         if not steps:
             continue
         lines.append(f"{phase}:")
-        for step in steps:
-            lines.append(step_line(step))
-            lines.extend(f"      note: {n}" for n in step.notes)
+        if wide:
+            for step in steps:
+                lines.append(step_line(step, new))
+                lines.extend(f"      note: {n}" for n in step.notes)
+            continue
+        for run in _runs(steps):
+            if len(run) > 1:
+                lines += _group_lines(run, new, width)
+            else:
+                lines += _step_lines(run[0], new, width)
+
+    def section(head: str, items: list[str]) -> None:
+        nonlocal lines
+        lines += [head] if wide else _fill(head, width, "  ", "")
+        for text in items:
+            lines += [f"  {text}"] if wide else _fill(text, width, " " * 6, "  ")
+
+    def where(r: Refusal) -> str:
+        return ".".join(x for x in (r.table, r.column) if x)
+
     if plan.behaviour_changes:
-        lines.append("behaviour changes (what the application sees changes, without an error):")
-        lines.extend(f"  {b.table}: {b.message}" for b in plan.behaviour_changes)
+        section(
+            "behaviour changes (what the application sees changes, without an error):",
+            [f"{b.table}: {b.message}" for b in plan.behaviour_changes],
+        )
     others = [r for r in plan.destructive if not r.blocking]
     if others:
         head = (
@@ -59,16 +177,12 @@ def explain(plan: Plan) -> str:
             if plan.allow_destructive
             else "destructive changes, NOT planned (rerun with --allow-destructive):"
         )
-        lines.append(head)
-        for r in others:
-            where = ".".join(x for x in (r.table, r.column) if x)
-            lines.append(f"  {r.change} {where}: {r.risk}")
+        section(head, [f"{r.change} {where(r)}: {r.risk}" for r in others])
     if plan.blocked:
-        lines.append("changes that cannot be planned until the data changes (NOT planned):")
-        for r in plan.blocked:
-            where = ".".join(x for x in (r.table, r.column) if x)
-            lines.append(f"  {r.change} {where}: {r.risk}")
-    assert PHASES  # the order above is PHASES' order
+        section(
+            "changes that cannot be planned until the data changes (NOT planned):",
+            [f"{r.change} {where(r)}: {r.risk}" for r in plan.blocked],
+        )
     return "\n".join(lines)
 
 
@@ -76,8 +190,7 @@ def differences(plan: Plan) -> list[str]:
     """What a plan would change, one line each: how a database differs from a schema."""
     lines = []
     for step in plan.steps:
-        target = ".".join(x for x in (step.table, step.column) if x) or "-"
-        lines.append(f"{step.op} {target}: {step.why}")
+        lines.append(f"{step.op} {_target(step)}: {step.why}")
     for r in plan.destructive:
         target = ".".join(x for x in (r.table, r.column) if x)
         lines.append(f"{r.change} {target}: {r.risk}")
