@@ -16,8 +16,8 @@ from tests.helpers import UPSTREAM
 from tests.lifecycle import TOML_KEYS, blade, ok, scratch_database, use, wes
 from wesley.cert import certificate
 from wesley.cert.keys import load_private
+from wesley.cert.settings import cert_settings
 from wesley.cert.shipme import BEGIN, END, canonical_bytes, render_block
-from wesley.cli.cert_cmd import cert_settings
 from wesley.config import load_config
 from wesley.evidence.scores import Scores
 from wesley.holmes.attest import attestation_for
@@ -313,7 +313,8 @@ def test_any_single_byte_changed_fails(certified: Path) -> None:
     """Every byte of the file, changed: verify never accepts it (the library, then the CLI
     for a byte that breaks UTF-8)."""
     raw = CERT.read_bytes()
-    thresholds, require, keys = cert_settings()
+    settings = cert_settings(load_config().raw)
+    thresholds, require, keys = settings.thresholds, settings.require, settings.keys
     trusted = certificate.trusted_keys(list(keys.values()))
     names = certificate.signer_names(keys)
     assert certificate.verify(raw.decode(), trusted, require, thresholds, names).ok

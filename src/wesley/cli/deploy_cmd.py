@@ -23,7 +23,8 @@ import psycopg
 
 from wesley.cert import certificate
 from wesley.cert.binding import stored_plan_problem, target_identity, target_problem
-from wesley.cli.cert_cmd import cert_error, verify_file
+from wesley.cert.check import verify_file
+from wesley.cert.settings import cert_error, cert_settings
 from wesley.cli.common import global_options, output
 from wesley.cli.output import Output
 from wesley.cli.plan_cmd import DEPLOYED
@@ -244,7 +245,7 @@ def deploy(
         problems.append(f"no certificate at {cert_path}")
     else:
         try:
-            result = verify_file(cert_path, pubkeys, None)
+            result = verify_file(cert_path, pubkeys, None, config.raw)
         except WesleyError as err:  # not UTF-8
             result = certificate.Verification(ok=False, failures=[err.message])
         block = result.block
@@ -421,6 +422,4 @@ def _behaviour_changes(dsn: str, plan: Plan) -> list[str]:
 
 
 def certificate_thresholds() -> dict[str, float]:
-    from wesley.cli.cert_cmd import cert_settings
-
-    return cert_settings()[0]
+    return cert_settings(load_config().raw).thresholds
