@@ -21,13 +21,13 @@ from typing import Any
 import click
 import psycopg
 
+from wesley.api.records import DEPLOYED
 from wesley.cert import certificate
 from wesley.cert.binding import stored_plan_problem, target_identity, target_problem
 from wesley.cert.check import verify_file
 from wesley.cert.settings import cert_error, cert_settings
 from wesley.cli.common import global_options, output
 from wesley.cli.output import Output
-from wesley.cli.plan_cmd import DEPLOYED
 from wesley.cli.progress import progress_for
 from wesley.cli.run_options import run_options, run_settings
 from wesley.config import load_config

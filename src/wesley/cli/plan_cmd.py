@@ -12,6 +12,8 @@ from pathlib import Path
 import click
 import psycopg
 
+from wesley.api.records import BUNDLE_DIR
+from wesley.api.schema import deployed_ir, load_ir_file
 from wesley.cli.common import global_options, output
 from wesley.cli.run_options import run_options, run_settings
 from wesley.config import load_config
@@ -20,42 +22,14 @@ from wesley.db.facts import gather
 from wesley.db.introspect import introspect
 from wesley.db.session import connect
 from wesley.errors import ExitCode, WesleyError, input_error
-from wesley.evidence.models import Snapshot
 from wesley.files import read_schema_file, schema_location, write_atomic
-from wesley.ir import IR, ir_from_json
+from wesley.ir import IR
 from wesley.plan.build import DEFAULT_BATCH_SIZE, DEFAULT_SERVER_VERSION, build_plan
 from wesley.plan.explain import DEFAULT_WIDTH, VersionSource, explain
 from wesley.plan.facts import Facts
 from wesley.plan.models import Plan
 from wesley.plan.script import plan_script
-from wesley.sdl import ParseOptions, parse_sdl
-
-BUNDLE_DIR = Path(".wesley")
-
-
-def load_ir_file(path: str, options: ParseOptions) -> IR:
-    """An SDL file, an IR JSON file, or a snapshot.json."""
-    text = read_schema_file(path, "--from")
-    if path.endswith(".json"):
-        try:
-            data = json.loads(text)
-            return Snapshot.model_validate(data).ir if "ir" in data else ir_from_json(data)
-        except (ValueError, TypeError) as exc:
-            raise input_error(
-                "INVALID_IR",
-                f"{path} is not a Wesley IR or snapshot: {str(exc)[:300]}",
-                "pass an SDL file, .wesley/ir.json or .wesley/snapshot.json",
-            ) from None
-    return parse_sdl(text, path, options).ir
-
-
-DEPLOYED = BUNDLE_DIR / "deployed.json"
-
-
-def deployed_ir(options: ParseOptions) -> IR | None:
-    """The default old schema: what `wesley deploy` last applied from this directory, as the
-    snapshot it wrote (`.wesley/deployed.json`); None before the first deploy (all is new)."""
-    return load_ir_file(str(DEPLOYED), options) if DEPLOYED.is_file() else None
+from wesley.sdl import parse_sdl
 
 
 def old_ir_from_db(dsn: str, new: IR | None = None) -> tuple[IR, int, Facts]:

@@ -155,8 +155,28 @@ def seed_rows(
     """`rows` rows in every table of `ir` (which the database holds, empty); the true counts."""
     started = time.monotonic()
     result = Seeded()
-    order, result.skipped = _order(ir)  # in autocommit: a failed chunk undoes only itself
+    order, result.skipped = _order(ir)
     seeded: set[str] = set()
+    # all or nothing (a run killed while seeding leaves no half-seeded table behind); each
+    # chunk in a savepoint, so one that does not fit undoes only itself
+    with conn.transaction():
+        _fill(conn, ir, rows, order, seeded, result, report)
+    for table in order:
+        row = run_one(conn, f"SELECT count(*) FROM {quote_ident(table.name)}").fetchone()
+        result.rows[table.name] = int(row[0]) if row else 0
+    result.ms = int((time.monotonic() - started) * 1000)
+    return result
+
+
+def _fill(
+    conn: psycopg.Connection[Any],
+    ir: IR,
+    rows: int,
+    order: list[Table],
+    seeded: set[str],
+    result: Seeded,
+    report: SeedReport | None,
+) -> None:
     for table in order:
         missing = [p for p in _required_parents(table) if p in result.skipped]
         if missing:
@@ -168,7 +188,8 @@ def seed_rows(
             hi = min(rows, done + chunk)
             t0 = time.monotonic()
             try:
-                run_one(conn, sql, {"lo": done + 1, "hi": hi})
+                with conn.transaction():
+                    run_one(conn, sql, {"lo": done + 1, "hi": hi})
             except (psycopg.errors.IntegrityError, psycopg.errors.DataError) as exc:
                 # a CHECK (or a type) the generated values do not fit: the rehearsal goes on
                 # with this table empty, and says so
@@ -183,8 +204,3 @@ def seed_rows(
             chunk = max(1_000, min(1_000_000, int(chunk * CHUNK_TARGET_S / max(took, 0.01))))
         else:
             seeded.add(table.name)
-    for table in order:
-        row = run_one(conn, f"SELECT count(*) FROM {quote_ident(table.name)}").fetchone()
-        result.rows[table.name] = int(row[0]) if row else 0
-    result.ms = int((time.monotonic() - started) * 1000)
-    return result
