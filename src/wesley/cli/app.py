@@ -45,6 +45,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "baseline_cmd",
         "Adopt a database that already matches the schema.",
     ),
+    "blade": (
+        "wesley.cli.blade_cmd",
+        "blade_cmd",
+        "Transform, plan, rehearse, certify, sign and verify in one run.",
+    ),
     "up": (
         "wesley.cli.up_cmd",
         "up_cmd",
