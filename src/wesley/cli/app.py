@@ -50,6 +50,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "blade_cmd",
         "Transform, plan, rehearse, certify, sign and verify in one run.",
     ),
+    "watch": (
+        "wesley.cli.watch_cmd",
+        "watch_cmd",
+        "Re-run transform (and optionally up) when the schema changes.",
+    ),
     "up": (
         "wesley.cli.up_cmd",
         "up_cmd",
