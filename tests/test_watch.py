@@ -45,9 +45,12 @@ def test_watch_transforms_and_ups_on_every_save(pg_dsn: str) -> None:
         text=True,
     )
     lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(
-        target=lambda: [lines.put(line) for line in proc.stdout or []], daemon=True
-    ).start()
+
+    def pump() -> None:
+        for line in proc.stdout or []:
+            lines.put(line)
+
+    threading.Thread(target=pump, daemon=True).start()
 
     def wait_for(text: str) -> str:
         deadline = time.monotonic() + 30

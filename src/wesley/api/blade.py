@@ -17,6 +17,7 @@ from wesley.api.up import destructive_error
 from wesley.cert.settings import cert_settings, signing_keys
 from wesley.config import load_config
 from wesley.db.executor import Progress
+from wesley.db.progress import Meter
 from wesley.db.seed import SeedReport
 from wesley.errors import input_error
 from wesley.files import STDIN, read_schema_file
@@ -58,6 +59,7 @@ def blade(
     force: bool = False,
     progress: Progress | None = None,
     seed_report: SeedReport | None = None,
+    meter: Meter | None = None,
     stage: Stage = _silent,
     log: Callable[[str], None] = lambda _line: None,
 ) -> BladeResult:
@@ -106,6 +108,7 @@ def blade(
         allow_destructive=allow_destructive,
         progress=progress,
         seed_report=seed_report,
+        meter=meter,
     )
     for note in rehearsal.realm.notes:
         log(f"note: {note}")

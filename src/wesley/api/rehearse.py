@@ -15,6 +15,7 @@ from wesley.api.records import BUNDLE_DIR
 from wesley.api.schema import deployed_ir, load_ir_file, load_schema
 from wesley.config import load_config
 from wesley.db.executor import Progress
+from wesley.db.progress import Meter
 from wesley.db.seed import SeedReport
 from wesley.errors import Diagnostic, ExitCode, WesleyError, input_error
 from wesley.files import write_atomic
@@ -97,6 +98,7 @@ def rehearse(
     progress: Progress | None = None,
     seed_report: SeedReport | None = None,
     pg_bin: str | None = None,
+    meter: Meter | None = None,
     bundle_dir: str | Path = BUNDLE_DIR,
 ) -> RehearseResult:
     """`old`: the old schema (a file, or an IR; default: .wesley/deployed.json, none with
@@ -141,6 +143,7 @@ def rehearse(
             pg_bin=choice,
             pg_bin_source=source,
             previous=_previous_realm(bundle),
+            meter=meter,
         ),
     )
     data = realm.to_json_data()

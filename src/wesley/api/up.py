@@ -15,6 +15,7 @@ from wesley.api.schema import load_schema
 from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import ExecOptions, Executor, Progress, StepFailed
 from wesley.db.introspect import introspect
+from wesley.db.progress import Meter
 from wesley.db.session import connect
 from wesley.errors import ExitCode, WesleyError
 from wesley.ir import ir_hash
@@ -63,6 +64,7 @@ def up(
     batch_size: int = DEFAULT_BATCH_SIZE,
     wait: bool = False,
     progress: Progress | None = None,
+    meter: Meter | None = None,
 ) -> UpResult:
     check_dsn(dsn)
     new = load_schema(schema, sdl=sdl).ir
@@ -89,7 +91,7 @@ def up(
         operator=getpass.getuser(),
     )
     try:
-        with Executor(dsn, plan, ir_hash(new), opts, progress) as ex:
+        with Executor(dsn, plan, ir_hash(new), opts, progress, meter) as ex:
             run = ex.run()
     except StepFailed as failed:
         raise WesleyError(

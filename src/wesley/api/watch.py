@@ -17,6 +17,7 @@ from wesley.api.transform import TransformResult, transform
 from wesley.api.up import UpResult, up
 from wesley.config import CONFIG_FILE, load_config
 from wesley.db.executor import Progress
+from wesley.db.progress import Meter
 from wesley.errors import WesleyError
 
 
@@ -40,6 +41,7 @@ def watch(
     stop: threading.Event | None = None,
     debounce_ms: int = 300,
     progress: Progress | None = None,
+    meter: Meter | None = None,
 ) -> int:
     """Run until `stop` is set (or Ctrl-C); returns the number of rounds. With `dsn`, each
     round also brings that database to the schema (`up`)."""
@@ -54,7 +56,7 @@ def watch(
         try:
             made = transform(path)
             brought = (
-                up(dsn, path, allow_destructive=allow_destructive, progress=progress)
+                up(dsn, path, allow_destructive=allow_destructive, progress=progress, meter=meter)
                 if dsn
                 else None
             )

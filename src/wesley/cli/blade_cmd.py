@@ -75,6 +75,8 @@ def blade_cmd(
                 commit=commit,
                 force=force,
                 progress=progress,
+                meter=progress.meter,
+                seed_report=progress.seed,
                 stage=lambda name, line: out.info(f"blade: {name:<9} {line}"),
                 log=out.log,
             )

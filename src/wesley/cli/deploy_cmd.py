@@ -347,7 +347,10 @@ def deploy(
         cert_hash=sha256_hex(cert_bytes) if cert_bytes is not None else None,
     )
     try:
-        with progress_cm as progress, Executor(dsn, plan, ir_hash(new), opts, progress) as ex:
+        with (
+            progress_cm as progress,
+            Executor(dsn, plan, ir_hash(new), opts, progress, progress.meter) as ex,
+        ):
             run = ex.run()
     except StepFailed as failed:
         resume_hint = (

@@ -94,6 +94,8 @@ def rehearse_cmd(
                 wait=wait,
                 pg_bin=pg_bin,
                 progress=progress,
+                meter=progress.meter,
+                seed_report=progress.seed,
             )
     except WesleyError as err:
         failed = err.details.pop("result", None)

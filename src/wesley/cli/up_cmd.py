@@ -55,6 +55,7 @@ def up_cmd(
             batch_size=batch_size,
             wait=wait,
             progress=progress,
+            meter=progress.meter,
         )
     if result.up_to_date:
         out.info(f"{result.database} is up to date with the schema (ir_hash {result.ir_hash[:12]})")

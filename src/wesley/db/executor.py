@@ -29,6 +29,7 @@ import json
 import random
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,7 @@ from wesley.db.holders import Holder, long_holders
 from wesley.db.migration_lock import ADVISORY_KEY as ADVISORY_KEY  # re-exported
 from wesley.db.migration_lock import holder, locked_error
 from wesley.db.observe import LockWatcher, held_locks, relations, rewritten
+from wesley.db.progress import IndexProgress, Meter, builds_index
 from wesley.db.session import Params, connect, lost, lost_error, run_one
 from wesley.errors import ExitCode, WesleyError
 from wesley.plan.lockmodes import LockMode, strength
@@ -144,9 +146,11 @@ class Executor:
         ir_hash: str,
         options: ExecOptions,
         progress: Progress | None = None,
+        meter: Meter | None = None,
     ) -> None:
         self.dsn, self.plan, self.ir_hash, self.opt = dsn, plan, ir_hash, options
         self.progress = progress or (lambda event, step, record: None)
+        self.meter = meter  # how far an index build is, for the user watching
         self.control: psycopg.Connection[Any] | None = None
         self._limits_set: tuple[int, int] | None = None
         self._holders: list[Holder] = []
@@ -523,7 +527,7 @@ class Executor:
                 self._record(conn, run_id, step, rec, attempts)
             return
         if step.transactional:
-            with conn.transaction():
+            with conn.transaction(), self._index_progress(step, conn):
                 self._sql(step.sql)
                 after = relations(conn)
                 observed = held_locks(conn, conn.info.backend_pid, before, after)
@@ -533,7 +537,10 @@ class Executor:
                 rec.ms = int((time.monotonic() - start) * 1000)
                 self._record(conn, run_id, step, rec, attempts)
             return
-        with LockWatcher(self.dsn, conn.info.backend_pid, before) as watcher:
+        with (
+            LockWatcher(self.dsn, conn.info.backend_pid, before) as watcher,
+            self._index_progress(step, conn),
+        ):
             self._sql(step.sql)
         rec.observed_locks = _entries(watcher.seen)
         rec.rewrite = bool(rewritten(before, relations(conn)))
@@ -541,6 +548,14 @@ class Executor:
         rec.ms = int((time.monotonic() - start) * 1000)
         with conn.transaction():
             self._record(conn, run_id, step, rec, attempts)
+
+    def _index_progress(
+        self, step: Step, conn: psycopg.Connection[Any]
+    ) -> AbstractContextManager[object]:
+        name = builds_index(step.sql) if self.meter is not None else None
+        if name is None or self.meter is None:
+            return nullcontext()
+        return IndexProgress(self.dsn, conn.info.backend_pid, step.id, name, self.meter)
 
     def _backfill(self, step: Step) -> BackfillStats:
         """Keyset batches, then a sweep; each batch is its own short transaction."""

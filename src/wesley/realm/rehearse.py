@@ -19,6 +19,7 @@ from wesley.db.executor import ExecOptions, Executor, Progress, StepFailed
 from wesley.db.introspect import introspect
 from wesley.db.pgtap import run_suite
 from wesley.db.privileges import check_probe_role
+from wesley.db.progress import Meter
 from wesley.db.seed import SeedReport, seed_rows
 from wesley.db.session import connect, lost, lost_error, server_version
 from wesley.errors import WesleyError
@@ -46,6 +47,7 @@ class RehearseOptions:
     wait: bool = False
     progress: Progress | None = None
     seed_report: SeedReport | None = None
+    meter: Meter | None = None
     notes: list[str] = field(default_factory=list)
     # the ephemeral shadow's server: `embedded`, `system` or a bin directory, and where that
     # choice came from (for messages); None: WESLEY_PG_BIN, else the machine's, else embedded
@@ -243,7 +245,7 @@ def _run(
     t0 = time.monotonic()
     # The migration lock covers the whole rehearsal: two runs on one database must not both
     # build and seed the old schema, nor install pgTAP or test while the other one migrates.
-    with Executor(dsn, plan, ir_hash(new), exec_opts, opts.progress) as executor:
+    with Executor(dsn, plan, ir_hash(new), exec_opts, opts.progress, opts.meter) as executor:
         timings["lock_ms"] = int((time.monotonic() - t0) * 1000)
         with connect(dsn) as conn:  # said before anything is built or applied
             check_probe_role(conn, new)
