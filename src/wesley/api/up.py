@@ -21,6 +21,7 @@ from wesley.errors import ExitCode, WesleyError
 from wesley.ir import ir_hash
 from wesley.plan.build import DEFAULT_BATCH_SIZE, build_plan
 from wesley.plan.models import Plan
+from wesley.plan.timeouts import Pacing, Timeouts
 from wesley.realm.models import StepRecord
 
 
@@ -60,7 +61,8 @@ def up(
     *,
     sdl: str | None = None,
     allow_destructive: bool = False,
-    lock_timeout_ms: int = 2000,
+    timeouts: Timeouts | None = None,
+    pacing: Pacing | None = None,
     batch_size: int = DEFAULT_BATCH_SIZE,
     wait: bool = False,
     progress: Progress | None = None,
@@ -85,7 +87,8 @@ def up(
         return UpResult(redact(dsn), ir_hash(new), plan)
     opts = ExecOptions(
         mode="up",
-        lock_timeout_ms=lock_timeout_ms,
+        timeouts=timeouts or Timeouts(),
+        pacing=pacing or Pacing(),
         resume=True,  # a dev loop continues where a failed `up` stopped; guards protect
         wait=wait,
         operator=getpass.getuser(),

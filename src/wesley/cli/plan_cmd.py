@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 import psycopg
 
+from wesley.api.plan_files import write_plan_files
 from wesley.api.records import BUNDLE_DIR
 from wesley.api.schema import deployed_ir, load_ir_file
 from wesley.cli.common import global_options, output
@@ -136,6 +137,12 @@ def make_plan(
     "else 15). Lock facts are predicted for it.",
 )
 @click.option(
+    "--write",
+    "write_dir",
+    type=click.Path(file_okay=False),
+    help="Also write the plan as numbered SQL files per phase into this directory.",
+)
+@click.option(
     "--sql",
     "sql_path",
     help="Also write the plan as one psql script (guards, timeouts, batched backfills).",
@@ -153,6 +160,7 @@ def plan(
     allow_destructive: bool,
     batch_size: int,
     server_version: int | None,
+    write_dir: str | None,
     sql_path: str | None,
     timeout_flags: dict[str, int | None],
 ) -> None:
@@ -169,6 +177,9 @@ def plan(
     )
     if sql_path:
         write_atomic(Path(sql_path), plan_script(the_plan, timeouts))
+    if write_dir is not None:
+        written = write_plan_files(the_plan, Path(write_dir), timeouts)
+        out.info(f"wrote {len(written)} SQL files to {write_dir}: " + ", ".join(written))
     if show_explain or the_plan.empty:
         width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
         out.info(explain(the_plan, width=width, wide=wide, version=source))

@@ -7,6 +7,8 @@ import click
 from wesley.api.up import up
 from wesley.cli.common import global_options, output
 from wesley.cli.progress import progress_for
+from wesley.cli.run_options import run_options, run_settings
+from wesley.config import load_config
 from wesley.plan.build import DEFAULT_BATCH_SIZE
 
 
@@ -17,14 +19,6 @@ from wesley.plan.build import DEFAULT_BATCH_SIZE
 )
 @click.option("--allow-destructive", is_flag=True, help="Apply destructive changes too.")
 @click.option(
-    "--lock-timeout",
-    "lock_timeout_ms",
-    type=click.IntRange(1),
-    default=2000,
-    show_default=True,
-    help="lock_timeout per step (ms); 55P03 is retried.",
-)
-@click.option(
     "--batch-size",
     type=click.IntRange(1),
     default=DEFAULT_BATCH_SIZE,
@@ -32,6 +26,7 @@ from wesley.plan.build import DEFAULT_BATCH_SIZE
     help="Rows per backfill batch.",
 )
 @click.option("--wait", is_flag=True, help="Wait for another run's migration lock.")
+@run_options
 @global_options
 @click.pass_context
 def up_cmd(
@@ -39,19 +34,21 @@ def up_cmd(
     dsn: str,
     schema_path: str | None,
     allow_destructive: bool,
-    lock_timeout_ms: int,
     batch_size: int,
     wait: bool,
+    timeout_flags: dict[str, int | None],
 ) -> None:
     """Bring a development database to the schema (no certificate; exit 5 on destructive
     changes unless --allow-destructive)."""
     out = output(ctx)
+    timeouts, pacing = run_settings(load_config(), timeout_flags)
     with progress_for(out) as progress:
         result = up(
             dsn,
             schema_path,
             allow_destructive=allow_destructive,
-            lock_timeout_ms=lock_timeout_ms,
+            timeouts=timeouts,
+            pacing=pacing,
             batch_size=batch_size,
             wait=wait,
             progress=progress,
