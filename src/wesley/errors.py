@@ -73,6 +73,9 @@ class WesleyError(Exception):
     location: Location | None = None
     exit_code: ExitCode = ExitCode.INPUT
     details: dict[str, Any] = field(default_factory=dict)
+    # what the call produced before it failed (a FAIL rehearsal's realm, a refused plan), for
+    # API callers and the CLI's printing; never part of the JSON
+    result: Any = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         super().__init__(self.message)

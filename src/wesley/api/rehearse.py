@@ -159,6 +159,7 @@ def rehearse(
             realm.failure.message,
             realm.failure.hint,
             exit_code=ExitCode.EXECUTION_FAILED,
-            details={"realm": str(bundle / "realm.json"), "result": result},
+            details={"realm": str(bundle / "realm.json")},
+            result=result,
         )
     return result

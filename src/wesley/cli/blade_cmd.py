@@ -81,7 +81,7 @@ def blade_cmd(
                 log=out.log,
             )
     except WesleyError as err:
-        failed = err.details.pop("result", None)
+        failed = err.result
         if isinstance(failed, RehearseResult):  # the rehearsal step failed: show it
             out.info(f"blade: rehearse  {failed.summary()}")
         raise

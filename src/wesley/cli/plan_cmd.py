@@ -5,45 +5,19 @@ one, as a phased zero-downtime migration. Exit 5 when it holds destructive chang
 
 from __future__ import annotations
 
-import json
 import shutil
-from pathlib import Path
 
 import click
-import psycopg
 
-from wesley.api.plan_files import write_plan_files
-from wesley.api.records import BUNDLE_DIR
-from wesley.api.schema import deployed_ir, load_ir_file
+from wesley.api.plan import PlanResult
+from wesley.api.plan import plan as make_plan
 from wesley.cli.common import global_options, output
+from wesley.cli.output import Output
 from wesley.cli.run_options import run_options, run_settings
 from wesley.config import load_config
-from wesley.db.dsn import check_dsn, connect_error
-from wesley.db.facts import gather
-from wesley.db.introspect import introspect
-from wesley.db.session import connect
-from wesley.errors import ExitCode, WesleyError, input_error
-from wesley.files import read_schema_file, schema_location, write_atomic
-from wesley.ir import IR
-from wesley.plan.build import DEFAULT_BATCH_SIZE, DEFAULT_SERVER_VERSION, build_plan
-from wesley.plan.explain import DEFAULT_WIDTH, VersionSource, explain
-from wesley.plan.facts import Facts
-from wesley.plan.models import Plan
-from wesley.plan.script import plan_script
-from wesley.sdl import parse_sdl
-
-
-def old_ir_from_db(dsn: str, new: IR | None = None) -> tuple[IR, int, Facts]:
-    """The live schema, the server version, and (given the new schema) the row counts that
-    decide whether its changes can work."""
-    check_dsn(dsn)
-    try:
-        with connect(dsn, autocommit=False) as conn:  # one snapshot for the whole catalog
-            old = introspect(conn)
-            facts = gather(conn, old, new) if new is not None else Facts()
-            return old, conn.info.server_version, facts
-    except psycopg.OperationalError as exc:
-        raise connect_error(exc, dsn) from None
+from wesley.errors import WesleyError
+from wesley.plan.build import DEFAULT_BATCH_SIZE
+from wesley.plan.explain import DEFAULT_WIDTH
 
 
 def server_version_option(
@@ -65,43 +39,6 @@ def server_version_option(
         ctx,
         param,
     )
-
-
-def make_plan(
-    schema: str | None,
-    from_path: str | None,
-    from_db: str | None,
-    allow_destructive: bool,
-    batch_size: int,
-    server_version: int | None,
-) -> tuple[Plan, list[object], VersionSource]:
-    config = load_config()
-    options = config.parse_options()
-    schema_file = schema or config.schema
-    result = parse_sdl(read_schema_file(schema_file), schema_location(schema_file), options)
-    if from_path and from_db:
-        raise input_error("USAGE", "--from and --from-db exclude each other", "pick one")
-    version = server_version or DEFAULT_SERVER_VERSION
-    source: VersionSource = "given" if server_version else "assumed"
-    old: IR | None = None
-    facts: Facts | None = None
-    if from_db:
-        old, live_version, facts = old_ir_from_db(from_db, result.ir)
-        version = server_version or live_version
-        source = "given" if server_version else "database"
-    elif from_path:
-        old = load_ir_file(from_path, options)
-    else:
-        old = deployed_ir(options)
-    plan = build_plan(
-        old,
-        result.ir,
-        server_version=version,
-        allow_destructive=allow_destructive,
-        batch_size=batch_size,
-        data=facts,
-    )
-    return plan, list(result.warnings), source
 
 
 @click.command("plan")
@@ -166,23 +103,38 @@ def plan(
 ) -> None:
     """Diff two schemas into a phased zero-downtime migration."""
     out = output(ctx)
-    timeouts, _pacing = run_settings(load_config(), timeout_flags)
-    the_plan, warnings, source = make_plan(
-        schema_path, from_path, from_db, allow_destructive, batch_size, server_version
-    )
-    out.warn(warnings)  # type: ignore[arg-type]
-    write_atomic(
-        BUNDLE_DIR / "plan.json",
-        json.dumps(the_plan.to_json_data(), indent=2, sort_keys=True) + "\n",
-    )
-    if sql_path:
-        write_atomic(Path(sql_path), plan_script(the_plan, timeouts))
+    try:
+        result = make_plan(
+            schema_path,
+            old=from_path,
+            from_db=from_db,
+            allow_destructive=allow_destructive,
+            batch_size=batch_size,
+            server_version=server_version,
+            write_dir=write_dir,
+            sql_path=sql_path,
+            timeouts=run_settings(load_config(), timeout_flags)[0],
+        )
+    except WesleyError as err:
+        if isinstance(err.result, PlanResult):  # refused: still shown, and saved
+            _show(out, err.result, show_explain, wide, write_dir)
+            if out.json_mode:  # one JSON document: the error, carrying the plan
+                err.details["plan"] = err.result.plan.to_json_data()
+        raise
+    _show(out, result, show_explain, wide, write_dir)
+    out.result({"plan": result.plan.to_json_data()})
+
+
+def _show(
+    out: Output, result: PlanResult, show_explain: bool, wide: bool, write_dir: str | None
+) -> None:
+    out.warn(result.warnings)
+    the_plan = result.plan
     if write_dir is not None:
-        written = write_plan_files(the_plan, Path(write_dir), timeouts)
-        out.info(f"wrote {len(written)} SQL files to {write_dir}: " + ", ".join(written))
+        out.info(f"wrote {len(result.files)} SQL files to {write_dir}: " + ", ".join(result.files))
     if show_explain or the_plan.empty:
         width = shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns
-        out.info(explain(the_plan, width=width, wide=wide, version=source))
+        out.info(result.explain(width=width, wide=wide))
     else:
         counts = {p: len(s) for p, s in the_plan.by_phase().items() if s}
         out.info(
@@ -190,30 +142,3 @@ def plan(
             + " · ".join(f"{p} {n}" for p, n in counts.items())
             + " (--explain for details)"
         )
-    refused = the_plan.refused
-    if out.json_mode and not refused:
-        out.result({"plan": the_plan.to_json_data()})
-    if refused:
-        blocked = the_plan.blocked
-        names = "; ".join(
-            f"{r.change} {'.'.join(x for x in (r.table, r.column) if x)}: {r.risk}"
-            for r in (blocked or the_plan.destructive)
-        )
-        err = (
-            WesleyError(
-                "PLAN_BLOCKED",
-                f"the plan cannot reach the new schema with the data as it is: {names}",
-                "nothing is planned for them; change the data (or the schema), then plan again",
-                exit_code=ExitCode.REFUSED,
-            )
-            if blocked
-            else WesleyError(
-                "PLAN_DESTRUCTIVE",
-                f"the plan holds destructive changes: {names}",
-                "nothing is planned for them; review, then rerun with --allow-destructive",
-                exit_code=ExitCode.REFUSED,
-            )
-        )
-        if out.json_mode:  # one JSON document: the error, carrying the plan
-            err.details["plan"] = the_plan.to_json_data()
-        raise err

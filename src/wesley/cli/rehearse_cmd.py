@@ -98,7 +98,7 @@ def rehearse_cmd(
                 seed_report=progress.seed,
             )
     except WesleyError as err:
-        failed = err.details.pop("result", None)
+        failed = err.result
         if isinstance(failed, RehearseResult):
             _show(out, failed)
             if out.json_mode:
