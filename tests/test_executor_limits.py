@@ -17,12 +17,12 @@ from wesley.config import load_config
 from wesley.db.apply import apply_script
 from wesley.db.backfill import Backfiller, BackfillStats
 from wesley.db.executor import ExecOptions, Executor, StepFailed
+from wesley.db.records import StepRecord
 from wesley.errors import WesleyError
 from wesley.ir import ir_hash
 from wesley.plan.build import build_plan
 from wesley.plan.models import Step
 from wesley.plan.timeouts import Pacing, Timeouts
-from wesley.realm.models import StepRecord
 from wesley.sdl import parse_sdl
 from wesley.targets.postgres import postgres
 

@@ -35,10 +35,10 @@ import psycopg
 from wesley.db.apply import apply_script
 from wesley.db.executor import ExecOptions, Executor
 from wesley.db.introspect import introspect
+from wesley.db.records import StepRecord
 from wesley.ir import IR, ir_hash
 from wesley.plan.build import build_plan
 from wesley.plan.models import Plan, Step
-from wesley.realm.models import StepRecord
 from wesley.sdl import parse_sdl
 from wesley.targets.postgres import postgres
 

@@ -16,13 +16,13 @@ from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import ExecOptions, Executor, Progress, StepFailed
 from wesley.db.introspect import introspect
 from wesley.db.progress import Meter
+from wesley.db.records import StepRecord
 from wesley.db.session import connect
 from wesley.errors import ExitCode, WesleyError
 from wesley.ir import ir_hash
 from wesley.plan.build import DEFAULT_BATCH_SIZE, build_plan
 from wesley.plan.models import Plan
 from wesley.plan.timeouts import Pacing, Timeouts
-from wesley.realm.models import StepRecord
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from rich.progress import (
 )
 
 from wesley.cli.output import Output
+from wesley.db.records import StepRecord
 from wesley.plan.models import Step
-from wesley.realm.models import StepRecord
 
 
 def interval_s() -> float:

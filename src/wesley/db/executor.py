@@ -44,12 +44,12 @@ from wesley.db.migration_lock import ADVISORY_KEY as ADVISORY_KEY  # re-exported
 from wesley.db.migration_lock import holder, locked_error
 from wesley.db.observe import LockWatcher, held_locks, relations, rewritten
 from wesley.db.progress import IndexProgress, Meter, builds_index
+from wesley.db.records import StepRecord
 from wesley.db.session import Params, connect, lost, lost_error, run_one
 from wesley.errors import ExitCode, WesleyError
 from wesley.plan.lockmodes import LockMode, strength
 from wesley.plan.models import LockEntry, Plan, Step
 from wesley.plan.timeouts import Pacing, Timeouts, step_kind
-from wesley.realm.models import StepRecord
 from wesley.sqltext import quote_ident
 
 LOCK_POLL_S = 0.2  # how often a run started with --wait tries the migration lock again

@@ -6,34 +6,13 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from wesley.plan.models import LockEntry
+from wesley.db.records import StepRecord
 
 Verdict = Literal["PASS", "FAIL", "DRY_RUN"]
 
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
-
-
-class StepRecord(_Model):
-    id: str
-    phase: str
-    op: str
-    status: Literal["applied", "skipped", "failed", "pending"]
-    started: str | None = None
-    ms: int = 0
-    retries: int = 0
-    rows: int | None = None
-    rows_total: int | None = Field(default=None, description="backfill: rows to fill, estimated")
-    rows_per_s: float | None = Field(default=None, description="backfill: rows filled per second")
-    batch_ms_max: int | None = Field(
-        default=None, description="backfill: the longest batch, the longest a write waited on it"
-    )
-    predicted_locks: list[LockEntry] = Field(default_factory=list)
-    observed_locks: list[LockEntry] = Field(default_factory=list)
-    rewrite: bool = False
-    predicted_rewrite: bool = False
-    error: str | None = None
 
 
 class Tests(_Model):

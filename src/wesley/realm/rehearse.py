@@ -20,6 +20,7 @@ from wesley.db.introspect import introspect
 from wesley.db.pgtap import run_suite
 from wesley.db.privileges import check_probe_role
 from wesley.db.progress import Meter
+from wesley.db.records import StepRecord
 from wesley.db.seed import SeedReport, seed_rows
 from wesley.db.session import connect, lost, lost_error, server_version
 from wesley.errors import WesleyError
@@ -27,7 +28,7 @@ from wesley.ir import IR, ir_hash
 from wesley.plan.build import DEFAULT_SERVER_VERSION, build_plan
 from wesley.plan.models import Plan
 from wesley.plan.timeouts import Pacing, Timeouts
-from wesley.realm.models import Failure, Realm, Rehearsal, StepRecord, Tests
+from wesley.realm.models import Failure, Realm, Rehearsal, Tests
 from wesley.targets.pgtap import pgtap
 from wesley.targets.postgres import postgres
 from wesley.targets.rls import rls
