@@ -21,6 +21,7 @@ from wesley.errors import Diagnostic, ExitCode, WesleyError, input_error
 from wesley.files import write_atomic
 from wesley.holmes.moriarty import check_config, record_rehearsal
 from wesley.ir import IR
+from wesley.limits import run_settings
 from wesley.plan.build import DEFAULT_BATCH_SIZE
 from wesley.plan.models import Plan
 from wesley.plan.timeouts import Pacing, Timeouts
@@ -105,6 +106,7 @@ def rehearse(
     `fresh`); `dsn`: the shadow database (default: an ephemeral cluster)."""
     config = load_config()
     check_config(config.raw)
+    limits = run_settings(config, {})  # wesley.toml's, unless given
     options = config.parse_options()
     parsed = load_schema(schema, sdl=sdl, config=config)
     if pg_bin and dsn:
@@ -133,8 +135,8 @@ def rehearse(
             seed_rows=seed_rows,
             dry_run=dry_run,
             timeout_ms=timeout_ms,
-            timeouts=timeouts or Timeouts(),
-            pacing=pacing or Pacing(),
+            timeouts=timeouts or limits[0],
+            pacing=pacing or limits[1],
             batch_size=batch_size,
             resume=resume,
             wait=wait,

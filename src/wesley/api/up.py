@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wesley.api.schema import load_schema
+from wesley.config import load_config
 from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import ExecOptions, Executor, Progress, StepFailed
 from wesley.db.introspect import introspect
@@ -20,6 +21,7 @@ from wesley.db.records import StepRecord
 from wesley.db.session import connect
 from wesley.errors import ExitCode, WesleyError
 from wesley.ir import ir_hash
+from wesley.limits import run_settings
 from wesley.plan.build import DEFAULT_BATCH_SIZE, build_plan
 from wesley.plan.models import Plan
 from wesley.plan.timeouts import Pacing, Timeouts
@@ -69,7 +71,9 @@ def up(
     meter: Meter | None = None,
 ) -> UpResult:
     check_dsn(dsn)
-    new = load_schema(schema, sdl=sdl).ir
+    config = load_config()
+    limits = run_settings(config, {})  # wesley.toml's, unless given
+    new = load_schema(schema, sdl=sdl, config=config).ir
     with connect(dsn, autocommit=False) as conn:  # one snapshot for the whole catalog
         live, version = introspect(conn), conn.info.server_version
     plan = build_plan(
@@ -87,8 +91,8 @@ def up(
         return UpResult(redact(dsn), ir_hash(new), plan)
     opts = ExecOptions(
         mode="up",
-        timeouts=timeouts or Timeouts(),
-        pacing=pacing or Pacing(),
+        timeouts=timeouts or limits[0],
+        pacing=pacing or limits[1],
         resume=True,  # a dev loop continues where a failed `up` stopped; guards protect
         wait=wait,
         operator=getpass.getuser(),
