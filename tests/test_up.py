@@ -15,6 +15,7 @@ from tests.helpers import UPSTREAM
 from tests.lifecycle import checksums, insert_users, ir_of, ok, runs, wes
 from tests.schema_compare import assert_database_matches
 from wesley.db.introspect import introspect
+from wesley.plan.build import build_plan
 
 BLADE_V1 = UPSTREAM / "blade-v1.graphql"
 BLADE_V2 = UPSTREAM / "blade-v2.graphql"
@@ -38,7 +39,7 @@ def test_up_creates_then_migrates_then_refuses_destructive(pg_dsn: str) -> None:
     insert_users(pg_dsn, 300)
     before = checksums(pg_dsn, ir_of(BLADE_V1))
     migrated = ok("up", "--dsn", pg_dsn, "--schema", "v2.graphql", "--json").json()
-    assert migrated["applied"] == 7
+    assert migrated["applied"] == len(build_plan(ir_of(BLADE_V1), ir_of(BLADE_V2)).steps) > 0
     _matches(pg_dsn, Path("v2.graphql"))
     assert checksums(pg_dsn, ir_of(BLADE_V1)) == before
     assert [r["mode"] for r in runs(pg_dsn)] == ["up", "up"]
