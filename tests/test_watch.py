@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 
 from tests.helpers import UPSTREAM
-from wesley.api.watch import Round, watch
+from wesley.api import Round, watch
 
 BLADE_V1, BLADE_V2 = UPSTREAM / "blade-v1.graphql", UPSTREAM / "blade-v2.graphql"
 

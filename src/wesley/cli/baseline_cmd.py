@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wesley.api.baseline import baseline
+from wesley.api import baseline
 from wesley.cli.common import global_options, output
 
 

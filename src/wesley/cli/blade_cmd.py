@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from wesley.api.blade import blade as _run
-from wesley.api.rehearse import RehearseResult
+from wesley.api import RehearseResult
+from wesley.api import blade as _run
 from wesley.cli.common import global_options, output, sigterm_as_interrupt
 from wesley.cli.progress import progress_for
 from wesley.errors import WesleyError

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import click
 
-from wesley.api.deploy import DeployResult
-from wesley.api.deploy import deploy as run_deploy
+from wesley.api import DeployResult
+from wesley.api import deploy as run_deploy
 from wesley.cli.common import global_options, output, sigterm_as_interrupt
 from wesley.cli.output import Output
 from wesley.cli.progress import progress_for

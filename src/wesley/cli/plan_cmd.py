@@ -9,8 +9,8 @@ import shutil
 
 import click
 
-from wesley.api.plan import PlanResult
-from wesley.api.plan import plan as make_plan
+from wesley.api import PlanResult
+from wesley.api import plan as make_plan
 from wesley.cli.common import global_options, output
 from wesley.cli.output import Output
 from wesley.cli.run_options import run_options, run_settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import click
 
-from wesley.api.rehearse import RehearseResult, rehearse
+from wesley.api import RehearseResult, rehearse
 from wesley.cli.common import global_options, output, sigterm_as_interrupt
 from wesley.cli.output import Output
 from wesley.cli.progress import progress_for

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import click
 
-from wesley.api.transform import BUNDLE_DIR
-from wesley.api.transform import transform as run_transform
+from wesley.api import transform as run_transform
+from wesley.api._transform import BUNDLE_DIR
 from wesley.cli.common import global_options, output
 
 

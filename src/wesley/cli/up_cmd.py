@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wesley.api.up import up
+from wesley.api import up
 from wesley.cli.common import global_options, output
 from wesley.cli.progress import progress_for
 from wesley.cli.run_options import run_options, run_settings

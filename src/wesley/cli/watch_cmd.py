@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from wesley.api.watch import Round, watch
+from wesley.api import Round, watch
 from wesley.cli.common import global_options, output
 from wesley.cli.output import Output
 

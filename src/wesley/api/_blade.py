@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from wesley.api import cert as certs
-from wesley.api.rehearse import RehearseResult, rehearse
+from wesley.api._rehearse import RehearseResult, rehearse
+from wesley.api._transform import TransformResult, transform
+from wesley.api._up import destructive_error
 from wesley.api.schema import deployed_ir, load_ir_file
-from wesley.api.transform import TransformResult, transform
-from wesley.api.up import destructive_error
 from wesley.cert.settings import cert_settings, signing_keys
 from wesley.config import load_config
 from wesley.db.executor import Progress

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import watchfiles
 
-from wesley.api.transform import TransformResult, transform
-from wesley.api.up import UpResult, up
+from wesley.api._transform import TransformResult, transform
+from wesley.api._up import UpResult, up
 from wesley.config import CONFIG_FILE, load_config
 from wesley.db.executor import Progress
 from wesley.db.progress import Meter
