@@ -428,10 +428,11 @@ def test_verdict_fail_from_a_failed_rehearsal(pg_admin_dsn: str) -> None:
     ok("cert", "keygen", "--signer", "release", "--out", "keys/release", "--quiet")
     plain = wes("cert", "sign", "--signer", "release", "--key", "keys/release")
     assert plain.code == 8 and "error[SIGN_REFUSED]" in plain.stderr, plain.stderr
-    assert "its REALM verdict is FAIL, not PASS" in plain.stderr, plain.stderr
+    assert "REALM verdict is FAIL, not PASS" in plain.stderr, plain.stderr
     assert _block()["signatures"] == []
     forced = ok("cert", "sign", "--signer", "release", "--key", "keys/release", "--force")
     assert "warning: signing although its REALM verdict is FAIL" in forced.stderr, forced.stderr
+    assert "(--force)" in forced.stderr
     assert [s["signer"] for s in _block()["signatures"]] == ["release"]
     for signer in ("holmes", "wat-sum"):  # --force signs, and the certificate says so
         ok("cert", "sign", "--signer", signer, "--key", f"keys/{signer}", "--force", "--quiet")

@@ -472,7 +472,9 @@ def test_signing_refused_then_forced(flow: Path) -> None:
     assert "HOLMES REQUIRES INVESTIGATION" in text and "FORCED" in text
     [entry] = certificate.read(text)["signatures"]
     assert entry["attestation"]["forced"] is True
-    ok("cert", "sign", "--signer", "wat-sum", "--key", "keys/wat-sum")  # WATSON agrees
+    agrees = ok("cert", "sign", "--signer", "wat-sum", "--key", "keys/wat-sum")  # WATSON agrees
+    # the REALM verdict is PASS, so no --force is needed, but the failing gate is said
+    assert "warning: signing although MRI 0.02 is above 0.01: verify will refuse" in (agrees.stderr)
     message = _verify_refused()
     assert "MRI 0.02 is above 0.01" in message  # the gate still refuses it
     # a policy that accepts the MRI: the forced signature verifies, and verify says so

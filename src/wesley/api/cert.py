@@ -112,28 +112,30 @@ def sign(
     insecure_key: bool = False,
     log: Log = _quiet,
 ) -> Signature:
-    """Add `signer`'s signature. A certificate verify would refuse (REALM verdict not PASS, a
-    failed gate) is refused (SIGN_REFUSED) unless `force`; the HOLMES and WATSON signers sign
-    only what their reports prove (see wesley.holmes.attest), and `force` overrides that too,
-    recorded in the signature."""
+    """Add `signer`'s signature. A certificate whose REALM verdict is not PASS is refused
+    (SIGN_REFUSED) unless `force`; failed gates are warned about (`warnings`). The HOLMES and
+    WATSON signers sign only what their reports prove (see wesley.holmes.attest), and `force`
+    overrides that too, recorded in the signature."""
     from wesley.holmes.attest import attestation_for
 
     private = load_private(Path(key), insecure_ok=insecure_key)
     block = certificate.read(read_cert(path))
     config = load_config().raw
     attestation = attestation_for(signer, block, Path(directory), config, force, log)
-    unfit = certificate.unfit(block, cert_settings(config).thresholds)
-    if unfit and not force:
+    verdict = block.get("realm", {}).get("verdict")
+    if verdict != "PASS" and not force:
         raise cert_error(
             "SIGN_REFUSED",
-            f"{path} is not fit to ship: " + "; ".join(unfit) + ": verify will refuse it "
-            "whoever signs",
-            "rehearse until the REALM verdict is PASS and the gates pass, then cert create "
-            "again; --force signs anyway (the certificate still will not verify)",
+            f"{path}'s REALM verdict is {verdict}, not PASS: verify will refuse it whoever signs",
+            "rehearse until the verdict is PASS, then cert create again; --force signs anyway "
+            "(the certificate still will not verify)",
         )
-    warnings = [f"signing although {problem} (--force)" for problem in unfit]
+    warnings = [
+        f"signing although {problem}"
+        for problem in certificate.unfit(block, cert_settings(config).thresholds)
+    ]
     for line in warnings:
-        log(f"warning: {line}")
+        log(f"warning: {line}" + (" (--force)" if verdict != "PASS" else ": verify will refuse"))
     signed = certificate.sign(block, signer, private, attestation)
     write_atomic(Path(path), certificate.write(signed))
     entry = next(s for s in signed["signatures"] if s["signer"] == signer)
