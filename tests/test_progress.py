@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -43,18 +44,34 @@ def _timed_stderr(argv: list[str], env: dict[str, str]) -> tuple[int, list[tuple
     return code, lines
 
 
-def test_seeding_prints_a_line_at_least_every_interval(pg_dsn: str) -> None:
+EVENT_OLD = "type Event @wes_table {\n  id: Int! @wes_pk\n  name: String\n}\n"
+EVENT_NEW = (
+    "type Event @wes_table {\n  id: Int! @wes_pk\n  name: String\n"
+    '  token: UUID! @wes_default(expr: "gen_random_uuid()")\n}\n'
+)
+
+
+def test_seeding_and_backfill_print_a_line_at_least_every_interval(pg_dsn: str) -> None:
+    Path("old.graphql").write_text(EVENT_OLD, encoding="utf-8")
+    Path("new.graphql").write_text(EVENT_NEW, encoding="utf-8")
     env = {**os.environ, "WESLEY_PROGRESS_EVERY": "0.5"}
-    argv = [sys.executable, "-m", "wesley", "rehearse", "--schema", BLADE_V2, "--from", BLADE_V1,
-            "--seed-rows", "600000", "--dsn", pg_dsn]  # fmt: skip
+    argv = [sys.executable, "-m", "wesley", "rehearse", "--schema", "new.graphql",
+            "--from", "old.graphql", "--seed-rows", "600000", "--batch-size", "2000",
+            "--dsn", pg_dsn]  # fmt: skip
     code, lines = _timed_stderr(argv, env)
     assert code == 0, lines
-    seeding = [(t, ln) for t, ln in lines if ln.startswith("[seed] user: ")]
+    seeding = [(t, ln) for t, ln in lines if ln.startswith("[seed] event: ")]
     assert len(seeding) >= 3, lines
     assert all(LINE.search(ln) for _, ln in seeding), seeding
     assert "ETA" in seeding[0][1] and "600,000 / 600,000 rows (100%)" in seeding[-1][1]
-    gaps = [b[0] - a[0] for a, b in itertools.pairwise(seeding)]
-    assert max(gaps) <= 0.5 + 0.7, gaps
+    backfill = [(t, ln) for t, ln in lines if ln.startswith("[backfill] ") and "rows/s" in ln]
+    assert len(backfill) >= 2, lines
+    assert all(re.search(r"[\d,]+ / [\d,]+ rows \(\d+%\).*ETA", ln) for _, ln in backfill[:-1]), (
+        backfill
+    )
+    for series in (seeding, backfill):
+        gaps = [b[0] - a[0] for a, b in itertools.pairwise(series)]
+        assert max(gaps) <= 0.5 + 0.7, gaps
 
 
 def test_an_index_build_reports_its_progress(pg_dsn: str) -> None:

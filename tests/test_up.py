@@ -79,3 +79,11 @@ def test_schema_dash_reads_stdin_in_every_command(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(sys, "stdin", io.StringIO("type A @wes_table { id: ID! @wes_pk\n"))
     bad = wes("transform", "--schema", "-")
     assert bad.code == 2 and "<stdin>:" in bad.stderr, bad.stderr
+    for argv in (  # the schema is read (and located) before any database is asked
+        ("deploy", "--dsn", "postgresql://nobody@127.0.0.1:1/x", "--env", "prod"),
+        ("baseline", "--dsn", "postgresql://nobody@127.0.0.1:1/x"),
+        ("up", "--dsn", "postgresql://nobody@127.0.0.1:1/x"),
+    ):
+        monkeypatch.setattr(sys, "stdin", io.StringIO("type A @wes_table { id: ID @wes_pk }\n"))
+        bad = wes(*argv, "--schema", "-")
+        assert bad.code == 2 and "error[PK_NULLABLE]: <stdin>:" in bad.stderr, (argv, bad.stderr)

@@ -161,6 +161,8 @@ def seed_rows(
     # chunk in a savepoint, so one that does not fit undoes only itself
     with conn.transaction():
         _fill(conn, ir, rows, order, seeded, result, report)
+        for name in sorted(seeded):  # statistics as a production table has them: the
+            run_one(conn, f"ANALYZE {quote_ident(name)}")  # backfill's estimate reads them
     for table in order:
         row = run_one(conn, f"SELECT count(*) FROM {quote_ident(table.name)}").fetchone()
         result.rows[table.name] = int(row[0]) if row else 0
