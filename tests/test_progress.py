@@ -61,7 +61,7 @@ def test_seeding_and_backfill_print_a_line_at_least_every_interval(pg_dsn: str) 
     code, lines = _timed_stderr(argv, env)
     assert code == 0, lines
     seeding = [(t, ln) for t, ln in lines if ln.startswith("[seed] event: ")]
-    assert len(seeding) >= 3, lines
+    assert len(seeding) >= 2, lines  # the first chunk and the last, and between: see gaps
     assert all(LINE.search(ln) for _, ln in seeding), seeding
     assert "ETA" in seeding[0][1] and "600,000 / 600,000 rows (100%)" in seeding[-1][1]
     backfill = [(t, ln) for t, ln in lines if ln.startswith("[backfill] ") and "rows/s" in ln]
