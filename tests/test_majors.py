@@ -215,7 +215,7 @@ def test_plan_server_version_accepts_a_major(given: str, expected: int) -> None:
     # 18 can add NOT NULL NOT VALID natively: its plans say so, 15's do not
     assert any("PostgreSQL 18" in n for n in notes) == (expected >= 180000)
     explained = ok(*args, "--server-version", given, "--explain").stdout
-    assert f"for PostgreSQL {expected // 10000}.{expected % 10000}:" in explained
+    assert f"for PostgreSQL {expected // 10000}.{expected % 10000} (--server-version)" in explained
 
 
 @pytest.mark.parametrize("given", ["x", "1.x", "18.x", "7", "-18"])

@@ -46,15 +46,21 @@ def test_up_creates_then_migrates_then_refuses_destructive(pg_dsn: str) -> None:
     assert all(r["status"] == "applied" for r in runs(pg_dsn))
     assert not Path(".wesley/deployed.json").exists()  # a dev database is not a deploy
 
-    # back to v1 drops created_at: refused, nothing changed, then applied when asked
-    refused = wes("up", "--dsn", pg_dsn, "--schema", "v1.graphql")
+    # a column added, then taken away again: the drop is refused, then applied when asked
+    Path("v3.graphql").write_text(
+        BLADE_V2.read_text(encoding="utf-8").replace("}", "  note: String\n}", 1),
+        encoding="utf-8",
+    )
+    ok("up", "--dsn", pg_dsn, "--schema", "v3.graphql")
+    _matches(pg_dsn, Path("v3.graphql"))
+    refused = wes("up", "--dsn", pg_dsn, "--schema", "v2.graphql")
     assert refused.code == 5, refused.stderr
-    assert "error[PLAN_DESTRUCTIVE]" in refused.stderr and "drop_column user.created_at" in (
+    assert "error[PLAN_DESTRUCTIVE]" in refused.stderr and "drop_column user.note" in (
         refused.stderr
     )
+    _matches(pg_dsn, Path("v3.graphql"))
+    ok("up", "--dsn", pg_dsn, "--schema", "v2.graphql", "--allow-destructive")
     _matches(pg_dsn, Path("v2.graphql"))
-    ok("up", "--dsn", pg_dsn, "--schema", "v1.graphql", "--allow-destructive")
-    _matches(pg_dsn, Path("v1.graphql"))
     assert checksums(pg_dsn, ir_of(BLADE_V1)) == before
 
 

@@ -43,8 +43,8 @@ def watch(
     progress: Progress | None = None,
     meter: Meter | None = None,
 ) -> int:
-    """Run until `stop` is set (or Ctrl-C); returns the number of rounds. With `dsn`, each
-    round also brings that database to the schema (`up`)."""
+    """Run until `stop` is set (or Ctrl-C, also during a round); returns the number of
+    rounds. With `dsn`, each round also brings that database to the schema (`up`)."""
     path = Path(schema) if schema is not None else Path(load_config().schema)
     watched = {path.resolve(), (Path.cwd() / CONFIG_FILE).resolve()}
     rounds = 0
@@ -64,15 +64,18 @@ def watch(
         except WesleyError as err:
             on_round(Round(rounds, changed, made, None, err))
 
-    one([])
     dirs = sorted({str(p.parent) for p in watched})
-    for changes in watchfiles.watch(
-        *dirs,
-        watch_filter=lambda _change, name: Path(name).resolve() in watched,
-        debounce=debounce_ms,
-        stop_event=stop,
-        recursive=False,
-        raise_interrupt=False,
-    ):
-        one(sorted({name for _, name in changes}))
+    try:
+        one([])
+        for changes in watchfiles.watch(
+            *dirs,
+            watch_filter=lambda _change, name: Path(name).resolve() in watched,
+            debounce=debounce_ms,
+            stop_event=stop,
+            recursive=False,
+            raise_interrupt=False,
+        ):
+            one(sorted({name for _, name in changes}))
+    except KeyboardInterrupt:  # Ctrl-C during a round stops the watch as it does between them
+        pass
     return rounds
