@@ -43,6 +43,15 @@ def test_blade_certifies_in_one_run_and_the_certificate_deploys(
     assert all("attestation" in s for s in block["signatures"])
     assert Path(".wesley/holmes.json").is_file() and Path(".wesley/watson.json").is_file()
     ok("cert", "verify")
+    # the files for other runners, after certifying: the rehearsed plan.json (evidence the
+    # certificate binds) is kept, so the certificate still verifies and deploys
+    rehearsed = Path(".wesley/plan.json").read_bytes()
+    written = ok("plan", "--write", "migrations")
+    if "kept .wesley/plan.json" not in written.stderr:  # the preview is the rehearsed plan
+        assert Path(".wesley/plan.json").read_bytes() == rehearsed
+    assert Path(".wesley/plan.json").read_bytes() == rehearsed
+    assert sorted(p.name for p in Path("migrations").glob("*.sql"))
+    ok("cert", "verify")
     ok("deploy", "--dsn", pg_dsn, "--env", "prod")
     assert [r["status"] for r in runs(pg_dsn)] == ["applied"]
 

@@ -30,6 +30,7 @@ from wesley.plan.facts import Facts
 from wesley.plan.models import Plan
 from wesley.plan.script import plan_script
 from wesley.plan.timeouts import Timeouts
+from wesley.realm.models import Realm
 
 
 def old_ir_from_db(dsn: str, new: IR | None = None) -> tuple[IR, int, Facts]:
@@ -51,9 +52,31 @@ class PlanResult:
     version: VersionSource  # where the server version came from
     warnings: list[Diagnostic] = field(default_factory=list)
     files: list[str] = field(default_factory=list)  # written with write_dir
+    saved: bool = True  # False: .wesley/plan.json holds the rehearsed plan and was kept
 
     def explain(self, *, width: int = DEFAULT_WIDTH, wide: bool = False) -> str:
         return explain(self.plan, width=width, wide=wide, version=self.version)
+
+
+def _save(bundle: Path, the_plan: Plan) -> bool:
+    """Write `.wesley/plan.json`, unless it holds the plan `.wesley/realm.json` rehearsed and
+    this one differs: that file is evidence a certificate is made of (and binds), and a
+    preview (another server version, another schema) must not break it."""
+    path = bundle / "plan.json"
+    try:
+        kept = Plan.model_validate_json(path.read_bytes())
+        realm = Realm.model_validate_json((bundle / "realm.json").read_bytes())
+    except (OSError, ValueError):
+        kept, realm = None, None
+    if (
+        kept is not None
+        and realm is not None
+        and realm.plan_hash == kept.plan_hash
+        and kept.plan_hash != the_plan.plan_hash
+    ):
+        return False
+    write_atomic(path, json.dumps(the_plan.to_json_data(), indent=2, sort_keys=True) + "\n")
+    return True
 
 
 def plan(
@@ -99,15 +122,12 @@ def plan(
         batch_size=batch_size,
         data=facts,
     )
-    write_atomic(
-        Path(bundle_dir) / "plan.json",
-        json.dumps(the_plan.to_json_data(), indent=2, sort_keys=True) + "\n",
-    )
+    saved = _save(Path(bundle_dir), the_plan)
     timeouts = timeouts or run_settings(config, {})[0]
     if sql_path is not None:
         write_atomic(Path(sql_path), plan_script(the_plan, timeouts))
     files = write_plan_files(the_plan, Path(write_dir), timeouts) if write_dir is not None else []
-    done = PlanResult(the_plan, source, list(result.warnings), files)
+    done = PlanResult(the_plan, source, list(result.warnings), files, saved)
     if the_plan.refused:
         blocked = the_plan.blocked
         names = "; ".join(

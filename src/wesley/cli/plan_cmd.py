@@ -130,6 +130,11 @@ def _show(
 ) -> None:
     out.warn(result.warnings)
     the_plan = result.plan
+    if not result.saved:
+        out.log(
+            "kept .wesley/plan.json: it holds the rehearsed plan the evidence (and a "
+            "certificate) is made of; rehearse to replace it"
+        )
     if write_dir is not None:
         out.info(f"wrote {len(result.files)} SQL files to {write_dir}: " + ", ".join(result.files))
     if show_explain or the_plan.empty:
