@@ -53,6 +53,16 @@ class Default(_Model):
     sql: str
 
 
+class Cast(_Model):
+    """`@wes_cast`: how a type change converts values. `using`: SQL computing the new value
+    from the old column (by its old SQL name); `reverse`: the old value from the new column
+    (by its new SQL name), for rows the new application version writes while both run. Absent:
+    a plain cast (`CAST(col AS type)`) each way."""
+
+    using: str | None = None
+    reverse: str | None = None
+
+
 class Column(_Model):
     name: str
     field: str = Field(description="the GraphQL field name (TypeScript and Zod use it)")
@@ -69,6 +79,7 @@ class Column(_Model):
     updated_at: bool = Field(default=False, description="@wes_updatedAt: set on every update")
     grants: list[str] = Field(default_factory=list)
     renamed_from: str | None = None
+    cast: Cast | None = None
     directives: list[DirectiveUse] = Field(default_factory=list)
     source: SourcePos
 

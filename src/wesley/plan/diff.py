@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from wesley.ir import IR, Column, Enum, Policy, Table
-from wesley.sdl.expressions import comparable_expression, normalize_type_name
+from wesley.naming import constraint_name, snake_case
+from wesley.sdl.expressions import comparable_expression, normalize_type_name, rename_columns
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,10 @@ def _match(
     for item in news:
         found = None
         if item.renamed_from:
-            found = next((o for o in unmatched if item.renamed_from in old_names(o)), None)
+            # the GraphQL name as written, or the SQL name it maps to (an introspected old
+            # schema knows only SQL names)
+            names = {item.renamed_from, snake_case(item.renamed_from)}
+            found = next((o for o in unmatched if names & set(old_names(o))), None)
         if found is None and item.uid != default_uid(item):
             found = next((o for o in unmatched if o.uid == item.uid), None)
         if found is None:
@@ -109,17 +113,13 @@ def _policy_key(p: Policy) -> tuple[object, ...]:
     return (p.command, p.permissive, tuple(p.roles), _expr(p.using), _expr(p.check))
 
 
-def _table_changes(o: Table, t: Table, renamed: dict[str, str]) -> list[Change]:
+def _table_changes(
+    o: Table, t: Table, renamed: dict[str, str], columns: dict[str, dict[str, str]]
+) -> list[Change]:
     out: list[Change] = []
-    # PostgreSQL's foreign keys follow a renamed table by oid: compare with the new name
-    o = o.model_copy(
-        update={
-            "foreign_keys": [
-                fk.model_copy(update={"ref_table": renamed.get(fk.ref_table, fk.ref_table)})
-                for fk in o.foreign_keys
-            ]
-        }
-    )
+    # PostgreSQL's constraints follow a renamed table or column by oid and attnum: compare the
+    # old ones under the new names
+    o = _follow_renames(o, renamed, columns)
     name = t.name
     if o.name != t.name:
         out.append(Change("rename_table", name, old=o, new=t))
@@ -146,11 +146,12 @@ def _table_changes(o: Table, t: Table, renamed: dict[str, str]) -> list[Change]:
             out.append(Change("drop_not_null", name, nc.name, old=oc, new=nc))
         if oc.uid != nc.uid:
             out.append(Change("set_column_comment", name, nc.name, old=oc, new=nc))
-    if o.primary_key != t.primary_key:
+    cmap = columns.get(t.name, {})
+    if [cmap.get(c, c) for c in o.primary_key] != t.primary_key:
         out.append(Change("set_primary_key", name, old=o, new=t))
-    if o.name != t.name:
-        out += _renamed_objects(o, t)
-        o = _with_renamed_objects(o, t)
+    mapped = _with_columns(o, cmap)
+    out += _renamed_objects(mapped, t, cmap)
+    o = _with_renamed_objects(mapped, t, cmap)
     out += _named_changes(o.uniques, t.uniques, name, "unique", lambda u: tuple(u.columns))
     out += _named_changes(
         o.indexes,
@@ -177,25 +178,92 @@ def _table_changes(o: Table, t: Table, renamed: dict[str, str]) -> list[Change]:
     return out
 
 
+def _follow_renames(o: Table, renamed: dict[str, str], columns: dict[str, dict[str, str]]) -> Table:
+    """The old table's foreign keys as PostgreSQL sees them once the tables and columns they
+    reference are renamed."""
+    fks = []
+    for fk in o.foreign_keys:
+        ref = renamed.get(fk.ref_table, fk.ref_table)
+        cmap = columns.get(ref, {})
+        fks.append(
+            fk.model_copy(
+                update={"ref_table": ref, "ref_columns": [cmap.get(c, c) for c in fk.ref_columns]}
+            )
+        )
+    return o.model_copy(update={"foreign_keys": fks})
+
+
+def _with_columns(o: Table, cmap: dict[str, str]) -> Table:
+    """The old table's constraints, indexes and policies under renamed column names (what
+    PostgreSQL shows after RENAME COLUMN)."""
+    if not cmap:
+        return o
+
+    def cols(items: list[str]) -> list[str]:
+        return [cmap.get(c, c) for c in items]
+
+    def expr(sql: str | None) -> str | None:
+        return rename_columns(sql, cmap) if sql else None
+
+    return o.model_copy(
+        update={
+            "uniques": [u.model_copy(update={"columns": cols(u.columns)}) for u in o.uniques],
+            "indexes": [
+                i.model_copy(update={"columns": cols(i.columns), "where": expr(i.where)})
+                for i in o.indexes
+            ],
+            "foreign_keys": [
+                f.model_copy(update={"columns": cols(f.columns)}) for f in o.foreign_keys
+            ],
+            "checks": [
+                c.model_copy(
+                    update={
+                        "expr": expr(c.expr),
+                        "column": cmap.get(c.column, c.column) if c.column else None,
+                    }
+                )
+                for c in o.checks
+            ],
+            "policies": [
+                p.model_copy(update={"using": expr(p.using), "check": expr(p.check)})
+                for p in o.policies
+            ],
+        }
+    )
+
+
 def _named_objects(t: Table) -> list[Any]:
     return [*t.uniques, *t.indexes, *t.foreign_keys, *t.checks, *t.policies]
 
 
-def _rename_map(o: Table, t: Table) -> dict[str, str]:
-    """After a table rename, derived names (`org_name_key`) follow the new table name."""
-    old_prefix, new_prefix = o.name + "_", t.name + "_"
+_DERIVED_SUFFIXES = ("key", "idx", "fkey", "check")
+
+
+def rename_map(o: Table, t: Table, cmap: dict[str, str]) -> dict[str, str]:
+    """Derived names (`org_name_key`) that follow a renamed table or column: old name → new
+    name, for old objects (already under the new column names) whose name is the one Wesley
+    derives from the old table and columns, and whose new-name counterpart is in `t`."""
+    back = {new: old for old, new in cmap.items()}
     new_names = {str(x.name) for x in _named_objects(t)}
     out: dict[str, str] = {}
     for x in _named_objects(o):
-        if x.name.startswith(old_prefix):
-            candidate = new_prefix + x.name[len(old_prefix) :]
-            if candidate in new_names:
-                out[x.name] = candidate
+        own = getattr(x, "column", None)
+        cols = list(getattr(x, "columns", None) or ([own] if own else []))
+        candidate = None
+        if cols and (o.name != t.name or any(c in back for c in cols)):
+            for suffix in _DERIVED_SUFFIXES:
+                if x.name == constraint_name(o.name, [back.get(c, c) for c in cols], suffix):
+                    candidate = constraint_name(t.name, cols, suffix)
+                    break
+        if candidate is None and o.name != t.name and x.name.startswith(o.name + "_"):
+            candidate = t.name + "_" + x.name[len(o.name) + 1 :]
+        if candidate is not None and candidate != x.name and candidate in new_names:
+            out[x.name] = candidate
     return out
 
 
-def _renamed_objects(o: Table, t: Table) -> list[Change]:
-    mapping = _rename_map(o, t)
+def _renamed_objects(o: Table, t: Table, cmap: dict[str, str]) -> list[Change]:
+    mapping = rename_map(o, t, cmap)
     kinds: list[tuple[str, list[Any]]] = [
         ("rename_constraint", [*o.uniques, *o.foreign_keys, *o.checks]),
         ("rename_index", list(o.indexes)),
@@ -216,8 +284,8 @@ def _renamed_objects(o: Table, t: Table) -> list[Change]:
     return out
 
 
-def _with_renamed_objects(o: Table, t: Table) -> Table:
-    mapping = _rename_map(o, t)
+def _with_renamed_objects(o: Table, t: Table, cmap: dict[str, str]) -> Table:
+    mapping = rename_map(o, t, cmap)
 
     def rn(items: list[Any]) -> list[Any]:
         return [x.model_copy(update={"name": mapping.get(x.name, x.name)}) for x in items]
@@ -263,15 +331,32 @@ def _named_changes(old: list[Any], new: list[Any], table: str, what: str, key: A
     return out
 
 
+def column_renames(pairs: list[tuple[Table | None, Table | None]]) -> dict[str, dict[str, str]]:
+    """Per new table name: old column name → new column name, for renamed columns."""
+    out: dict[str, dict[str, str]] = {}
+    for o, t in pairs:
+        if o is None or t is None:
+            continue
+        cmap = {
+            oc.name: nc.name
+            for oc, nc in match_columns(o, t)
+            if oc is not None and nc is not None and oc.name != nc.name
+        }
+        if cmap:
+            out[t.name] = cmap
+    return out
+
+
 def diff(old: IR, new: IR) -> list[Change]:
     changes = _enum_changes(old, new)
     pairs = match_tables(old, new)
     renamed = {o.name: t.name for o, t in pairs if o is not None and t is not None}
+    columns = column_renames(pairs)
     for o, t in pairs:
         if o is None and t is not None:
             changes.append(Change("create_table", t.name, new=t))
         elif t is None and o is not None:
             changes.append(Change("drop_table", o.name, old=o))
         elif o is not None and t is not None:
-            changes.extend(_table_changes(o, t, renamed))
+            changes.extend(_table_changes(o, t, renamed, columns))
     return changes

@@ -115,6 +115,44 @@ def _group_lines(run: list[Step], new: set[str], width: int) -> list[str]:
     return _fill(head, width, " " * 8, "  ") + _fill(why, width, " " * 6)
 
 
+def stage_lines(plan: Plan) -> list[str]:
+    """How each application version connects while a two-stage plan is in flight, and what
+    ends it."""
+    if not plan.two_stage:
+        return []
+    lines = ["two stages: `wesley deploy` runs expand -> switch and stops; the contract waits"]
+    c = plan.compat
+    if c is not None:
+        lines += [
+            f"  old application version: keeps search_path = {c.old_search_path} (what it uses "
+            "today); it works until `wesley deploy --complete`",
+            f"  new application version: SET search_path = {c.new_search_path}  (connect it "
+            "once `wesley deploy` has returned; keep it: after --complete the same names "
+            "resolve to public)",
+        ]
+        for v in c.views:
+            mapped = [f"{col.name} <- {col.source}" for col in v.columns if col.name != col.source]
+            lines.append(
+                f"  view {c.version_schema}.{v.name} over public.{v.table}"
+                + (f" ({', '.join(mapped)})" if mapped else "")
+            )
+        for sh in c.shadows:
+            lines.append(
+                f"  {sh.table}.{sh.column}: {sh.from_type} -> {sh.to_type} through shadow column "
+                f"{sh.shadow}, kept in sync by a trigger both ways"
+            )
+    else:
+        lines.append(
+            "  the contract removes what the old application version uses: both keep "
+            "search_path = public"
+        )
+    lines += [
+        "  retire the old version, then `wesley deploy --complete` runs the contract",
+        "  `wesley deploy --abort` rolls the expand back instead (no data is lost)",
+    ]
+    return lines
+
+
 def _version(plan: Plan, source: VersionSource) -> str:
     major, minor = plan.server_version // 10000, plan.server_version % 10000
     if source == "database":
@@ -165,6 +203,15 @@ def explain(
     def where(r: Refusal) -> str:
         return ".".join(x for x in (r.table, r.column) if x)
 
+    stages = stage_lines(plan)
+    if stages:
+        section(stages[0], [line.strip() for line in stages[1:]])
+    if plan.abort:
+        lines.append("abort (`wesley deploy --abort`, before --complete):")
+        for step in plan.abort:
+            lines += [step_line(step, new)] if wide else _step_lines(step, new, width)
+    if plan.notes:
+        section("notes:", plan.notes)
     if plan.behaviour_changes:
         section(
             "behaviour changes (what the application sees changes, without an error):",

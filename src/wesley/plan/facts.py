@@ -26,11 +26,13 @@ class Facts:
     null_rows: Mapping[Key, int] = field(default_factory=dict)
     # rows holding a value of an enum that the new schema removes
     value_rows: Mapping[Key, int] = field(default_factory=dict)
+    # identity columns whose type change would need a shadow column
+    identity: frozenset[Key] = frozenset()
 
 
 @dataclass(frozen=True)
 class Question:
-    kind: Literal["null_rows", "value_rows"]
+    kind: Literal["null_rows", "value_rows", "identity"]
     key: Key
     sql: str  # one statement returning one count, against the old (current) database
 
@@ -59,6 +61,17 @@ def questions(old: IR | None, new: IR) -> list[Question]:
                     f"SELECT count(*) FROM {table} WHERE {column} IS NULL",
                 )
             )
+        elif change.kind == "alter_column_type":
+            table = old_name.get(change.table, change.table)
+            out.append(
+                Question(
+                    "identity",
+                    (change.table, change.new.name),
+                    "SELECT count(*) FROM pg_attribute WHERE attrelid = "
+                    f"to_regclass({quote_literal(quote_ident(table))}) AND attname = "
+                    f"{quote_literal(change.old.name)} AND attidentity <> ''",
+                )
+            )
         elif change.kind == "drop_enum_value":
             removed = [v for v in change.old.values if v not in change.new.values]
             for o, t in match_tables(old, new):
@@ -83,6 +96,11 @@ def questions(old: IR | None, new: IR) -> list[Question]:
 def facts_from(answers: Mapping[Question, int]) -> Facts:
     nulls: dict[Key, int] = {}
     values: dict[Key, int] = {}
+    identity: set[Key] = set()
     for q, n in answers.items():
+        if q.kind == "identity":
+            if n:
+                identity.add(q.key)
+            continue
         (nulls if q.kind == "null_rows" else values)[q.key] = n
-    return Facts(null_rows=nulls, value_rows=values)
+    return Facts(null_rows=nulls, value_rows=values, identity=frozenset(identity))

@@ -72,6 +72,9 @@ class TableContext:
     referenced_by: frozenset[str] = frozenset()
     # names of this table's indexes
     indexes: frozenset[str] = frozenset()
+    # the columns of each index (for PRIMARY KEY USING INDEX) and the NOT NULL columns
+    index_columns: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    not_null_columns: frozenset[str] = frozenset()
 
 
 def classify(
@@ -687,11 +690,14 @@ def _add_constraint(facts: _Facts, table: str, con: Any) -> None:
         if con.indexname is None:
             facts.scan = True  # index build
         elif kind == ConstrType.CONSTR_PRIMARY:
-            facts.scan = True
-            facts.note(
-                "PRIMARY KEY USING INDEX sets its columns NOT NULL: a scan unless they are "
-                "NOT NULL already"
-            )
+            ctx = facts.table(table)
+            columns = ctx.index_columns.get(con.indexname) if ctx else None
+            if ctx is None or columns is None or not columns <= ctx.not_null_columns:
+                facts.scan = True
+                facts.note(
+                    "PRIMARY KEY USING INDEX sets its columns NOT NULL: a scan unless they are "
+                    "NOT NULL already"
+                )
     else:
         facts.scan = True
         facts.note(f"constraint kind {kind.name} is not classified: assumed to scan")
@@ -906,8 +912,12 @@ def _drop(facts: _Facts, stmt: Any) -> None:
             facts.lock_target(names[-2], "ACCESS EXCLUSIVE")
     elif kind in (ObjectType.OBJECT_VIEW, ObjectType.OBJECT_MATVIEW, ObjectType.OBJECT_SEQUENCE):
         for names in objects:
-            facts.lock_target(names[-1], "ACCESS EXCLUSIVE")
+            if _in_public(names):  # a view of another schema is no table of the application's
+                facts.lock_target(names[-1], "ACCESS EXCLUSIVE")
         _cascade_unknown(facts, stmt)
+    elif kind == ObjectType.OBJECT_SCHEMA:
+        if stmt.behavior == DropBehavior.DROP_CASCADE:
+            facts.note("DROP SCHEMA ... CASCADE drops what is in it, locking those objects")
     elif kind in (ObjectType.OBJECT_TYPE, ObjectType.OBJECT_DOMAIN, ObjectType.OBJECT_FUNCTION):
         if stmt.behavior == DropBehavior.DROP_CASCADE:
             facts.note("CASCADE drops the columns that use it: those tables get ACCESS EXCLUSIVE")
@@ -966,6 +976,36 @@ def _comment(facts: _Facts, stmt: Any) -> None:
         # objects that live on a table: the table is only opened to find them
         facts.lock_target(names[-2], "ACCESS SHARE")
     # comments on types, functions, schemas... lock no table
+
+
+def _in_public(names: list[str]) -> bool:
+    return len(names) < 2 or names[-2] == "public"
+
+
+def _view(facts: _Facts, stmt: ast.ViewStmt) -> None:
+    """CREATE VIEW reads the tables of its query (ACCESS SHARE, while it is analysed); the
+    view itself is locked ACCESS EXCLUSIVE, which is reported only for a view in public."""
+    view = stmt.view
+    if view.schemaname in (None, "public"):
+        facts.lock_target(view.relname, "ACCESS EXCLUSIVE")
+    for relation in _named_relations(stmt.query):
+        facts.lock(relation, "ACCESS SHARE")
+
+
+def _alter_sequence(facts: _Facts, stmt: ast.AlterSeqStmt) -> None:
+    """ALTER SEQUENCE ... OWNED BY t.c opens the owning table (ACCESS SHARE); the sequence's
+    own lock is no table's."""
+    for opt in stmt.options or ():
+        if isinstance(opt, ast.DefElem) and opt.defname == "owned_by":
+            names = _strings(opt.arg)
+            if len(names) >= 2:
+                facts.lock(names[-2], "ACCESS SHARE")
+
+
+def _select(facts: _Facts, stmt: ast.SelectStmt) -> None:
+    """A query (a probe step): ACCESS SHARE on what it reads."""
+    for relation in _named_relations(stmt):
+        facts.lock(relation, "ACCESS SHARE")
 
 
 def _no_table_lock(facts: _Facts, stmt: Any) -> None:
@@ -1062,4 +1102,7 @@ _HANDLERS: dict[type, Any] = {
     ast.ReindexStmt: _reindex,
     ast.VariableSetStmt: _no_table_lock,
     ast.UpdateStmt: _update,
+    ast.ViewStmt: _view,
+    ast.AlterSeqStmt: _alter_sequence,
+    ast.SelectStmt: _select,
 }

@@ -10,8 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from wesley.ir import canonical_json, sha256_hex
 from wesley.plan.lockmodes import LockMode
 
-Phase = Literal["expand", "backfill", "validate", "switch", "contract"]
+Phase = Literal["expand", "backfill", "validate", "switch", "contract", "abort"]
+# the phases a migration runs through, in order; `abort` steps are kept apart (Plan.abort)
 PHASES: tuple[Phase, ...] = ("expand", "backfill", "validate", "switch", "contract")
+# what `wesley deploy` runs of a two-stage plan; `deploy --complete` runs the contract
+START_PHASES: tuple[Phase, ...] = ("expand", "backfill", "validate", "switch")
+Stage = Literal["all", "start", "complete", "abort"]
 
 
 class _Model(BaseModel):
@@ -103,6 +107,45 @@ class BehaviourChange(_Model):
     force: bool = Field(default=False, description="FORCE: the table's owner is affected too")
 
 
+class ViewColumn(_Model):
+    name: str = Field(description="the column's name in the new schema")
+    source: str = Field(description="the physical column in public until --complete")
+
+
+class VersionView(_Model):
+    name: str = Field(description="the view in the version schema: the table's new name")
+    table: str = Field(description="the physical table in public until --complete")
+    columns: list[ViewColumn]
+
+
+class ShadowColumn(_Model):
+    table: str
+    column: str
+    shadow: str = Field(description="the new-type column, until --complete swaps it in")
+    from_type: str
+    to_type: str
+    up: str = Field(description="SQL: the new value from the old column")
+    down: str = Field(description="SQL: the old value from the new column")
+
+
+class Compat(_Model):
+    """Two schema versions live at once (docs/expand-contract.md). The old application keeps
+    `old_search_path` (what it uses today) and works until `deploy --complete`; the new one
+    connects with `new_search_path` once `deploy` has run expand → switch, and keeps it: after
+    --complete the version schema is gone and the same names resolve to public."""
+
+    version_schema: str
+    old_search_path: str
+    new_search_path: str
+    views: list[VersionView] = Field(default_factory=list)
+    shadows: list[ShadowColumn] = Field(default_factory=list)
+    contract_begun: str = Field(
+        default="SELECT false",
+        description="SQL: true once --complete changed a name the earlier steps use; they "
+        "were all done then, and are skipped",
+    )
+
+
 class Plan(_Model):
     version: Literal[1] = 1
     from_ir_hash: str | None
@@ -112,11 +155,33 @@ class Plan(_Model):
     destructive: list[Refusal] = Field(default_factory=list)
     behaviour_changes: list[BehaviourChange] = Field(default_factory=list)
     allow_destructive: bool = False
+    two_stage: bool = Field(
+        default=False,
+        description="deploy runs expand → switch and stops; deploy --complete runs the "
+        "contract once the old application version is retired",
+    )
+    compat: Compat | None = None
+    abort: list[Step] = Field(
+        default_factory=list,
+        description="what deploy --abort runs to roll an in-flight expand back",
+    )
+    notes: list[str] = Field(default_factory=list)
     plan_hash: str = ""
 
     @property
     def empty(self) -> bool:
         return not self.steps and not self.destructive
+
+    def stage_steps(self, stage: Stage) -> list[Step]:
+        """The steps one stage runs: `start` is expand → switch of a two-stage plan (all of a
+        one-stage plan), `complete` its contract, `abort` the roll-back."""
+        if stage == "abort":
+            return list(self.abort)
+        if stage == "all" or not self.two_stage:
+            return list(self.steps) if stage != "complete" else []
+        if stage == "start":
+            return [s for s in self.steps if s.phase in START_PHASES]
+        return [s for s in self.steps if s.phase == "contract"]
 
     @property
     def blocked(self) -> list[Refusal]:

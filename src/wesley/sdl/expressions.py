@@ -181,3 +181,39 @@ def column_refs(sql: str) -> set[str]:
     finder = _ColumnRefs()
     finder(stmt.targetList[0].val)
     return finder.names
+
+
+class _RenameRefs(visitors.Visitor):
+    def __init__(self, mapping: dict[str, str], qualifier: str | None) -> None:
+        self.mapping, self.qualifier = mapping, qualifier
+
+    def visit_ColumnRef(self, ancestors: Any, node: Any) -> Any:
+        fields = list(node.fields or [])
+        if not fields or not all(isinstance(f, ast.String) for f in fields) or len(fields) > 2:
+            return None
+        name = str(fields[-1].sval)
+        if len(fields) == 2 or name not in self.mapping:
+            return None
+        head = [ast.String(sval=self.qualifier)] if self.qualifier else []
+        return ast.ColumnRef(fields=(*head, ast.String(sval=self.mapping[name])))
+
+
+def rename_columns(sql: str, mapping: dict[str, str], qualifier: str | None = None) -> str:
+    """`sql` with its unqualified column references renamed (`price > 0` with {price: cost}
+    → `cost > 0`); with `qualifier`, every renamed reference is qualified by it (`NEW.cost`).
+    References to columns not in `mapping` are left as they are. Parsed and re-rendered by
+    pglast, never edited as text."""
+    if not mapping:
+        return sql
+    stmt = parse_sql(f"SELECT ({sql})")[0].stmt
+    node = _RenameRefs(mapping, qualifier)(stmt.targetList[0].val)
+    return str(RawStream()(node))
+
+
+def bare_type(type_sql: str) -> str:
+    """A type name without its modifier (`varchar(20)` → `varchar`, `numeric(12,2)[]` →
+    `numeric[]`), re-rendered by pglast."""
+    stmt = parse_sql(f"SELECT NULL::{type_sql}")[0].stmt
+    type_name = stmt.targetList[0].val.typeName
+    bare = ast.TypeName(names=type_name.names, arrayBounds=type_name.arrayBounds)
+    return str(RawStream()(bare))

@@ -129,6 +129,7 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
         "wes_renamedFrom", (OBJ, FIELD, ENUM), (("name", "String!"),), legacy=("renamedFrom",)
     ),
     DirectiveSpec("wes_updatedAt", (FIELD,), legacy=("updatedAt",)),
+    DirectiveSpec("wes_cast", (FIELD,), (("using", "String"), ("reverse", "String"))),
 )
 
 BY_CANONICAL: dict[str, DirectiveSpec] = {d.name: d for d in DIRECTIVES}

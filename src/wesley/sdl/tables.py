@@ -10,8 +10,9 @@ from graphql import GraphQLSchema
 from graphql.language import FieldDefinitionNode, ObjectTypeDefinitionNode
 from graphql.type import GraphQLObjectType
 
-from wesley.errors import Diagnostic, Location, input_error
+from wesley.errors import Diagnostic, Location, WesleyError, input_error
 from wesley.ir import (
+    Cast,
     Check,
     Column,
     Default,
@@ -360,6 +361,7 @@ class TableBuilder:
             updated_at=first(values, "wes_updatedAt") is not None,
             grants=list(grant.args.get("roles") or []) if grant else [],
             renamed_from=_renamed(values),
+            cast=_cast(values, name, _renamed(values), self.naming),
             directives=_uses(values),
             source=_pos(where),
         )
@@ -479,6 +481,51 @@ class TableBuilder:
             preset=d.args.get("preset"),
             **exprs,
         )
+
+
+def _cast(
+    values: list[DirectiveValue], column: str, renamed_from: str | None, naming: Naming
+) -> Cast | None:
+    """`@wes_cast(using:, reverse:)`: each one SQL expression (no subquery) that reads only
+    this column: `using` by its old name (its own, or the one @wes_renamedFrom gives),
+    `reverse` by its new name."""
+    d = first(values, "wes_cast")
+    if d is None:
+        return None
+    if d.args.get("using") is None and d.args.get("reverse") is None:
+        raise input_error(
+            "INVALID_CAST",
+            f"@{d.spelled} on {column} needs using: or reverse:",
+            "e.g. @wes_cast(using: \"NULLIF(trim(code), '')::integer\")",
+            d.location,
+        )
+    old_names = {column}
+    if renamed_from:
+        old_names |= {renamed_from, naming.sql(renamed_from)}
+    exprs: dict[str, str | None] = {}
+    for arg, allowed, side in (
+        ("using", old_names, "the old column"),
+        ("reverse", {column}, "the new column"),
+    ):
+        text = d.args.get(arg)
+        if text is None:
+            exprs[arg] = None
+            continue
+        try:
+            sql = normalize_expression(str(text), ExprKind.CHECK, d.location, f"{arg}:")
+        except WesleyError as err:
+            raise input_error("INVALID_CAST", err.message, err.hint, d.location) from None
+        unknown = sorted(column_refs(sql) - allowed)
+        if unknown:
+            raise input_error(
+                "INVALID_CAST",
+                f"@{d.spelled}({arg}:) on {column} reads {', '.join(unknown)}; it may read only "
+                f"{side}, as {' or '.join(sorted(allowed))}",
+                "a conversion sees one value at a time: the column's own",
+                d.location,
+            )
+        exprs[arg] = sql
+    return Cast(using=exprs["using"], reverse=exprs["reverse"])
 
 
 def _renamed(values: list[DirectiveValue]) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from wesley.ir import IR, Column, Table
 from wesley.plan.diff import Change
@@ -12,17 +13,21 @@ from wesley.plan.facts import Facts
 from wesley.plan.models import Backfill, BehaviourChange, Phase
 from wesley.sqltext import quote_ident, quote_literal
 
+if TYPE_CHECKING:
+    from wesley.plan.compat import Flight
+
 # order of operations inside a phase: what others depend on comes first
 RANK = {
     "ensure_helpers": 0,
+    "check_cast": 0,
+    "create_schema": 1,
     "create_enum": 1,
     "add_enum_value": 2,
     "create_table": 3,
-    "rename_table": 4,
-    "rename_column": 5,
     "add_column": 6,
     "set_default": 7,
     "create_index": 8,
+    "create_function": 8,
     "create_trigger": 9,
     "add_fk": 10,
     "add_check": 11,
@@ -38,8 +43,6 @@ RANK = {
     "add_unique": 25,
     "drop_primary_key": 25,
     "set_primary_key": 26,
-    "rename_constraint": 6,
-    "rename_index": 6,
     "alter_policy": 29,
     "enable_rls": 27,
     "drop_policy": 28,
@@ -51,6 +54,35 @@ RANK = {
     "disable_rls": 44,
     "drop_enum": 45,
     "rename_enum": 46,
+    # two versions live (wesley.plan.compat): the new version's views come last in the switch;
+    # --complete swaps the shadow columns in, then renames, then drops the views
+    "create_view": 30,
+    "grant_view": 31,
+    "move_sequence": 60,
+    "swap_drop_fk": 61,
+    "swap_column": 62,
+    "rename_shadow": 63,
+    "rename_shadow_object": 64,
+    "drop_sync_trigger": 65,
+    "drop_sync_function": 66,
+    "rename_table": 70,
+    "rename_column": 71,
+    "rename_constraint": 72,
+    "rename_index": 72,
+    "rename_policy": 72,
+    "retire_enum": 75,
+    "drop_view": 90,
+    "drop_schema": 91,
+}
+# the order of deploy --abort: the new version's way in first, then what keeps the two in
+# sync, then the shadow columns
+ABORT_RANK = {
+    "drop_view": 1,
+    "drop_trigger": 2,
+    "drop_function": 3,
+    "drop_constraint": 4,
+    "drop_column": 5,
+    "drop_schema": 7,
 }
 
 
@@ -73,6 +105,8 @@ class Draft:
     # --resume must then run again): see models.Undo
     undo: tuple[str, str] | None = None
     behaviour: BehaviourChange | None = None
+    # foreign keys an earlier step of the plan dropped: the lock classifier leaves them out
+    gone_fks: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -95,6 +129,7 @@ class Context:
     server_version: int = 150000
     facts: Facts = field(default_factory=Facts)
     refused: list[Refused] = field(default_factory=list)
+    flight: Flight | None = None  # two versions live: see wesley.plan.compat
 
     def refuse(self, change: Change, risk: str) -> bool:
         """Record the refusal; True when the change may be planned anyway."""

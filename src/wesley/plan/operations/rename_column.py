@@ -17,7 +17,7 @@ def rename_column(change: Change, ctx: Context) -> list[Draft]:
     new: Column = change.new
     return [
         Draft(
-            "expand",
+            "contract",
             "rename_column",
             f"ALTER TABLE {quote_ident(change.table)} RENAME COLUMN {quote_ident(old.name)} "
             f"TO {quote_ident(new.name)}",
@@ -25,6 +25,9 @@ def rename_column(change: Change, ctx: Context) -> list[Draft]:
             f"@wes_renamedFrom: {old.name} is now {new.name} (data kept)",
             table=change.table,
             column=new.name,
-            notes=("ship the code that uses the new name in the same release",),
+            notes=(
+                "the new version uses the new name through its version schema from `deploy` "
+                "on; the old one keeps the old name until this rename, at `deploy --complete`",
+            ),
         )
     ]

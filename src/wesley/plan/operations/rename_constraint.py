@@ -18,12 +18,12 @@ def rename_constraint(change: Change, ctx: Context) -> list[Draft]:
     new: Any = change.new
     return [
         Draft(
-            "expand",
+            "contract",
             "rename_constraint",
             f"ALTER TABLE {quote_ident(change.table)} RENAME CONSTRAINT {quote_ident(old.name)} "
             f"TO {quote_ident(new.name)}",
             guard_constraint(change.table, new.name),
-            f"keep the naming convention after the table's rename ({old.name} -> {new.name})",
+            f"keep the naming convention after the rename ({old.name} -> {new.name})",
             table=change.table,
         )
     ]

@@ -18,11 +18,11 @@ def rename_index(change: Change, ctx: Context) -> list[Draft]:
     new: Any = change.new
     return [
         Draft(
-            "expand",
+            "contract",
             "rename_index",
             f"ALTER INDEX {quote_ident(old.name)} RENAME TO {quote_ident(new.name)}",
             f"SELECT {rel(new.name)} IS NOT NULL",
-            f"keep the naming convention after the table's rename ({old.name} -> {new.name})",
+            f"keep the naming convention after the rename ({old.name} -> {new.name})",
             table=change.table,
         )
     ]

@@ -17,12 +17,12 @@ def rename_policy(change: Change, ctx: Context) -> list[Draft]:
     new: Policy = change.new
     return [
         Draft(
-            "expand",
+            "contract",
             "rename_constraint",
             f"ALTER POLICY {quote_ident(old.name)} ON {quote_ident(change.table)} RENAME TO "
             f"{quote_ident(new.name)}",
             guard_policy(change.table, new.name),
-            f"keep the naming convention after the table's rename ({old.name} -> {new.name})",
+            f"keep the naming convention after the rename ({old.name} -> {new.name})",
             table=change.table,
         )
     ]

@@ -17,12 +17,15 @@ def rename_table(change: Change, ctx: Context) -> list[Draft]:
     new: Table = change.new
     return [
         Draft(
-            "expand",
+            "contract",
             "rename_table",
             f"ALTER TABLE {quote_ident(old.name)} RENAME TO {quote_ident(new.name)}",
             guard_relation(new.name),
             f"@wes_renamedFrom: {old.name} is now {new.name}",
             table=new.name,
-            notes=("ship the code that uses the new name in the same release",),
+            notes=(
+                "the new version uses the new name through its version schema from `deploy` "
+                "on; the old one keeps the old name until this rename, at `deploy --complete`",
+            ),
         )
     ]

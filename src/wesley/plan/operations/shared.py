@@ -130,8 +130,12 @@ def backfill_drafts(t: Table, col: Column, expr: str, batch: int, why: str) -> l
     ]
 
 
-def backfill_spec(t: Table, col: Column, expr: str, batch: int) -> tuple[str, Backfill]:
+def backfill_spec(
+    t: Table, col: Column, expr: str, batch: int, pending: str | None = None
+) -> tuple[str, Backfill]:
+    """`pending`: the SQL condition of a row still to fill (default: the column is NULL)."""
     table, c = quote_ident(t.name), quote_ident(col.name)
+    todo = pending or f"{c} IS NULL"
     estimate = (
         "SELECT CASE WHEN c.reltuples < 0 THEN NULL ELSE (c.reltuples * COALESCE((SELECT "
         "s.null_frac FROM pg_stats s WHERE s.schemaname = n.nspname AND s.tablename = "
@@ -142,12 +146,12 @@ def backfill_spec(t: Table, col: Column, expr: str, batch: int) -> tuple[str, Ba
         key = ", ".join(quote_ident(k) for k in t.primary_key)
         sweep = (
             f"UPDATE {table} SET {c} = {expr} WHERE ({key}) IN (SELECT {key} FROM {table} "
-            f"WHERE {c} IS NULL ORDER BY {key} LIMIT {batch} FOR UPDATE SKIP LOCKED)"
+            f"WHERE {todo} ORDER BY {key} LIMIT {batch} FOR UPDATE SKIP LOCKED)"
         )
     else:
         sweep = (
             f"UPDATE {table} SET {c} = {expr} WHERE ctid IN (SELECT ctid FROM {table} "
-            f"WHERE {c} IS NULL LIMIT {batch} FOR UPDATE SKIP LOCKED)"
+            f"WHERE {todo} LIMIT {batch} FOR UPDATE SKIP LOCKED)"
         )
     if len(t.primary_key) != 1:
         return sweep, Backfill(batch_size=batch, estimate_sql=estimate)
@@ -172,7 +176,7 @@ def backfill_spec(t: Table, col: Column, expr: str, batch: int) -> tuple[str, Ba
         next_bound_sql=bound(f" WHERE {k} > %(after)s"),
         batch_sql=(
             f"UPDATE {table} SET {c} = {expr} WHERE {span} AND {k} IN (SELECT {k} FROM {table} "
-            f"WHERE {span} AND {c} IS NULL ORDER BY {k} FOR UPDATE SKIP LOCKED)"
+            f"WHERE {span} AND {todo} ORDER BY {k} FOR UPDATE SKIP LOCKED)"
         ),
         estimate_sql=estimate,
     )
