@@ -71,6 +71,14 @@ def build_block(
                 ),
                 "server_version": plan.server_version,
                 "write_blocking_locks": strongest,
+                # deploy stops after the switch; deploy --complete runs the contract
+                "two_stage": plan.two_stage,
+                "search_paths": {
+                    "old": plan.compat.old_search_path,
+                    "new": plan.compat.new_search_path,
+                }
+                if plan.compat
+                else None,
             }
         },
         "tests": {
@@ -152,11 +160,25 @@ def summary(block: dict[str, Any]) -> str:
         "- behaviour changes (rows the application sees change, without an error): "
         + (", ".join(p.get("behaviour_changes", [])) or "none"),
         f"- write-blocking locks: {', '.join(p['write_blocking_locks']) or 'none'}",
+        *_stage_lines(p),
         f"- tests: {t['passed']}/{t['planned']} pgTAP assertions passed in the rehearsal",
         *_rehearsed_on(block),
         "- signed by: " + (", ".join(_signed_by(s) for s in block["signatures"]) or "nobody yet"),
     ]
     return "\n".join(lines)
+
+
+def _stage_lines(p: dict[str, Any]) -> list[str]:
+    """Certificates made before two-stage plans existed have no such keys (and no line)."""
+    if "two_stage" not in p:
+        return []
+    if not p["two_stage"]:
+        return ["- stages: one (deploy runs the whole plan)"]
+    line = "- stages: two (deploy runs expand -> switch; deploy --complete runs the contract"
+    paths = p.get("search_paths")
+    if paths:
+        line += f"; search_path old version: {paths['old']}, new version: {paths['new']}"
+    return [line + ")"]
 
 
 def _signed_by(s: dict[str, Any]) -> str:

@@ -37,7 +37,7 @@ from typing import Any
 import psycopg
 from pglast import ast, parse_sql
 
-from wesley.db import run_records
+from wesley.db import run_records, stages
 from wesley.db.backfill import Backfiller, BackfillStats
 from wesley.db.holders import Holder, long_holders
 from wesley.db.migration_lock import ADVISORY_KEY as ADVISORY_KEY  # re-exported
@@ -48,7 +48,7 @@ from wesley.db.records import StepRecord
 from wesley.db.session import Params, connect, lost, lost_error, run_one
 from wesley.errors import ExitCode, WesleyError
 from wesley.plan.lockmodes import LockMode, strength
-from wesley.plan.models import LockEntry, Plan, Step
+from wesley.plan.models import START_PHASES, LockEntry, Plan, Stage, Step
 from wesley.plan.timeouts import Pacing, Timeouts, step_kind
 from wesley.sqltext import quote_ident
 
@@ -155,6 +155,7 @@ class Executor:
         self._limits_set: tuple[int, int] | None = None
         self._holders: list[Holder] = []
         self.work: psycopg.Connection[Any] | None = None
+        self._stage: Stage = "all"
         self.statement = ""  # the statement last sent: a failure's hint shows it
 
     # ---- connections, advisory lock, records -------------------------------------------
@@ -216,13 +217,15 @@ class Executor:
         assert self.work is not None
         for ddl in RECORDS_DDL:
             self.work.execute(ddl)
+        stage = self._stage
+        mode = self.opt.mode + ("" if stage in ("all", "start") else f" --{stage}")
         row = self.work.execute(
             "INSERT INTO wesley.migration_runs (plan_hash, ir_hash, mode, operator, cert_hash, "
             "forced, plan) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING run_id",
             (
                 self.plan.plan_hash,
                 self.ir_hash,
-                self.opt.mode,
+                mode,
                 self.opt.operator,
                 self.opt.cert_hash,
                 self.opt.forced,
@@ -232,21 +235,29 @@ class Executor:
         assert row is not None
         return int(row[0])
 
-    def done_steps(self) -> set[str]:
+    def _contract_begun(self) -> bool:
+        """Whether --complete already changed names the earlier steps use (then they were all
+        done, and their guards may not run any more)."""
+        if self.plan.compat is None:
+            return False
+        row = self._sql(self.plan.compat.contract_begun).fetchone()
+        return bool(row and row[0])
+
+    def done_steps(self, statuses: tuple[str, ...] = ("applied",)) -> set[str]:
         assert self.work is not None
         rows = self.work.execute(
-            "SELECT step_id FROM wesley.migration_steps WHERE plan_hash = %s "
-            "AND status = 'applied'",
-            (self.plan.plan_hash,),
+            "SELECT step_id FROM wesley.migration_steps WHERE plan_hash = %s AND status = ANY(%s)",
+            (self.plan.plan_hash, list(statuses)),
         ).fetchall()
         return {r[0] for r in rows}
 
     def _finished_before(self, run_id: int) -> bool:
-        """Whether an earlier run applied this whole plan (say, the run a --wait waited for)."""
+        """Whether an earlier run applied this whole plan (say, the run a --wait waited for),
+        or, for a two-stage plan, its expand."""
         assert self.work is not None
         row = self.work.execute(
             "SELECT EXISTS (SELECT 1 FROM wesley.migration_runs WHERE plan_hash = %s "
-            "AND status = 'applied' AND run_id <> %s)",
+            "AND status IN ('applied', 'expanded', 'completed') AND run_id <> %s)",
             (self.plan.plan_hash, run_id),
         ).fetchone()
         return bool(row and row[0])
@@ -284,31 +295,46 @@ class Executor:
         )
 
     # ---- running ------------------------------------------------------------------------
-    def run(self) -> RunResult:
+    def run(self, stage: Stage = "all") -> RunResult:
+        """Run the plan's steps of `stage` (wesley.plan.models.Plan.stage_steps): `all` runs
+        every step; a two-stage plan's `start` stops after the switch (its run is recorded
+        `expanded`), `complete` runs the contract, `abort` rolls an expand back."""
         try:
-            return self._run()
+            return self._run(stage)
         except psycopg.OperationalError as exc:
             if lost(self.work, exc) or lost(self.control, exc):
                 raise lost_error(exc, self.dsn, "the run's bookkeeping") from None
             raise
 
-    def _run(self) -> RunResult:
+    def _run(self, stage: Stage) -> RunResult:
         assert self.work is not None
+        self._stage = stage
         run_id = self._records()
         run_records.close_dead_runs(self.work, run_id)
+        steps = self.plan.stage_steps(stage)
         done = self.done_steps()
-        if done and not self.opt.resume and not self._finished_before(run_id):
+        if stage in ("complete", "abort"):
+            try:
+                finished = self.done_steps(("applied", "skipped"))
+                stages.check_stage(self.work, self.plan, stage, finished, self._contract_begun())
+            except WesleyError as refused:
+                self._finish(run_id, "refused", refused.message)
+                raise
+        elif self._contract_begun():
+            done |= {s.id for s in steps if s.phase in START_PHASES}
+        ours = done & {s.id for s in steps}
+        resumable = self.opt.resume or stage in ("complete", "abort")
+        if ours and not resumable and not self._finished_before(run_id):
             self._finish(run_id, "refused", "an earlier run of this plan did not finish")
             raise WesleyError(
                 "RUN_INTERRUPTED",
-                f"an earlier run of this plan stopped after {len(done)} of "
-                f"{len(self.plan.steps)} steps",
+                f"an earlier run of this plan stopped after {len(ours)} of {len(steps)} steps",
                 "rerun with --resume to continue from where it stopped",
                 exit_code=ExitCode.EXECUTION_FAILED,
             )
         result = RunResult(run_id)
         try:
-            for step in self.plan.steps:
+            for step in steps:
                 self._check_deadline(step)
                 if step.id in done:
                     rec = StepRecord(
@@ -332,8 +358,7 @@ class Executor:
                 self._finish(run_id, "failed", f"{failure.step}: {failure.message}")
             raise
         with self.work.transaction():
-            self._finish(run_id, "applied", None)
-            run_records.supersede(self.work, self.plan.plan_hash, run_id)
+            stages.finish(self.work, self.plan, stage, run_id)
         return result
 
     def _check_deadline(self, step: Step) -> None:

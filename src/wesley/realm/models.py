@@ -24,6 +24,30 @@ class Tests(_Model):
     tap: str = ""
 
 
+class VersionTests(_Model):
+    """One application version's pgTAP suite while two are live (after deploy's expand →
+    switch): the old version's through its search_path (the flight schema's suite), the new
+    version's through the version schema."""
+
+    version: Literal["old", "new"]
+    search_path: str
+    tests: Tests
+
+
+class Stages(_Model):
+    """A two-stage plan's rehearsal: expand → switch, both versions' suites, --abort (and a
+    check that it left exactly the expanded schema without the compat objects), expand →
+    switch again (`again`), --complete; `steps` of the Realm are the first expand and the
+    contract."""
+
+    versions: list[VersionTests] = Field(default_factory=list)
+    abort: list[StepRecord] = Field(default_factory=list)
+    abort_restored: bool | None = Field(
+        default=None, description="after --abort: no shadow column, trigger or view is left"
+    )
+    again: list[StepRecord] = Field(default_factory=list)
+
+
 class Failure(_Model):
     code: str
     message: str
@@ -57,6 +81,7 @@ class Realm(_Model):
     steps: list[StepRecord] = Field(default_factory=list)
     tests: Tests = Field(default_factory=Tests)
     replan_empty: bool | None = None
+    stages: Stages | None = None
     timings: dict[str, int] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
     failure: Failure | None = None

@@ -15,9 +15,9 @@ import psycopg
 from wesley.db.apply import apply_script
 from wesley.db.cluster import EphemeralCluster, create_database
 from wesley.db.dsn import check_dsn, redact
-from wesley.db.executor import ExecOptions, Executor, Progress, StepFailed
+from wesley.db.executor import ExecOptions, Executor, Progress, RunResult, StepFailed
 from wesley.db.introspect import introspect
-from wesley.db.pgtap import run_suite
+from wesley.db.pgtap import TapResult, run_suite
 from wesley.db.privileges import check_probe_role
 from wesley.db.progress import Meter
 from wesley.db.records import StepRecord
@@ -26,10 +26,11 @@ from wesley.db.session import connect, lost, lost_error, server_version
 from wesley.errors import WesleyError
 from wesley.ir import IR, ir_hash
 from wesley.plan.build import DEFAULT_SERVER_VERSION, build_plan
+from wesley.plan.compat import Flight, flight_of
 from wesley.plan.models import Plan
 from wesley.plan.timeouts import Pacing, Timeouts
-from wesley.realm.models import Failure, Realm, Rehearsal, Tests
-from wesley.targets.pgtap import pgtap
+from wesley.realm.models import Failure, Realm, Rehearsal, Stages, Tests, VersionTests
+from wesley.targets.pgtap import pgtap, version_suite
 from wesley.targets.postgres import postgres
 from wesley.targets.rls import rls
 
@@ -253,9 +254,14 @@ def _run(
         _build_old(old, dsn, opts, realm, timings)
         t0 = time.monotonic()
         try:
-            result = executor.run()
+            if plan.two_stage:
+                steps = _stages(old, new, plan, dsn, executor, realm, timings)
+                if steps is None:
+                    return
+            else:
+                steps = executor.run().steps
         except StepFailed as failed:
-            realm.steps = failed.steps
+            realm.steps = [*realm.steps, *failed.steps]
             realm.failure = Failure(
                 code=failed.code,
                 message=f"step {failed.step}: {failed.message}",
@@ -264,11 +270,120 @@ def _run(
             )
             timings["apply_ms"] = int((time.monotonic() - t0) * 1000)
             return
-        realm.steps = result.steps
+        realm.steps = steps
+        result = RunResult(0, steps)
         if result.steps and all(s.status == "skipped" for s in result.steps):
             realm.notes.append("every step was already applied by an earlier run")
         timings["apply_ms"] = int((time.monotonic() - t0) * 1000)
         _verify(new, dsn, realm, timings)
+
+
+def _stages(
+    old: IR | None,
+    new: IR,
+    plan: Plan,
+    dsn: str,
+    executor: Executor,
+    realm: Realm,
+    timings: dict[str, int],
+) -> list[StepRecord] | None:
+    """A two-stage plan, as deploy will run it and could take it back: expand → switch; both
+    application versions' suites through their search paths; --abort, and a check that it
+    left the expanded schema without a trace of the compat objects; expand → switch again;
+    --complete. Returns the step records of the first expand and the contract, what a deploy
+    runs on a database that never saw the plan (None when the rehearsal failed and said
+    so)."""
+    stages = Stages()
+    realm.stages = stages
+    t0 = time.monotonic()
+    realm.steps = executor.run("start").steps
+    timings["expand_ms"] = int((time.monotonic() - t0) * 1000)
+    flight = flight_of(old, new, plan.server_version)
+    if flight is not None and plan.compat is not None and new.tables:
+        c = plan.compat
+        with connect(dsn) as conn:
+            suites = (
+                ("old", c.old_search_path, pgtap(flight.mid)[0].text),
+                (
+                    "new",
+                    c.new_search_path,
+                    version_suite(
+                        new, c.new_search_path, c.version_schema, {v.name for v in c.views}
+                    ),
+                ),
+            )
+            for version, path, script in suites:
+                tap = run_suite(conn, script)
+                stages.versions.append(
+                    VersionTests(version=version, search_path=path, tests=_tests(tap))
+                )
+                if not tap.ok:
+                    first = tap.failures[0].splitlines()[0] if tap.failures else "it did not finish"
+                    realm.failure = Failure(
+                        code="TESTS_FAILED",
+                        message=f"the {version} application version's suite (search_path "
+                        f"{path}) failed while both are live: {first}",
+                        hint="the expanded database does not serve that version as it expects",
+                        test=first,
+                    )
+                    return None
+    if plan.abort:
+        t0 = time.monotonic()
+        try:
+            stages.abort = executor.run("abort").steps
+        except StepFailed as failed:
+            stages.abort = failed.steps
+            raise
+        stages.abort_restored = _restored(dsn, plan, flight)
+        timings["abort_ms"] = int((time.monotonic() - t0) * 1000)
+        if not stages.abort_restored:
+            realm.failure = Failure(
+                code="ABORT_INCOMPLETE",
+                message="after deploy --abort the database is not the expanded schema without "
+                "the compat objects (a shadow column, trigger, view or a difference is left)",
+                hint="report it with this realm.json",
+            )
+            return None
+        stages.again = executor.run("start").steps
+    t0 = time.monotonic()
+    contract = executor.run("complete").steps
+    timings["complete_ms"] = int((time.monotonic() - t0) * 1000)
+    return [*realm.steps, *contract]
+
+
+_LEFTOVERS = """
+SELECT (SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid
+        WHERE c.relnamespace = 'public'::regnamespace AND a.attname LIKE '\\_wes\\_%%'
+          AND NOT a.attisdropped)
+     + (SELECT count(*) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+        WHERE c.relnamespace = 'public'::regnamespace AND t.tgname LIKE '\\_wes\\_%%')
+     + (SELECT count(*) FROM pg_namespace WHERE nspname = %s)
+"""
+
+
+def _restored(dsn: str, plan: Plan, flight: Flight | None) -> bool:
+    """After --abort: no shadow column, sync trigger or version schema is left, and the
+    database is the flight schema (what expand → switch did for the old version stays)."""
+    with connect(dsn) as conn:
+        schema = plan.compat.version_schema if plan.compat else ""
+        row = conn.execute(_LEFTOVERS, (schema,)).fetchone()
+        if row is None or row[0]:
+            return False
+        if flight is None:
+            return True
+        again = build_plan(introspect(conn), flight.mid, allow_destructive=True)
+    return not again.steps
+
+
+def _tests(tap: TapResult) -> Tests:
+    return Tests(
+        planned=tap.planned,
+        passed=tap.passed,
+        failed=tap.failed,
+        skipped=tap.skipped,
+        failures=tap.failures,
+        tap=tap.tap,
+    )
 
 
 def _verify(new: IR, dsn: str, realm: Realm, timings: dict[str, int]) -> None:
