@@ -120,8 +120,24 @@ def test_blade_end_to_end(pg_admin_dsn: str, pg_dsn: str, pg_bin: Path) -> None:
     assert len(runs(pg_dsn)) == 1
 
 
-def test_ecommerce_destructive_needs_raised_mri_threshold(pg_admin_dsn: str, pg_dsn: str) -> None:
-    old_sdl, new_sdl = UPSTREAM / "ecommerce.graphql", UPSTREAM / "ecommerce-v2.graphql"
+def _shrunk_ecommerce(directory: Path) -> Path:
+    """ecommerce.graphql without its OrderItem table and Product.stock_quantity: a drop of a
+    table and of a column, destructive, with a migration risk above the default gate."""
+    text = (UPSTREAM / "ecommerce.graphql").read_text()
+    drop = ("order_items: [OrderItem", "items: [OrderItem", "stock_quantity:")
+    lines = [ln for ln in text.splitlines() if not ln.strip().startswith(drop)]
+    text = "\n".join(lines)
+    start = text.index("# Order line items")
+    end = text.index("}", text.index("type OrderItem")) + 1
+    path = directory / "ecommerce-shrunk.graphql"
+    path.write_text(text[:start] + text[end:] + "\n")
+    return path
+
+
+def test_destructive_needs_raised_mri_threshold(
+    pg_admin_dsn: str, pg_dsn: str, tmp_path: Path
+) -> None:
+    old_sdl, new_sdl = UPSTREAM / "ecommerce.graphql", _shrunk_ecommerce(tmp_path)
     # default thresholds: HOLMES refuses to sign (the MRI gate fails); signed with --force, the
     # MRI gate refuses the certificate
     flow = certify(pg_admin_dsn, old_sdl, new_sdl, allow_destructive=True, force=True)
@@ -151,16 +167,96 @@ def test_ecommerce_destructive_needs_raised_mri_threshold(pg_admin_dsn: str, pg_
         ok("cert", "sign", "--signer", signer, "--key", f"keys/{signer}")
     ok("cert", "verify", "--require", "holmes,wat-sum")
     assert "- readiness: ELEMENTARY" in Path("SHIPME.md").read_text()
-    assert "destructive: alter_column_type product.price_cents" in Path("SHIPME.md").read_text()
+    assert "drop_table order_item" in Path("SHIPME.md").read_text()
+    assert "- stages: two" in Path("SHIPME.md").read_text()
+    old = ir_of(old_sdl)
+    build_old(pg_dsn, old, rows=40)
+    before = checksums(pg_dsn, ir_of(new_sdl))
+    # the drops remove what the old application version uses: deploy stops before them
+    result = ok("deploy", "--dsn", pg_dsn, "--env", "prod", "--schema", new_sdl.name)
+    assert "two stages" in result.stdout and "--complete" in result.stdout, result.stdout
+    [run] = runs(pg_dsn)
+    assert (run["mode"], run["status"]) == ("deploy", "expanded")
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        assert conn.execute("SELECT to_regclass('order_item') IS NOT NULL").fetchone() == (True,)
+    done = ok("deploy", "--dsn", pg_dsn, "--env", "prod", "--schema", new_sdl.name, "--complete")
+    assert "completed the migration" in done.stdout and "passed" in done.stdout, done.stdout
+    _assert_migrated(pg_dsn, new_sdl, new_sdl, before)
+    first, second = runs(pg_dsn)
+    assert (first["status"], second["mode"], second["status"]) == (
+        "completed",
+        "deploy --complete",
+        "applied",
+    )
+
+
+def test_ecommerce_type_change_deploys_in_two_stages(pg_admin_dsn: str, pg_dsn: str) -> None:
+    """price_cents: Int -> BigInt, no --allow-destructive: deploy expands and stops (the old
+    version still runs), another deploy is refused while it is in flight, --complete swaps."""
+    old_sdl, new_sdl = UPSTREAM / "ecommerce.graphql", UPSTREAM / "ecommerce-v2.graphql"
+    use(certify(pg_admin_dsn, old_sdl, new_sdl))
+    plan = json.loads(Path(".wesley/plan.json").read_text())
+    assert plan["two_stage"] and plan["compat"]["old_search_path"] == "public"
+    assert plan["destructive"] == []
     old = ir_of(old_sdl)
     build_old(pg_dsn, old, rows=40)
     before = checksums(pg_dsn, old)
-    assert all(count >= 40 for count, _ in before.values()), before
-    result = ok("deploy", "--dsn", pg_dsn, "--env", "prod", "--schema", new_sdl.name)
-    assert "pgTAP" in result.stdout and "passed" in result.stdout, result.stdout
-    _assert_migrated(pg_dsn, new_sdl, old_sdl, before)
+    started = ok("deploy", "--dsn", pg_dsn, "--env", "prod", "--schema", new_sdl.name, "--json")
+    doc = started.json()
+    assert doc["stage"] == "expanded" and doc["compat"] == plan["compat"]
+    assert doc["tests"]["planned"] == doc["tests"]["passed"] > 0  # the new version's suite
+    assert not Path(".wesley/deployed.json").exists()
     [run] = runs(pg_dsn)
-    assert (run["mode"], run["status"], run["forced"]) == ("deploy", "applied", False)
+    assert (run["mode"], run["status"]) == ("deploy", "expanded")
+    # the old version's view of the database is intact while the migration is in flight
+    assert checksums(pg_dsn, old) == before
+    again = wes("deploy", "--dsn", pg_dsn, "--env", "prod", "--schema", new_sdl.name)
+    assert again.code == 13 and "MIGRATION_IN_FLIGHT" in again.stderr, again.stderr
+    assert "--complete" in again.stderr
+    # the certificate's plan_hash covers the contract: a stored contract step edited in the
+    # database is refused, --force included
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE wesley.migration_runs SET plan = jsonb_set(plan, '{steps,-1,sql}', "
+            "'\"DROP TABLE product\"') WHERE status = 'expanded'"
+        )
+    for extra in ((), ("--force",)):
+        edited = wes(
+            "deploy",
+            "--dsn",
+            pg_dsn,
+            "--env",
+            "prod",
+            "--schema",
+            new_sdl.name,
+            "--complete",
+            *extra,
+        )
+        assert edited.code == 8 and "STORED_PLAN_MISMATCH" in edited.stderr, edited.stderr
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE wesley.migration_runs SET plan = %s WHERE status = 'expanded'",
+            (Path(".wesley/plan.json").read_text(),),
+        )
+    # rolled back, then deployed again and completed
+    back = ok("deploy", "--dsn", pg_dsn, "--env", "prod", "--schema", new_sdl.name, "--abort")
+    assert "rolled the expand back" in back.stdout, back.stdout
+    assert checksums(pg_dsn, old) == before
+    assert [r["status"] for r in runs(pg_dsn)] == ["aborted", "applied"]
+    ok("deploy", "--dsn", pg_dsn, "--env", "prod", "--schema", new_sdl.name)
+    done = ok("deploy", "--dsn", pg_dsn, "--env", "prod", "--schema", new_sdl.name, "--complete")
+    assert "completed the migration" in done.stdout, done.stdout
+    _assert_migrated(pg_dsn, new_sdl, old_sdl, before)
+    assert Path(".wesley/deployed.json").exists()
+    statuses = [(r["mode"], r["status"]) for r in runs(pg_dsn)]
+    assert statuses == [
+        ("deploy", "aborted"),
+        ("deploy --abort", "applied"),
+        ("deploy", "completed"),
+        ("deploy --complete", "applied"),
+    ]
+    nothing = wes("deploy", "--dsn", pg_dsn, "--env", "prod", "--schema", new_sdl.name, "--abort")
+    assert nothing.code == 13 and "NOTHING_IN_FLIGHT" in nothing.stderr, nothing.stderr
 
 
 def test_without_certificate_refused_then_forced(pg_admin_dsn: str, pg_dsn: str) -> None:

@@ -77,30 +77,30 @@ def test_blade_plan() -> None:
 
 
 def test_ecommerce_plan() -> None:
+    """price_cents: Int -> BigInt rewrites: a shadow column, not a destructive ALTER TYPE."""
     old, new = fixture_ir("ecommerce.graphql"), fixture_ir("ecommerce-v2.graphql")
-    refused = build_plan(old, new)
-    assert [(r.change, r.table, r.column) for r in refused.destructive] == [
-        ("alter_column_type", "product", "price_cents")
-    ]
-    assert not any(s.op == "alter_column_type" for s in refused.steps)
-    plan = build_plan(old, new, allow_destructive=True)
+    plan = build_plan(old, new)
+    assert plan.destructive == [] and plan.two_stage and plan.compat is not None
     check_safe_rewrites(plan, {t.name for t in old.tables})
-    alter = next(s for s in plan.steps if s.op == "alter_column_type")
-    assert alter.phase == "contract" and alter.rewrite and alter.blocks.reads
+    assert not any(s.op == "alter_column_type" or s.rewrite for s in plan.steps)
+    [shadow] = plan.compat.shadows
+    assert (shadow.table, shadow.column, shadow.to_type) == ("product", "price_cents", "bigint")
+    swap = next(s for s in plan.steps if s.op == "swap_column")
+    assert swap.phase == "contract" and not swap.scan and not swap.rewrite
 
 
-def test_cli_refuses_destructive_with_exit_5(capsys: pytest.CaptureFixture[str]) -> None:
-    args = [
-        "plan",
-        "--schema",
-        str(UPSTREAM / "ecommerce-v2.graphql"),
-        "--from",
-        str(UPSTREAM / "ecommerce.graphql"),
-    ]
+def test_cli_refuses_destructive_with_exit_5(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    old = tmp_path / "old.graphql"
+    new = tmp_path / "new.graphql"
+    old.write_text("type A @wes_table { id: Int! @wes_pk  note: String  qty: Int }\n")
+    new.write_text("type A @wes_table { id: Int! @wes_pk  qty: BigInt }\n")
+    args = ["plan", "--schema", str(new), "--from", str(old)]
     result = cli(capsys, *args)
     assert result.code == 5
-    assert "alter_column_type product.price_cents" in result.stderr
-    assert "integer to bigint" in result.stderr
+    assert "drop_column a.note" in result.stderr
+    assert "alter_column_type" not in result.stderr  # a type change is not destructive
     doc = cli(capsys, *args, "--json")
     assert doc.code == 5
     error = doc.json()["error"]
@@ -108,7 +108,7 @@ def test_cli_refuses_destructive_with_exit_5(capsys: pytest.CaptureFixture[str])
     jsonschema.validate(error["details"]["plan"], load("plan.schema.json"))
     ok = cli(capsys, *args, "--allow-destructive", "--explain")
     assert ok.code == 0
-    assert "contract:" in ok.stdout and "REWRITE" in ok.stdout
+    assert "contract:" in ok.stdout and "REWRITE" not in ok.stdout
 
 
 def test_cli_json_plan_validates_and_is_saved(capsys: pytest.CaptureFixture[str]) -> None:

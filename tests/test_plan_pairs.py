@@ -98,7 +98,68 @@ PAIRS = [
             }
         ),
     ),
-    Pair("type-change-rewrite", B, item(sub={"price: Int ": "price: BigInt "}), destructive=True),
+    Pair("type-change-rewrite", B, item(sub={"price: Int ": "price: BigInt "})),
+    # two versions live (issue 11): renames and rewriting type changes, no --allow-destructive
+    Pair(
+        "rename-unique-column",
+        B,
+        item(
+            sub={
+                "  title: String! @wes_unique": '  heading: String! @wes_unique @wes_renamedFrom(name: "title")'
+            }
+        ),
+    ),
+    Pair(
+        "rename-column-with-check-and-type-change",
+        B,
+        item(
+            sub={
+                '  price: Int @wes_check(expr: "price >= 0")': '  cost: BigInt @wes_check(expr: "cost >= 0") @wes_renamedFrom(name: "price")'
+            }
+        ),
+    ),
+    Pair(
+        "text-to-int-with-cast",
+        B,
+        item(
+            sub={
+                "  note: String": "  note: Int @wes_cast(using: \"NULLIF(trim(note), '')::integer\")"
+            }
+        ),
+        prepare="UPDATE item SET note = CASE WHEN ctid = (SELECT min(ctid) FROM item) THEN '' ELSE ' 42 ' END",
+    ),
+    Pair(
+        "varchar-narrowing",
+        "scalar Short\n" + item(),
+        "scalar Short\n" + item(sub={"  note: String": "  note: Short"}),
+        new_options=ParseOptions(scalars={"Short": "varchar(40)"}),
+        prepare="UPDATE item SET note = left(note, 40)",
+    ),
+    Pair(
+        "enum-to-text-drops-the-type",
+        B,
+        item(
+            sub={
+                "enum Status { DRAFT LIVE }\n": "",
+                '  status: Status! @wes_default(value: "DRAFT")': '  status: String! @wes_default(value: "DRAFT")',
+            }
+        ),
+    ),
+    Pair(
+        "int-to-bigint-key-with-fks-pointing-at-it",
+        'type A @wes_table { id: Int! @wes_pk  code: Int! @wes_unique @wes_index }\ntype B @wes_table { id: Int! @wes_pk  aId: Int @wes_fk(ref: "A.id", onDelete: CASCADE) @wes_index  aCode: Int @wes_fk(ref: "A.code") }',
+        'type A @wes_table { id: BigInt! @wes_pk  code: BigInt! @wes_unique @wes_index }\ntype B @wes_table { id: Int! @wes_pk  aId: BigInt @wes_fk(ref: "A.id", onDelete: CASCADE) @wes_index  aCode: BigInt @wes_fk(ref: "A.code") }',
+    ),
+    Pair(
+        "rename-table-and-its-column",
+        B,
+        item(
+            sub={
+                'type Org @wes_table { id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()")  name: String! }': 'type Company @wes_table @wes_renamedFrom(name: "Org") { id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()")  label: String! @wes_unique @wes_renamedFrom(name: "name") }',
+                'ref: "Org.id"': 'ref: "Company.id"',
+            }
+        ),
+    ),
     Pair(
         "type-change-binary-coercible",
         "scalar Short\n" + item("  short: Short"),
@@ -258,7 +319,6 @@ PAIRS = [
         "ecommerce-to-v2",
         (UPSTREAM / "ecommerce.graphql").read_text(),
         (UPSTREAM / "ecommerce-v2.graphql").read_text(),
-        destructive=True,
     ),
     Pair("upstream-schema-from-nothing", "", (UPSTREAM / "schema.graphql").read_text()),
 ]

@@ -197,7 +197,9 @@ def test_upstream_migration_on_seeded_data_passes_with_the_predicted_locks(
         for relation, mode in observed.items():
             assert relation in predicted, (rec["id"], observed, predicted)
             assert strength(mode) <= strength(predicted[relation]), (rec["id"], mode)
-        if step["transactional"]:  # seen from inside the transaction: exactly the prediction
+        # seen from inside the transaction: exactly the prediction (a backfill is batches of
+        # its own statements, not observed as one)
+        if step["transactional"] and not step["backfill"]:
             assert observed == predicted, (rec["id"], observed, predicted)
             assert rec["rewrite"] == step["rewrite"], rec["id"]
     if old.startswith("blade"):

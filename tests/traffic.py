@@ -26,7 +26,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from multiprocessing.context import SpawnProcess
 from typing import TYPE_CHECKING, Any
 
@@ -254,34 +254,49 @@ class Load:
     stopped: float = 0.0
 
 
-@contextlib.contextmanager
-def traffic(dsn: str, workload: Workload, writers: int, rate: float) -> Iterator[Load]:
-    """Runs `writers` writer processes at `rate` writes/s each for the duration of the block;
-    their samples and acknowledgements land in the Load when it ends."""
-    ctx = multiprocessing.get_context("spawn")
-    stop = ctx.Event()
-    queue: Queue[Any] = ctx.Queue()
-    procs: list[SpawnProcess] = [
-        ctx.Process(target=_writer, args=(dsn, workload, w, rate, stop, queue), daemon=True)
-        for w in range(writers)
-    ]
-    load = Load()
-    for p in procs:
-        p.start()
-    try:
-        for _ in procs:
-            msg = queue.get(timeout=60)
-            if msg[0] != "ready":
-                raise RuntimeError(f"writer did not start: {msg!r}")
-        load.started = time.monotonic()
-        yield load
-    finally:
-        stop.set()
+class Writers:
+    """A group of writer processes, started and stopped on demand (the old application
+    version is retired while the new one keeps writing); their samples and acknowledgements
+    land in `load` when they stop."""
+
+    def __init__(self, dsn: str, workload: Workload, writers: int, rate: float) -> None:
+        ctx = multiprocessing.get_context("spawn")
+        self.stop_event = ctx.Event()
+        self.queue: Queue[Any] = ctx.Queue()
+        self.procs: list[SpawnProcess] = [
+            ctx.Process(
+                target=_writer,
+                args=(dsn, workload, w, rate, self.stop_event, self.queue),
+                daemon=True,
+            )
+            for w in range(writers)
+        ]
+        self.load = Load()
+
+    def start(self) -> Load:
+        for p in self.procs:
+            p.start()
+        try:
+            for _ in self.procs:
+                msg = self.queue.get(timeout=60)
+                if msg[0] != "ready":
+                    raise RuntimeError(f"writer did not start: {msg!r}")
+        except BaseException:
+            self.stop()
+            raise
+        self.load.started = time.monotonic()
+        return self.load
+
+    def stop(self) -> Load:
+        load = self.load
+        if load.stopped:
+            return load
+        self.stop_event.set()
         load.stopped = time.monotonic()
         done = 0
         with contextlib.suppress(Exception):
-            while done < len(procs):
-                msg = queue.get(timeout=60)
+            while done < len(self.procs):
+                msg = self.queue.get(timeout=60)
                 if msg[0] == "done":
                     done += 1
                     load.samples.extend(msg[2])
@@ -289,14 +304,27 @@ def traffic(dsn: str, workload: Workload, writers: int, rate: float) -> Iterator
                     load.failures.update(msg[4])
                     load.examples.extend(msg[5])
                     load.cpu_s += msg[6]
-        for p in procs:
+        for p in self.procs:
             p.join(timeout=10)
             if p.is_alive():  # only our own children, by their handle
                 p.terminate()
                 p.join(timeout=5)
         load.samples.sort()
-        if done < len(procs):
-            raise RuntimeError(f"only {done} of {len(procs)} writers reported back")
+        if done < len(self.procs):
+            raise RuntimeError(f"only {done} of {len(self.procs)} writers reported back")
+        return load
+
+
+@contextlib.contextmanager
+def traffic(dsn: str, workload: Workload, writers: int, rate: float) -> Iterator[Load]:
+    """Runs `writers` writer processes at `rate` writes/s each for the duration of the block;
+    their samples and acknowledgements land in the Load when it ends."""
+    group = Writers(dsn, workload, writers, rate)
+    load = group.start()
+    try:
+        yield load
+    finally:
+        group.stop()
 
 
 # ---- figures -----------------------------------------------------------------------------------
@@ -549,3 +577,213 @@ def under_traffic(
         t0=m0,
         t1=m1,
     )
+
+
+# ---- two application versions at once (issue 11) ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class VersionWorkload(Workload):
+    """One application version's writes while a migration keeps two versions live: it sets
+    its `search_path` (`compat.old_search_path` or `compat.new_search_path`) and uses only the
+    names and values of its own version. It INSERTs rows with keys from `first_id` on and
+    UPDATEs `column` of the existing rows `update_ids` (lo, hi), each to one of `values`; the
+    ack records (kind, key, index into `values`). `extra`: other columns an INSERT needs."""
+
+    search_path: str
+    table: str
+    key: str
+    column: str
+    values: tuple[Any, ...]
+    first_id: int
+    update_ids: tuple[int, int]
+    extra: tuple[tuple[str, Any], ...] = ()
+    insert_share: float = 0.4
+    writers: int = 1  # each writer updates its own slice of update_ids: one writer per row
+
+    def _sql(self) -> tuple[str, str]:
+        cols = [self.key, self.column, *(c for c, _ in self.extra)]
+        marks = ", ".join(["%s"] * len(cols))
+        insert = f"INSERT INTO {self.table} ({', '.join(cols)}) VALUES ({marks})"
+        update = f"UPDATE {self.table} SET {self.column} = %s WHERE {self.key} = %s"
+        return insert, update
+
+    def prepare(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(f"SET search_path TO {self.search_path}")
+
+    def step(self, conn: psycopg.Connection[Any], wid: int, k: int, rng: random.Random) -> Ack:
+        insert, update = self._sql()
+        i = rng.randrange(len(self.values))
+        if rng.random() < self.insert_share:
+            row_id = self.first_id + wid * 1_000_000 + k
+            params = (row_id, self.values[i], *(v for _, v in self.extra))
+            conn.execute(insert, params, prepare=True)
+            return ("insert", row_id, i)
+        lo, hi = self.update_ids
+        size = max(1, (hi - lo + 1) // self.writers)
+        start = lo + (wid % self.writers) * size
+        row_id = rng.randint(start, min(hi, start + size - 1))
+        conn.execute(update, (self.values[i], row_id), prepare=True)
+        return ("update", row_id, i)
+
+
+@dataclass(frozen=True)
+class Version:
+    workload: VersionWorkload
+    finals: tuple[str | None, ...]  # each value as the final schema's column holds it (text)
+
+
+@dataclass
+class TwoVersions:
+    """What happened while the old version wrote through the expand and the new version
+    through the switch and the contract."""
+
+    plan: Plan
+    old: Load
+    new: Load
+    steps: list[StepRecord]
+    lost: list[str]  # rows whose final value is not the last acknowledged one (or missing)
+    rows: int
+    expected_rows: int
+    leftover: list[str]
+    desync: int = 0  # rows whose shadow column is not the old column's value converted
+    t0: float = 0.0
+    t1: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return sum(self.old.failures.values()) + sum(self.new.failures.values())
+
+    @property
+    def examples(self) -> list[str]:
+        return [*self.old.examples, *self.new.examples]
+
+    def lock_mismatches(self, tables: set[str]) -> list[str]:
+        """Steps whose observed table locks differ from the predicted ones: exactly for
+        transactional steps, observed within predicted for CONCURRENTLY ones (their locks are
+        watched from another session, best effort)."""
+        out = []
+        by_id = {s.id: s for s in [*self.plan.steps, *self.plan.abort]}
+        for rec in self.steps:
+            if rec.status != "applied" or rec.rows is not None:
+                continue  # backfills are batches, not one statement
+            step = by_id[rec.id]
+            predicted = {
+                lk.relation: lk.mode for lk in rec.predicted_locks if lk.relation in tables
+            }
+            observed = {lk.relation: lk.mode for lk in rec.observed_locks}
+            if step.transactional and observed != predicted:
+                out.append(f"{rec.id}: predicted {predicted}, observed {observed}")
+            if not step.transactional and not observed.keys() <= predicted.keys():
+                out.append(f"{rec.id}: predicted {predicted}, observed {observed}")
+        return out
+
+    def worst_ms(self) -> float:
+        samples = [*self.old.samples, *self.new.samples]
+        inside = [s for s in samples if s[1] < self.t1 and s[2] > self.t0]
+        return max(((s[2] - s[1]) * 1000 for s in inside), default=0.0)
+
+
+def two_versions(
+    dsn: str,
+    new: IR,
+    old_version: Version,
+    new_version: Version,
+    final: tuple[str, str, str],
+    initial: dict[int, str | None],
+    *,
+    rate: float = 80.0,
+    writers: int = 1,
+    batch_size: int = 500,
+    overlap_s: float = 1.0,
+    warmup_s: float = 0.3,
+    options: ExecOptions | None = None,
+) -> TwoVersions:
+    """A two-stage migration as `wesley deploy` and `deploy --complete` run it, under the
+    writes of both application versions: the old version writes (through
+    `compat.old_search_path`) from before the expand until it is retired; the new one starts
+    once the switch is done (through `compat.new_search_path`) and writes through
+    `--complete`. `final`: (table, key, column) in the new schema; `initial`: the column's
+    value for every existing key, as the final schema holds it. Each writer's acknowledged
+    writes must be there, in the final schema, afterwards."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        plan = build_plan(
+            introspect(conn), new, server_version=conn.info.server_version, batch_size=batch_size
+        )
+    assert plan.two_stage and plan.compat is not None, "not a two-version migration"
+    old_w = replace(old_version.workload, search_path=plan.compat.old_search_path, writers=writers)
+    new_w = replace(new_version.workload, search_path=plan.compat.new_search_path, writers=writers)
+    records: list[StepRecord] = []
+
+    def progress(event: str, step: Step, record: StepRecord | None) -> None:
+        if event in ("done", "skipped") and record is not None:
+            records.append(record)
+
+    opts = options or ExecOptions(mode="deploy")
+    old_group = Writers(dsn, old_w, writers, rate)
+    new_group = Writers(dsn, new_w, writers, rate)
+    old_group.start()
+    try:
+        time.sleep(warmup_s)
+        t0 = time.monotonic()
+        with Executor(dsn, plan, ir_hash(new), opts, progress) as ex:
+            ex.run("start")
+        new_group.start()
+        time.sleep(overlap_s)  # both versions write
+        old_load = old_group.stop()  # the old version is retired
+        desync = out_of_sync(dsn, plan)
+        with Executor(dsn, plan, ir_hash(new), opts, progress) as ex:
+            ex.run("complete")
+        t1 = time.monotonic()
+        time.sleep(warmup_s)
+        new_load = new_group.stop()
+    finally:
+        old_group.stop()
+        new_group.stop()
+    table, key, column = final
+    expected = dict(initial)
+    inserted = 0
+    for version, load in ((old_version, old_load), (new_version, new_load)):
+        for kind, row_id, i in load.acks:
+            expected[row_id] = version.finals[i]
+            inserted += kind == "insert"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        have = {
+            int(r[0]): r[1]
+            for r in conn.execute(f"SELECT {key}, {column}::text FROM public.{table}")
+        }
+    lost = [
+        f"{table}.{column} of {k}: {have.get(k, 'missing')!r}, acknowledged {v!r}"
+        for k, v in expected.items()
+        if k not in have or have[k] != v
+    ]
+    return TwoVersions(
+        plan=plan,
+        old=old_load,
+        new=new_load,
+        steps=records,
+        lost=lost[:20],
+        rows=len(have),
+        expected_rows=len(initial) + inserted,
+        leftover=replan(dsn, new),
+        desync=desync,
+        t0=t0,
+        t1=t1,
+    )
+
+
+def out_of_sync(dsn: str, plan: Plan) -> int:
+    """Rows where a shadow column is not its old column converted: the triggers must have
+    kept both equal, whichever version wrote (the new version's writes reach the old column
+    through the reverse conversion)."""
+    assert plan.compat is not None
+    tables = {v.name: v.table for v in plan.compat.views}
+    total = 0
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        for sh in plan.compat.shadows:
+            row = conn.execute(
+                f"SELECT count(*) FROM public.{tables[sh.table]} WHERE {sh.shadow} IS DISTINCT "
+                f"FROM {sh.up}".encode()
+            ).fetchone()
+            total += int(row[0]) if row else 0
+    return total

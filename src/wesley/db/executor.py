@@ -469,7 +469,7 @@ class Executor:
         undo, conn, attempts = step.undo, self.work, 0
         where = ".".join(x for x in (step.table, step.column) if x)
         nulls = ""
-        if step.table and step.column:
+        if step.table and step.column and undo.hint is None:
             with contextlib.suppress(psycopg.Error):
                 row = run_one(
                     conn,
@@ -502,7 +502,8 @@ class Executor:
             step.id,
             f"{message}{nulls}; the run took its check back ({undo.sql}), so the "
             "application's writes go on",
-            f"the application wrote a NULL into {where} after the backfill: fill those rows "
+            undo.hint
+            or f"the application wrote a NULL into {where} after the backfill: fill those rows "
             "(or stop writing NULL), then rerun with --resume",
             "VALIDATION_FAILED",
         )

@@ -245,8 +245,11 @@ def build_plan(
                 )
         changes = diff(base, flight.mid)
         extra = (flight.mid, flight_objects(flight, new))
+    # while two versions are live, the ordinary changes take the old schema to the flight
+    # schema: their operations read table and column names there (the refusals are shared)
+    ordinary = replace(ctx, new=flight.mid) if flight is not None else ctx
     for change in changes:
-        drafts.extend(_drafts_for(change, ctx, server_version))
+        drafts.extend(_drafts_for(change, ordinary, server_version))
     if flight is not None:
         drafts.extend(_flight_drafts(flight, ctx, server_version))
     created = [
@@ -312,6 +315,7 @@ def build_plan(
                     sql=d.undo[0],
                     reopen=[ids[d.undo[1]]] if d.undo[1] in ids else [],
                     why="so the application's writes are not rejected while the data is fixed",
+                    hint=d.undo_hint,
                 )
                 if d.undo
                 else None,

@@ -61,6 +61,9 @@ class Undo(_Model):
     sql: str
     reopen: list[str] = Field(default_factory=list)
     why: str
+    hint: str | None = Field(
+        default=None, description="what to fix before --resume (default: the NULLs written)"
+    )
 
 
 class Step(_Model):

@@ -133,8 +133,57 @@ def plan_script(plan: Plan, timeouts: Timeouts) -> str:
     for r in left_out:
         where = ".".join(x for x in (r.table, r.column) if x)
         out.append(f"-- NOT in this script: {r.change} {where}: {r.risk}")
-    for step in plan.steps:
-        out.append("")
-        out.extend(step_script(step, timeouts))
+    if not plan.two_stage:
+        for step in plan.steps:
+            out.append("")
+            out.extend(step_script(step, timeouts))
+    else:
+        out += _two_stages(plan, timeouts)
     out += ["", "RESET lock_timeout;", "RESET statement_timeout;", ""]
     return "\n".join(out)
+
+
+def _two_stages(plan: Plan, timeouts: Timeouts) -> list[str]:
+    """A two-stage plan: `psql -f FILE` runs expand → switch; `-v complete=1` (once the old
+    application version is retired) runs it again, every done step skipped by its guard, and
+    then the contract; `-v abort=1` runs only the roll-back."""
+    out = [
+        "",
+        "-- Two stages: this script runs expand -> switch and stops; once the old application",
+        "-- version is retired, run it again with -v complete=1 for the contract, or with",
+        "-- -v abort=1 to roll the expand back instead.",
+    ]
+    if plan.compat is not None:
+        out += [
+            f"-- old version: search_path = {plan.compat.old_search_path}; new version: "
+            f"search_path = {plan.compat.new_search_path}",
+        ]
+    out += ["\\if :{?abort}"]
+    for step in plan.abort:
+        out.append("")
+        out.extend(step_script(step, timeouts))
+    out += ["\\else"]
+    if plan.compat is not None:
+        out += [
+            f"SELECT ({plan.compat.contract_begun}) AS wesley_contract_begun \\gset",
+            "\\if :wesley_contract_begun",
+            "\\echo the contract has begun: the steps before it are done",
+            "\\else",
+        ]
+    for step in plan.stage_steps("start"):
+        out.append("")
+        out.extend(step_script(step, timeouts))
+    if plan.compat is not None:
+        out += ["\\endif"]
+    out += ["", "\\if :{?complete}"]
+    for step in plan.stage_steps("complete"):
+        out.append("")
+        out.extend(step_script(step, timeouts))
+    out += [
+        "\\else",
+        "\\echo expanded: retire the old application version, then run this script again "
+        "with -v complete=1",
+        "\\endif",
+        "\\endif",
+    ]
+    return out

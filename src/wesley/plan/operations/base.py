@@ -21,6 +21,9 @@ RANK = {
     "ensure_helpers": 0,
     "check_cast": 0,
     "create_schema": 1,
+    # a narrower type: proven to fit before anything else is installed
+    "add_fit_check": 2,
+    "validate_fit_check": 3,
     "create_enum": 1,
     "add_enum_value": 2,
     "create_table": 3,
@@ -104,6 +107,7 @@ class Draft:
     # (SQL that takes the step's change back when it fails, SQL of the earlier step that
     # --resume must then run again): see models.Undo
     undo: tuple[str, str] | None = None
+    undo_hint: str | None = None
     behaviour: BehaviourChange | None = None
     # foreign keys an earlier step of the plan dropped: the lock classifier leaves them out
     gone_fks: frozenset[str] = frozenset()

@@ -156,7 +156,7 @@ def _expand(s: Shadow, flight: Flight, mid_t: Table) -> list[Draft]:
         out += [
             Draft(
                 "expand",
-                "add_check",
+                "add_fit_check",
                 add,
                 guard_constraint(s.phys, name),
                 f"{s.where} becomes {s.new.type}: the old version's writes must fit it from now "
@@ -166,15 +166,21 @@ def _expand(s: Shadow, flight: Flight, mid_t: Table) -> list[Draft]:
             ),
             Draft(
                 "expand",
-                "validate_check",
+                "validate_fit_check",
                 f"ALTER TABLE {table} VALIDATE CONSTRAINT {quote_ident(name)}",
                 guard_validated(s.phys, name),
                 f"prove every row of {s.where} fits {s.new.type} before copying, without "
                 "blocking writes",
                 table=s.phys,
                 column=s.old.name,
-                notes=("if a row does not fit, the check is dropped again and the run stops",),
+                notes=(
+                    "if a row does not fit, the check is dropped again and the run stops, "
+                    "before anything else is installed",
+                ),
                 undo=(drop, add),
+                undo_hint=f"rows of {s.where} do not fit {s.new.type} (SELECT ... WHERE NOT "
+                f"({s.fits})): change them, or convert with @wes_cast(using:), then rerun with "
+                "--resume",
             ),
         ]
     out.append(
