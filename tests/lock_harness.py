@@ -75,6 +75,13 @@ CREATE TABLE events_2026 (id int NOT NULL, at date NOT NULL);
 INSERT INTO events_2026 SELECT g, date '2026-01-01' + g FROM generate_series(1, 20) g;
 CREATE TABLE gen (id int NOT NULL, g int GENERATED ALWAYS AS (id * 2) STORED);
 INSERT INTO gen SELECT g FROM generate_series(1, 20) g;
+CREATE UNIQUE INDEX child_id_unique ON child (id);
+CREATE SCHEMA wes_v_probe;
+CREATE SCHEMA wes_v_empty;
+CREATE VIEW wes_v_probe.parent AS SELECT id, name AS label FROM public.parent;
+CREATE FUNCTION wes_v_probe.sync() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN new; END';
+CREATE TRIGGER child_sync BEFORE INSERT OR UPDATE ON child
+    FOR EACH ROW EXECUTE FUNCTION wes_v_probe.sync();
 """
 # PostgreSQL 18 keeps NOT NULL as a constraint that can be NOT VALID: one to validate
 SETUP_SQL_18 = """
@@ -267,6 +274,40 @@ CASES: tuple[LockCase, ...] = (
     LockCase(
         "rename_index", "ALTER INDEX child_note_idx RENAME TO child_remark_idx", "child_note_idx"
     ),
+    # two versions live (issue 11): the version schema, the sync trigger, the swap
+    LockCase(
+        "create_view_in_a_version_schema",
+        "CREATE VIEW wes_v_probe.child WITH (security_invoker = true) AS "
+        "SELECT id, note AS remark FROM public.child",
+        "child",
+    ),
+    LockCase("drop_view_in_a_version_schema", "DROP VIEW wes_v_probe.parent", None),
+    LockCase(
+        "create_sync_function",
+        "CREATE OR REPLACE FUNCTION wes_v_probe.sync() RETURNS trigger LANGUAGE plpgsql AS "
+        "$f$BEGIN new.note := new.c; RETURN new; END$f$",
+        None,
+    ),
+    LockCase(
+        "create_sync_trigger",
+        "CREATE TRIGGER child_sync2 BEFORE INSERT OR UPDATE ON child FOR EACH ROW "
+        "EXECUTE FUNCTION wes_v_probe.sync()",
+        "child",
+    ),
+    LockCase("drop_sync_trigger", "DROP TRIGGER child_sync ON child", "child"),
+    LockCase("alter_sequence_owned_by", "ALTER SEQUENCE child_seq OWNED BY child.id", None),
+    LockCase(
+        "probe_both_conversions",
+        "SELECT (SELECT CAST((c) AS integer) FROM (SELECT NULL::text AS c) AS probe)",
+        None,
+    ),
+    LockCase(
+        "swap_shadow_column",
+        _ALTER + "DISABLE TRIGGER child_sync, DROP COLUMN email, "
+        "ADD CONSTRAINT child_pkey PRIMARY KEY USING INDEX child_id_unique",
+        "child",
+    ),
+    LockCase("drop_version_schema", "DROP SCHEMA wes_v_empty", None),
     # row level security, other subcommands
     LockCase("enable_rls", _ALTER + "ENABLE ROW LEVEL SECURITY", "child"),
     LockCase("force_rls", _ALTER + "FORCE ROW LEVEL SECURITY", "child"),
@@ -561,12 +602,24 @@ def table_context(dsn: str) -> dict[str, TableContext]:
             fk_columns[table][name] = frozenset(columns)
             referenced_by[referenced].add(table)
         indexes: dict[str, set[str]] = {t: set() for t in tables}
-        for table, index in conn.execute(
-            "SELECT t.relname, i.relname FROM pg_index x"
+        index_columns: dict[str, dict[str, frozenset[str]]] = {t: {} for t in tables}
+        for table, index, columns in conn.execute(
+            "SELECT t.relname, i.relname, ARRAY(SELECT a.attname FROM pg_attribute a"
+            "   WHERE a.attrelid = x.indrelid AND a.attnum = ANY (x.indkey))::text[]"
+            " FROM pg_index x"
             " JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid"
             " WHERE t.relnamespace = 'public'::regnamespace"
         ):
             indexes[table].add(index)
+            index_columns[table][index] = frozenset(columns)
+        not_null: dict[str, set[str]] = {t: set() for t in tables}
+        for table, column in conn.execute(
+            "SELECT c.relname, a.attname FROM pg_attribute a JOIN pg_class c"
+            " ON c.oid = a.attrelid WHERE c.relnamespace = 'public'::regnamespace"
+            " AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND a.attnotnull"
+            " AND NOT a.attisdropped"
+        ):
+            not_null[table].add(column)
     return {
         t: TableContext(
             valid_not_null_checks=frozenset(checks[t]),
@@ -575,6 +628,8 @@ def table_context(dsn: str) -> dict[str, TableContext]:
             foreign_key_columns=fk_columns[t],
             referenced_by=frozenset(referenced_by[t]),
             indexes=frozenset(indexes[t]),
+            index_columns=index_columns[t],
+            not_null_columns=frozenset(not_null[t]),
         )
         for t in tables
     }

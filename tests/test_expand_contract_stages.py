@@ -5,6 +5,8 @@ its column; and what the user sees of it (`@wes_cast` errors, plan --json, --exp
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -298,3 +300,125 @@ def test_plan_json_and_explain_say_how_each_version_connects(
     assert f"new application version: SET search_path = {schema}, public" in text
     assert "deploy --complete" in text and "deploy --abort" in text
     assert "abort (`wesley deploy --abort`" in text
+
+
+def test_rehearse_runs_both_versions_abort_and_complete(
+    pg_dsn: str, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    (tmp_path / "old.graphql").write_text(OLD)
+    (tmp_path / "new.graphql").write_text(
+        NEW.replace("title: String!", 'heading: String! @wes_renamedFrom(name: "title")')
+    )
+    assert cli(capsys, "transform", "--schema", str(tmp_path / "new.graphql"), "--quiet").code == 0
+    args = ["rehearse", "--from", str(tmp_path / "old.graphql"), "--schema"]
+    result = cli(
+        capsys, *args, str(tmp_path / "new.graphql"), "--seed-rows", "30", "--dsn", pg_dsn, "--json"
+    )
+    assert result.code == 0, result.stdout + result.stderr
+    realm = result.json()["realm"]
+    assert realm["verdict"] == "PASS" and realm["replan_empty"] is True
+    stages = realm["stages"]
+    versions = {v["version"]: v for v in stages["versions"]}
+    assert versions["old"]["search_path"] == "public"
+    assert versions["new"]["search_path"].endswith(", public")
+    for v in versions.values():
+        assert v["tests"]["planned"] == v["tests"]["passed"] > 0, v["tests"]["tap"]
+    assert "ticket.heading is text" in versions["new"]["tests"]["tap"]
+    assert stages["abort"] and all(s["status"] in ("applied", "skipped") for s in stages["abort"])
+    assert stages["abort_restored"] is True and stages["again"]
+    # the realm's steps are the plan's: the first expand and the contract, each applied
+    saved = json.loads(Path(".wesley/plan.json").read_text())
+    assert [s["id"] for s in realm["steps"]] == [s["id"] for s in saved["steps"]]
+    assert {s["status"] for s in realm["steps"]} <= {"applied", "skipped"}  # a guard may say done
+    assert [s["id"] for s in realm["steps"] if s["status"] == "applied"]
+    # HOLMES and WATSON take the two-stage bundle as any other
+    assert cli(capsys, "holmes", "investigate").code == 0
+    verified = cli(capsys, "holmes", "verify")
+    assert verified.code == 0, verified.stdout + verified.stderr
+
+
+def test_an_expand_that_stopped_resumes(pg_dsn: str) -> None:
+    _build(pg_dsn, OLD, "INSERT INTO ticket SELECT g, ' ' || g, 't' FROM generate_series(1, 80) g")
+    new = parse_sdl(NEW).ir
+    plan = _plan(pg_dsn, new)
+    with psycopg.connect(pg_dsn) as writer:
+        writer.execute("LOCK TABLE ticket IN ROW EXCLUSIVE MODE")  # an open write transaction
+        with pytest.raises(StepFailed) as stopped:
+            _run(pg_dsn, plan, new, "start", timeouts=_short())
+        assert stopped.value.code == "LOCK_TIMEOUT" and "add_column" in stopped.value.step
+    with pytest.raises(WesleyError) as again:
+        _run(pg_dsn, plan, new, "start")
+    assert again.value.code == "RUN_INTERRUPTED"
+    _run(pg_dsn, plan, new, "start", resume=True)
+    _run(pg_dsn, plan, new, "complete")
+    assert replan(pg_dsn, new) == []
+    assert [s for _, s in _statuses(pg_dsn)] == [
+        "superseded",
+        "refused",
+        "completed",
+        "applied",
+    ]
+
+
+def test_row_level_security_holds_through_the_new_versions_views(pg_dsn: str) -> None:
+    old_sdl = (
+        'type Note @wes_table @wes_tenant(by: "orgId") { id: Int! @wes_pk  orgId: ID!  '
+        "body: String }"
+    )
+    new_sdl = (
+        'type Note @wes_table @wes_tenant(by: "orgId") { id: Int! @wes_pk  orgId: ID!  '
+        'text: String @wes_renamedFrom(name: "body") }'
+    )
+    a, b = "00000000-0000-0000-0000-00000000000a", "00000000-0000-0000-0000-00000000000b"
+    old = _build(
+        pg_dsn,
+        old_sdl,
+        f"INSERT INTO note SELECT g, CASE WHEN g % 2 = 0 THEN '{a}' ELSE '{b}' END::uuid, 'x' "
+        "FROM generate_series(1, 20) g",
+    )
+    from wesley.targets.rls import rls
+
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        apply_script(conn, rls(old)[0].text, "old rls.sql")
+        conn.execute("DROP ROLE IF EXISTS wesley_test_app")
+        conn.execute("CREATE ROLE wesley_test_app NOLOGIN")
+        conn.execute("GRANT USAGE ON SCHEMA wesley TO wesley_test_app")
+        conn.execute("GRANT SELECT, INSERT, UPDATE ON note TO wesley_test_app")
+    new = parse_sdl(new_sdl).ir
+    plan = _plan(pg_dsn, new)
+    _run(pg_dsn, plan, new, "start")
+    assert plan.compat is not None
+    try:
+        with psycopg.connect(pg_dsn) as conn:
+            conn.execute("SET ROLE wesley_test_app")
+            conn.execute(f"SET app.tenant_id = '{a}'")
+            conn.execute(f"SET search_path TO {plan.compat.new_search_path}")
+            seen = conn.execute("SELECT count(*), count(text) FROM note").fetchone()
+            assert seen == (10, 10)  # tenant A's rows only, through the view
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                conn.execute(f"INSERT INTO note (id, org_id, text) VALUES (99, '{b}', 'y')")
+            conn.rollback()
+            conn.execute("SET ROLE wesley_test_app")
+            conn.execute(f"SET app.tenant_id = '{a}'")
+            conn.execute(f"SET search_path TO {plan.compat.new_search_path}")
+            conn.execute(f"INSERT INTO note (id, org_id, text) VALUES (98, '{a}', 'mine')")
+            conn.commit()
+        assert _one(pg_dsn, "SELECT body FROM note WHERE id = 98") == "mine"
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute("DROP OWNED BY wesley_test_app")
+            conn.execute("DROP ROLE wesley_test_app")
+
+
+def test_plan_from_a_database_in_flight_says_so(
+    pg_dsn: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _build(pg_dsn, OLD, "INSERT INTO ticket VALUES (1, '1', 't')")
+    new = parse_sdl(NEW).ir
+    plan = _plan(pg_dsn, new)
+    (tmp_path / "new.graphql").write_text(NEW)
+    args = ["plan", "--from-db", pg_dsn, "--schema", str(tmp_path / "new.graphql")]
+    assert "W_MIGRATION_IN_FLIGHT" not in cli(capsys, *args).stderr
+    _run(pg_dsn, plan, new, "start")
+    said = cli(capsys, *args)
+    assert "W_MIGRATION_IN_FLIGHT" in said.stderr and "--complete" in said.stderr, said.stderr
