@@ -283,6 +283,11 @@ CASES: tuple[LockCase, ...] = (
     ),
     LockCase("drop_view_in_a_version_schema", "DROP VIEW wes_v_probe.parent", None),
     LockCase(
+        "grant_on_a_version_schema_view",
+        "GRANT SELECT, INSERT, UPDATE, DELETE ON wes_v_probe.parent TO PUBLIC",
+        None,
+    ),
+    LockCase(
         "create_sync_function",
         "CREATE OR REPLACE FUNCTION wes_v_probe.sync() RETURNS trigger LANGUAGE plpgsql AS "
         "$f$BEGIN new.note := new.c; RETURN new; END$f$",

@@ -691,8 +691,8 @@ def _add_constraint(facts: _Facts, table: str, con: Any) -> None:
             facts.scan = True  # index build
         elif kind == ConstrType.CONSTR_PRIMARY:
             ctx = facts.table(table)
-            columns = ctx.index_columns.get(con.indexname) if ctx else None
-            if ctx is None or columns is None or not columns <= ctx.not_null_columns:
+            indexed = ctx.index_columns.get(con.indexname) if ctx else None
+            if ctx is None or indexed is None or not indexed <= ctx.not_null_columns:
                 facts.scan = True
                 facts.note(
                     "PRIMARY KEY USING INDEX sets its columns NOT NULL: a scan unless they are "
@@ -846,7 +846,8 @@ def _grant(facts: _Facts, stmt: Any) -> None:
     ):
         return
     for obj in stmt.objects or ():
-        if isinstance(obj, ast.RangeVar):
+        # a view of another schema (a version schema) is no table of the application's
+        if isinstance(obj, ast.RangeVar) and obj.schemaname in (None, "public"):
             facts.lock(_rel(obj), "ACCESS SHARE")
     if facts.version < 180000:
         facts.note("GRANT/REVOKE on 16 and 17 is assumed to lock like 18 (ACCESS SHARE)")
@@ -986,7 +987,7 @@ def _view(facts: _Facts, stmt: ast.ViewStmt) -> None:
     """CREATE VIEW reads the tables of its query (ACCESS SHARE, while it is analysed); the
     view itself is locked ACCESS EXCLUSIVE, which is reported only for a view in public."""
     view = stmt.view
-    if view.schemaname in (None, "public"):
+    if view is not None and view.relname and view.schemaname in (None, "public"):
         facts.lock_target(view.relname, "ACCESS EXCLUSIVE")
     for relation in _named_relations(stmt.query):
         facts.lock(relation, "ACCESS SHARE")

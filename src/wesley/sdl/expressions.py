@@ -206,6 +206,7 @@ def rename_columns(sql: str, mapping: dict[str, str], qualifier: str | None = No
     if not mapping:
         return sql
     stmt = parse_sql(f"SELECT ({sql})")[0].stmt
+    assert isinstance(stmt, ast.SelectStmt) and stmt.targetList
     node = _RenameRefs(mapping, qualifier)(stmt.targetList[0].val)
     return str(RawStream()(node))
 
@@ -214,6 +215,7 @@ def bare_type(type_sql: str) -> str:
     """A type name without its modifier (`varchar(20)` → `varchar`, `numeric(12,2)[]` →
     `numeric[]`), re-rendered by pglast."""
     stmt = parse_sql(f"SELECT NULL::{type_sql}")[0].stmt
+    assert isinstance(stmt, ast.SelectStmt) and stmt.targetList
     type_name = stmt.targetList[0].val.typeName
     bare = ast.TypeName(names=type_name.names, arrayBounds=type_name.arrayBounds)
     return str(RawStream()(bare))

@@ -399,10 +399,15 @@ def _sequence(default_sql: str | None) -> str | None:
     if not default_sql:
         return None
     try:
-        node = parse_sql(f"SELECT {default_sql}")[0].stmt.targetList[0].val
+        stmt = parse_sql(f"SELECT {default_sql}")[0].stmt
     except Exception:
         return None
-    if not isinstance(node, ast.FuncCall) or [n.sval for n in node.funcname][-1] != "nextval":
+    if not isinstance(stmt, ast.SelectStmt) or not stmt.targetList:
+        return None
+    node = stmt.targetList[0].val
+    if not isinstance(node, ast.FuncCall) or [n.sval for n in node.funcname or ()][-1:] != [
+        "nextval"
+    ]:
         return None
     arg = node.args[0] if node.args else None
     while isinstance(arg, ast.TypeCast):
