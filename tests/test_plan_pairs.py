@@ -160,6 +160,18 @@ PAIRS = [
             }
         ),
     ),
+    # counterexamples the property test (test_expand_contract_property.py) found
+    Pair(
+        "rename-onto-a-dropped-columns-name",
+        "type A @wes_table { id: Int! @wes_pk  x: Int  y: Int }",
+        'type A @wes_table { id: Int! @wes_pk  y: Int @wes_renamedFrom(name: "x") }',
+        destructive=True,
+    ),
+    Pair(
+        "rename-a-table-and-widen-the-key-a-foreign-key-points-at",
+        'type T0 @wes_table { id: Int! @wes_pk  a: Int }\ntype T1 @wes_table { id: Int! @wes_pk  parentId: Int @wes_fk(ref: "T0.id") @wes_index }',
+        'type Renamed0 @wes_table @wes_renamedFrom(name: "T0") { id: BigInt! @wes_pk  a: Int }\ntype T1 @wes_table { id: Int! @wes_pk  parentId: BigInt @wes_fk(ref: "Renamed0.id") @wes_index }',
+    ),
     Pair(
         "type-change-binary-coercible",
         "scalar Short\n" + item("  short: Short"),

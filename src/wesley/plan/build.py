@@ -56,7 +56,10 @@ def _contexts(old: IR, new: IR, extra: tuple[IR, ...] = ()) -> dict[str, TableCo
     current = {
         t.name: {c.name: column_type(c) for c in t.columns} for t in old.tables
     }  # a type change is judged from the type the column has before the step
-    irs = (new, *extra, old)
+    # while two versions are live the physical names are the flight schema's until the
+    # renames at the very end of the contract: its facts come first (a foreign key still
+    # references the old name of a renamed table when the swap drops it)
+    irs = (*extra, new, old)
     referrers: dict[str, set[str]] = {}
     for ir in irs:
         for o in ir.tables:
@@ -271,6 +274,17 @@ def build_plan(
         seen.add(key)
         unique.append((i, d))
     unique.sort(key=lambda p: (ORDER.index(p[1].phase), _rank(p[1]), p[0]))
+    if flight is not None:
+        # the contract's drops run before its swaps and renames: once one of those is done, so
+        # are the drops, whatever their guards say (a dropped column's name may be taken by a
+        # renamed one by then)
+        begun = flight.contract_begun()
+        unique = [
+            (i, replace(d, guard=f"SELECT COALESCE(({d.guard}), false) OR ({begun})"))
+            if d.phase == "contract" and _rank(d) < RANK["move_sequence"]
+            else (i, d)
+            for i, d in unique
+        ]
     all_steps: list[Step] = []
     ids = {d.sql: _step_id(n, d) for n, (_, d) in enumerate(unique, start=1) if d.phase != "abort"}
     for n, (_, d) in enumerate(unique, start=1):

@@ -303,7 +303,38 @@ def flight_for(
             enums.append(e)
             flight.retired_enums.append(e)
     flight.mid = IR(tables=tables, enums=enums)
+    flight.blocked += _name_clashes(flight)
     return flight
+
+
+def _name_clashes(flight: Flight) -> list[tuple[Change, str]]:
+    """A rename onto a name that is still taken when the renames run (two columns or tables
+    swapping names): the contract renames one at a time, so it cannot."""
+    out: list[tuple[Change, str]] = []
+    mid_tables = {t.name for t in flight.mid.tables}
+    for change in flight.renames:
+        if change.kind == "rename_table" and change.table in mid_tables:
+            out.append(
+                (
+                    change,
+                    f"{change.old.name} is renamed to {change.table}, which another table of "
+                    "the old schema is still called while both versions run: rename one of "
+                    "them in a migration of its own first",
+                )
+            )
+        if change.kind == "rename_column":
+            phys = flight.mid.table(flight.phys_table(change.table))
+            taken = {c.name for c in phys.columns} if phys else set()
+            if change.new.name in taken:
+                out.append(
+                    (
+                        change,
+                        f"{change.table}.{change.old.name} is renamed to {change.new.name}, "
+                        "which another column is still called while both versions run: "
+                        "rename one of them in a migration of its own first",
+                    )
+                )
+    return out
 
 
 def _mid_table(
@@ -343,7 +374,9 @@ def _mid_table(
         if oc is not None and (t.name, nc.name) in shadowed:
             columns.append(oc)
         elif oc is not None and oc.name != nc.name:
-            columns.append(nc.model_copy(update={"name": oc.name, "renamed_from": None}))
+            # renamed_from its own old name: the diff old → flight pairs it with that column
+            # (its uid is the new one, which could otherwise pair it with another column)
+            columns.append(nc.model_copy(update={"name": oc.name, "renamed_from": oc.name}))
         else:
             columns.append(nc)
     involved = {s.new.name for s in flight.shadowed(t.name)}
@@ -405,7 +438,7 @@ def _mid_table(
     return t.model_copy(
         update={
             "name": o.name,
-            "renamed_from": None,
+            "renamed_from": o.name,
             "columns": columns,
             "primary_key": pk,
             "uniques": uniques,
