@@ -217,7 +217,7 @@ def _check(admin: str, case: Case) -> None:
             by_id = {step.id: step for step in plan.steps}
             rerun = apply_plan(conn, plan)
             assert [i for i in rerun if by_id[i].guard != IDEMPOTENT] == []
-            for t, (tname, cols) in enumerate(case.tables):
+            for t in range(len(case.tables)):
                 final = new.tables[t].name
                 new_cols = [ch.new_name for ch in case.changes[t] if ch.action != "drop"]
                 assert _values(conn, final, new_cols) == _expected(case, t, before[t])
