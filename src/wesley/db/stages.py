@@ -15,9 +15,13 @@ from typing import Any
 
 import psycopg
 
+from wesley.cert.binding import stored_plan_problem
 from wesley.db import run_records
+from wesley.db.pgtap import TapResult, run_suite
 from wesley.errors import ExitCode, WesleyError
+from wesley.ir import IR
 from wesley.plan.models import Plan, Stage
+from wesley.targets.pgtap import pgtap, version_suite
 
 
 @dataclass(frozen=True)
@@ -140,3 +144,50 @@ def finish(conn: psycopg.Connection[Any], plan: Plan, stage: Stage, run_id: int)
             "UPDATE wesley.migration_steps SET status = 'aborted' WHERE plan_hash = %s",
             (plan.plan_hash,),
         )
+
+
+def flight_plan(
+    flight: InFlight | None, certified: str | None, stage: Stage, problems: list[str]
+) -> Plan:
+    """The plan --complete / --abort run: the stored plan of the migration in flight, only
+    when it hashes to its own plan_hash (STORED_PLAN_MISMATCH otherwise, never overridden); a
+    certificate for another plan is added to `problems` (--force overrides those)."""
+    if flight is None:
+        raise WesleyError(
+            "NOTHING_IN_FLIGHT",
+            f"no migration is in flight on this database: nothing to {stage}",
+            "`wesley deploy` runs a plan's expand; --complete and --abort act on it afterwards",
+            exit_code=ExitCode.EXECUTION_FAILED,
+        )
+    tampered = stored_plan_problem(flight.plan, flight.plan_hash)
+    if tampered:
+        raise WesleyError(
+            "STORED_PLAN_MISMATCH",
+            f"deploy --{stage} refused: {tampered}",
+            "nothing was run (--force does not override this); find out who edited "
+            "wesley.migration_runs",
+            exit_code=ExitCode.CERT_INVALID,
+        )
+    if certified is not None and flight.plan_hash != certified:
+        problems.append(
+            f"the migration in flight is plan {flight.plan_hash[:12]}, the certificate's plan "
+            f"is {certified[:12]}"
+        )
+    return flight.plan
+
+
+def suite_after(
+    conn: psycopg.Connection[Any], stage: Stage, plan: Plan, new: IR
+) -> TapResult | None:
+    """The pgTAP suite a stage ends with: after a two-stage plan's expand, the new version's
+    through its search_path; after --complete or a one-stage deploy, the full suite; none
+    after --abort."""
+    if stage == "abort" or not new.tables:
+        return None
+    if stage == "start" and plan.two_stage:
+        if plan.compat is None:
+            return None
+        c = plan.compat
+        views = {v.name for v in c.views}
+        return run_suite(conn, version_suite(new, c.new_search_path, c.version_schema, views))
+    return run_suite(conn, pgtap(new)[0].text)
