@@ -10,6 +10,14 @@ certified plan that is already applied, with the database at the schema, is a no
 result says `already_deployed` and nothing runs. After the plan the pgTAP suite runs on the
 target (TESTS_FAILED, exit 13, when it fails; the error's `result` is the DeployResult) and
 `.wesley/deployed.json` records the schema.
+
+A two-stage plan (renames, rewriting type changes, drops: docs/expand-contract.md) deploys in
+two calls: `deploy` runs expand → switch (the run is recorded `expanded`; the result's `stage`
+says so and `compat` how each application version connects), then, once the old application
+version is retired, `deploy(..., stage="complete")` runs the contract and records the schema;
+`stage="abort"` rolls the expand back instead. Both act on the migration in flight, from the
+plan stored with its run (wesley.db.stages). While one is in flight, another plan is refused
+(MIGRATION_IN_FLIGHT).
 """
 
 from __future__ import annotations
@@ -40,10 +48,11 @@ from wesley.db.privileges import check_probe_role
 from wesley.db.progress import Meter
 from wesley.db.records import StepRecord
 from wesley.db.session import connect, lost, lost_error, server_version
+from wesley.db.stages import flight_plan, in_flight, in_flight_error, suite_after
 from wesley.errors import ExitCode, WesleyError
 from wesley.ir import IR, ir_hash, sha256_hex
 from wesley.limits import run_settings
-from wesley.plan.models import Plan
+from wesley.plan.models import Compat, Plan, Stage
 from wesley.plan.timeouts import Pacing, Timeouts
 from wesley.targets.pgtap import pgtap
 
@@ -74,6 +83,11 @@ class DeployResult:
     tests: TestSummary | None = None
     badge: str | None = None  # the certificate's status line
     behaviour_changes: list[str] = field(default_factory=list)  # in words, roles named
+    # a two-stage plan: "expanded" after deploy, "completed" / "aborted" after those stages;
+    # "applied" for a plan that completes in one deploy
+    stage: str = "applied"
+    compat: Compat | None = None  # how each application version connects (two versions live)
+    two_stage: bool = False
 
     @property
     def applied(self) -> int:
@@ -149,7 +163,10 @@ def deploy(
     progress: Progress | None = None,
     meter: Meter | None = None,
     log: Log = _quiet,
+    stage: Stage = "start",
 ) -> DeployResult:
+    """`stage`: `start` (the default: a whole plan, or a two-stage plan's expand → switch),
+    `complete` or `abort` (the migration in flight)."""
     check_dsn(dsn)
     config = load_config()
     limits = run_settings(config, {})  # wesley.toml's, unless given
@@ -165,12 +182,33 @@ def deploy(
     target = server_version(dsn)
     rehearsal = _rehearsal_for(block, target // 10000, problems) if block else None
     certified = str(rehearsal["plan_hash"]) if rehearsal else None
-    stored = on_target.stored_run(dsn, certified) if certified else None
-    plan: Plan | None = stored[0] if resume and stored else None
-    if plan is not None and certified and (tampered := stored_plan_problem(plan, certified)):
+    with connect(dsn) as conn:
+        flight = in_flight(conn)
+    plan: Plan | None = None
+    stored = None
+    if stage != "start":
+        plan = flight_plan(flight, certified, stage, problems)
+        tampered = stored_plan_problem(plan, plan.plan_hash)
+        if tampered:  # edited in the database: never run, --force included
+            raise cert_error(
+                "STORED_PLAN_MISMATCH",
+                f"deploy --{stage} refused: {tampered}",
+                "nothing was run (--force does not override this); find out who edited "
+                "wesley.migration_runs",
+            )
+    else:
+        if flight is not None and flight.status == "expanded":
+            raise in_flight_error(flight, certified)
+        stored = on_target.stored_run(dsn, certified) if certified else None
+        # after --abort the database keeps what the expand did for the old version: the
+        # certified plan runs again from its stored copy (its guards skip what is there)
+        again = stored is not None and stored[1] == "aborted"
+        plan = stored[0] if stored and (resume or again) else None
+    tampered = stored_plan_problem(plan, certified) if plan and certified else None
+    if stage == "start" and tampered:
         raise cert_error(
             "STORED_PLAN_MISMATCH",
-            f"deploy --resume refused: {tampered}",
+            f"deploy {'--resume ' if resume else ''}refused: {tampered}",
             "nothing was run (--force does not override this); find out who edited "
             "wesley.migration_runs, then deploy without --resume to plan from the database",
         )
@@ -229,7 +267,7 @@ def deploy(
             f"not deployed: {r.change} {r.table}{'.' + r.column if r.column else ''} is "
             "destructive and no certificate allows it (rehearse with --allow-destructive)"
         )
-    behaviour = on_target.behaviour_changes(dsn, plan)
+    behaviour = on_target.behaviour_changes(dsn, plan) if stage == "start" else []
     for line in behaviour:
         log(f"behaviour change: {line}")
     steps, run_id = _execute(
@@ -248,9 +286,13 @@ def deploy(
         ),
         progress,
         meter,
+        stage,
     )
-    tap = _test(dsn, new)
-    write_deployed(new)
+    tap = _test(dsn, new, stage, plan)
+    expanded = stage == "start" and plan.two_stage
+    if stage != "abort" and not expanded:
+        write_deployed(new)
+    done = {"start": "expanded" if expanded else "applied", "complete": "completed"}
     result = DeployResult(
         redact(dsn),
         environment,
@@ -261,6 +303,9 @@ def deploy(
         tests=TestSummary(tap.planned, tap.passed, tap.failed) if tap else None,
         badge=badge,
         behaviour_changes=behaviour,
+        stage=done.get(stage, "aborted"),
+        compat=plan.compat,
+        two_stage=plan.two_stage,
     )
     if tap is not None and not tap.ok:
         raise WesleyError(
@@ -281,14 +326,14 @@ def _execute(
     opts: ExecOptions,
     progress: Progress | None,
     meter: Meter | None,
+    stage: Stage = "start",
 ) -> tuple[list[StepRecord], int]:
     try:
         with Executor(dsn, plan, ir_hash(new), opts, progress, meter) as ex:
-            run = ex.run()
+            run = ex.run(stage)
     except StepFailed as failed:
-        resume_hint = (
-            "" if "--resume" in failed.hint else "; fix the cause, then rerun with --resume"
-        )
+        flag = {"start": "--resume", "complete": "--complete", "abort": "--abort"}[stage]
+        resume_hint = "" if flag in failed.hint else f"; fix the cause, then rerun with {flag}"
         raise WesleyError(
             failed.code,
             f"deploy stopped at step {failed.step}: {failed.message}",
@@ -298,11 +343,14 @@ def _execute(
     return run.steps, run.run_id
 
 
-def _test(dsn: str, new: IR) -> TapResult | None:
-    """The pgTAP suite on the target after the plan (None: no tables to test)."""
+def _test(dsn: str, new: IR, stage: Stage = "start", plan: Plan | None = None) -> TapResult | None:
+    """The pgTAP suite on the target after the stage (wesley.db.stages.suite_after; None: no
+    tables to test, or an abort)."""
     try:
         with connect(dsn) as conn:
-            return run_suite(conn, pgtap(new)[0].text) if new.tables else None
+            if plan is None:
+                return run_suite(conn, pgtap(new)[0].text) if new.tables else None
+            return suite_after(conn, stage, plan, new)
     except psycopg.OperationalError as exc:
         if not lost(None, exc):
             raise

@@ -20,6 +20,7 @@ from wesley.db.dsn import check_dsn, connect_error
 from wesley.db.facts import gather
 from wesley.db.introspect import introspect
 from wesley.db.session import connect
+from wesley.db.stages import in_flight
 from wesley.errors import Diagnostic, ExitCode, WesleyError, input_error
 from wesley.files import write_atomic
 from wesley.ir import IR
@@ -44,6 +45,26 @@ def old_ir_from_db(dsn: str, new: IR | None = None) -> tuple[IR, int, Facts]:
             return old, conn.info.server_version, facts
     except psycopg.OperationalError as exc:
         raise connect_error(exc, dsn) from None
+
+
+def _in_flight(dsn: str) -> list[Diagnostic]:
+    """W_MIGRATION_IN_FLIGHT: the live schema is a two-version migration's expanded one."""
+    try:
+        with connect(dsn) as conn:
+            flight = in_flight(conn)
+    except psycopg.OperationalError as exc:
+        raise connect_error(exc, dsn) from None
+    if flight is None:
+        return []
+    return [
+        Diagnostic(
+            "W_MIGRATION_IN_FLIGHT",
+            f"a migration is in flight on this database (run {flight.run_id}, plan "
+            f"{flight.plan_hash[:12]}, {flight.status}): this plan starts from its expanded "
+            "schema",
+            hint="finish it first: `wesley deploy --complete`, or `--abort`",
+        )
+    ]
 
 
 @dataclass(frozen=True)
@@ -104,10 +125,12 @@ def plan(
     source: VersionSource = "given" if server_version else "assumed"
     before: IR | None
     facts: Facts | None = None
+    warnings: list[Diagnostic] = list(result.warnings)
     if from_db:
         before, live_version, facts = old_ir_from_db(from_db, result.ir)
         version = server_version or live_version
         source = "given" if server_version else "database"
+        warnings += _in_flight(from_db)
     elif isinstance(old, IR):
         before = old
     elif old is not None:
@@ -127,7 +150,7 @@ def plan(
     if sql_path is not None:
         write_atomic(Path(sql_path), plan_script(the_plan, timeouts))
     files = write_plan_files(the_plan, Path(write_dir), timeouts) if write_dir is not None else []
-    done = PlanResult(the_plan, source, list(result.warnings), files, saved)
+    done = PlanResult(the_plan, source, warnings, files, saved)
     if the_plan.refused:
         blocked = the_plan.blocked
         names = "; ".join(

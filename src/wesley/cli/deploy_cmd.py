@@ -12,7 +12,9 @@ from wesley.cli.output import Output
 from wesley.cli.progress import progress_for
 from wesley.cli.run_options import run_options, run_settings
 from wesley.config import load_config
-from wesley.errors import WesleyError
+from wesley.errors import WesleyError, input_error
+from wesley.plan.explain import stage_lines
+from wesley.plan.models import Stage
 
 
 @click.command("deploy")
@@ -34,6 +36,15 @@ from wesley.errors import WesleyError
     multiple=True,
     help="A trusted public key file (repeatable; also [cert.keys] in wesley.toml).",
 )
+@click.option(
+    "--complete",
+    is_flag=True,
+    help="Run the contract of the migration in flight, once the old application version is "
+    "retired.",
+)
+@click.option(
+    "--abort", "abort_", is_flag=True, help="Roll back the expand of the migration in flight."
+)
 @run_options
 @global_options
 @click.pass_context
@@ -47,10 +58,15 @@ def deploy(
     force: bool,
     wait: bool,
     pubkeys: tuple[str, ...],
+    complete: bool,
+    abort_: bool,
     timeout_flags: dict[str, int | None],
 ) -> None:
     """Apply the certified plan to a real database."""
     out = output(ctx)
+    if complete and abort_:
+        raise input_error("USAGE", "--complete and --abort exclude each other", "pick one")
+    stage: Stage = "complete" if complete else "abort" if abort_ else "start"
     timeouts, pacing = run_settings(load_config(), timeout_flags)
     try:
         with sigterm_as_interrupt(), progress_for(out) as progress:
@@ -68,6 +84,7 @@ def deploy(
                 progress=progress,
                 meter=progress.meter,
                 log=out.log,
+                stage=stage,
             )
     except WesleyError as err:
         if isinstance(err.result, DeployResult):  # deployed, but the tests fail: say what ran
@@ -79,9 +96,11 @@ def deploy(
             "already_deployed": result.already_deployed,
             "run_id": result.run_id,
             "plan_hash": result.plan_hash,
+            "stage": result.stage,
             "applied": result.applied,
             "forced": result.forced,
             "behaviour_changes": result.behaviour_changes,
+            "compat": result.compat.model_dump(mode="json") if result.compat else None,
             "tests": {"planned": result.tests.planned, "passed": result.tests.passed}
             if result.tests
             else None,
@@ -104,9 +123,17 @@ def _show(out: Output, result: DeployResult) -> None:
             if result.tests
             else "no tables to test"
         )
+        done = {
+            "expanded": "expanded",
+            "completed": "completed the migration on",
+            "aborted": "rolled the expand back on",
+        }.get(result.stage, "deployed to")
         out.info(
-            f"deployed to {result.database} ({result.environment}): {result.applied} steps "
+            f"{done} {result.database} ({result.environment}): {result.applied} steps "
             f"applied, {tests}" + (" [FORCED]" if result.forced else "")
         )
+        if result.stage == "expanded":
+            for line in stage_lines(result.two_stage, result.compat):
+                out.info(line)
     if result.badge:
         out.info(result.badge)

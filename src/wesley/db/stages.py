@@ -15,7 +15,6 @@ from typing import Any
 
 import psycopg
 
-from wesley.cert.binding import stored_plan_problem
 from wesley.db import run_records
 from wesley.db.pgtap import TapResult, run_suite
 from wesley.errors import ExitCode, WesleyError
@@ -149,24 +148,15 @@ def finish(conn: psycopg.Connection[Any], plan: Plan, stage: Stage, run_id: int)
 def flight_plan(
     flight: InFlight | None, certified: str | None, stage: Stage, problems: list[str]
 ) -> Plan:
-    """The plan --complete / --abort run: the stored plan of the migration in flight, only
-    when it hashes to its own plan_hash (STORED_PLAN_MISMATCH otherwise, never overridden); a
-    certificate for another plan is added to `problems` (--force overrides those)."""
+    """The plan --complete / --abort run: the stored plan of the migration in flight (the
+    caller checks that it hashes to its own plan_hash); a certificate for another plan is
+    added to `problems` (--force overrides those)."""
     if flight is None:
         raise WesleyError(
             "NOTHING_IN_FLIGHT",
             f"no migration is in flight on this database: nothing to {stage}",
             "`wesley deploy` runs a plan's expand; --complete and --abort act on it afterwards",
             exit_code=ExitCode.EXECUTION_FAILED,
-        )
-    tampered = stored_plan_problem(flight.plan, flight.plan_hash)
-    if tampered:
-        raise WesleyError(
-            "STORED_PLAN_MISMATCH",
-            f"deploy --{stage} refused: {tampered}",
-            "nothing was run (--force does not override this); find out who edited "
-            "wesley.migration_runs",
-            exit_code=ExitCode.CERT_INVALID,
         )
     if certified is not None and flight.plan_hash != certified:
         problems.append(

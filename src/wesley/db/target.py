@@ -29,9 +29,13 @@ def stored_run(dsn: str, plan_hash: str) -> tuple[Plan, str] | None:
         with connect(dsn) as conn:
             if conn.execute(_HAS_RUNS).fetchone() == (None,):
                 return None
+            # the runs that deploy the plan (not its --complete or --abort), a finished one
+            # first (a two-stage plan's deploy run ends `completed`)
             row = conn.execute(
-                "SELECT plan, status FROM wesley.migration_runs WHERE plan_hash = %s AND plan "
-                "IS NOT NULL ORDER BY status = 'applied' DESC, run_id DESC LIMIT 1",
+                "SELECT plan, CASE status WHEN 'completed' THEN 'applied' ELSE status END FROM "
+                "wesley.migration_runs WHERE plan_hash = %s AND plan IS NOT NULL AND mode NOT "
+                "LIKE '%% --%%' ORDER BY status IN ('applied', 'completed') DESC, run_id DESC "
+                "LIMIT 1",
                 (plan_hash,),
             ).fetchone()
     except psycopg.OperationalError as exc:

@@ -10,7 +10,7 @@ import textwrap
 from collections.abc import Iterator
 from typing import Literal
 
-from wesley.plan.models import Plan, Refusal, Step
+from wesley.plan.models import Compat, Plan, Refusal, Step
 from wesley.plan.summary import blocking_locks, created_tables, mri, risk_points
 
 VersionSource = Literal["assumed", "database", "given"]
@@ -115,13 +115,12 @@ def _group_lines(run: list[Step], new: set[str], width: int) -> list[str]:
     return _fill(head, width, " " * 8, "  ") + _fill(why, width, " " * 6)
 
 
-def stage_lines(plan: Plan) -> list[str]:
+def stage_lines(two_stage: bool, c: Compat | None) -> list[str]:
     """How each application version connects while a two-stage plan is in flight, and what
     ends it."""
-    if not plan.two_stage:
+    if not two_stage:
         return []
     lines = ["two stages: `wesley deploy` runs expand -> switch and stops; the contract waits"]
-    c = plan.compat
     if c is not None:
         lines += [
             f"  old application version: keeps search_path = {c.old_search_path} (what it uses "
@@ -203,7 +202,7 @@ def explain(
     def where(r: Refusal) -> str:
         return ".".join(x for x in (r.table, r.column) if x)
 
-    stages = stage_lines(plan)
+    stages = stage_lines(plan.two_stage, plan.compat)
     if stages:
         section(stages[0], [line.strip() for line in stages[1:]])
     if plan.abort:

@@ -96,9 +96,20 @@ def plan_files(plan: Plan, timeouts: Timeouts | None = None) -> dict[str, str]:
             else "each statement may run in its own transaction (psql's default), as deploy "
             "runs them"
         )
+        staged = (
+            [
+                "-- The contract of a two-stage plan: run it only once the old application "
+                "version is retired",
+                "-- (what `wesley deploy --complete` does); `wesley plan --sql FILE` also "
+                "writes the roll-back (-v abort=1).",
+            ]
+            if plan.two_stage and chunk.phase == "contract"
+            else []
+        )
         head = [
             f"{MARK}{plan.plan_hash[:12]}: file {n} of {len(chunks)}, phase {chunk.phase}, "
             f"steps {chunk.steps[0].id.split('-')[0]}-{chunk.steps[-1].id.split('-')[0]}.",
+            *staged,
             f"-- {how}.",
             "-- Locks (the strongest mode per relation):",
             *_lock_summary(chunk.steps, new),
