@@ -1,14 +1,15 @@
 """The only two ways a string from the schema becomes SQL text: an identifier or a literal.
 
-Both defer to pglast (PostgreSQL's own keyword list and its literal printer), so the rules
-are PostgreSQL's, not ours. Expressions go through `wesley.sdl.expressions` instead.
+Identifiers defer to pglast (PostgreSQL's own keyword list). A literal is a plain string
+function: the same text pglast's printer writes (`'` doubled inside single quotes, no `E`
+prefix, standard-conforming), without building and printing a parse node per literal (a
+third of a large transform did that). Expressions go through `wesley.sdl.expressions`.
 """
 
 from __future__ import annotations
 
-from pglast import ast
 from pglast.keywords import COL_NAME_KEYWORDS
-from pglast.stream import RawStream, maybe_double_quote_name
+from pglast.stream import maybe_double_quote_name
 
 from wesley.errors import input_error
 from wesley.ir import Column
@@ -34,10 +35,10 @@ def quote_ident(name: str) -> str:
 
 
 def quote_literal(value: str) -> str:
-    """A standard-conforming string literal (`'it''s'`), printed by pglast."""
+    """A standard-conforming string literal (`'it''s'`), as pglast's printer writes it."""
     if "\x00" in value:
         raise input_error("INVALID_LITERAL", "a text value cannot contain a NUL byte")
-    return str(RawStream()(ast.A_Const(val=ast.String(sval=value))))
+    return "'" + value.replace("'", "''") + "'"
 
 
 def column_type(col: Column) -> str:

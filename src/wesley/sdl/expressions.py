@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from enum import Enum
+from functools import lru_cache
 from typing import Any
 
 from pglast import ast, parse_sql, visitors
@@ -57,22 +58,57 @@ class _Finder(visitors.Visitor):
 
 def normalize_expression(text: str, kind: ExprKind, where: Location | None, what: str) -> str:
     """Return the canonical SQL of `text`, or raise INVALID_EXPRESSION naming `what`."""
+    sql, problem = _normalized(text, kind)
+    if not problem:
+        return sql
     hint = f"{what} must be one SQL expression, e.g. now(), 'draft', price > 0"
-    if not text.strip():
+    if problem == "empty":
         raise input_error("INVALID_EXPRESSION", f"{what} is empty", hint, where)
-    if ";" in text:
+    if problem == "semicolon":
         raise input_error(
             "INVALID_EXPRESSION",
             f"{what} contains ';': {text!r}",
             hint + "; a ';' would start a second statement",
             where,
         )
+    if problem == "parse":
+        raise input_error(
+            "INVALID_EXPRESSION", f"{what} is not a valid SQL expression: {sql}", hint, where
+        )
+    if problem == "not-single":
+        raise input_error(
+            "INVALID_EXPRESSION", f"{what} is not a single expression: {text!r}", hint, where
+        )
+    if problem == "subquery":
+        raise input_error(
+            "INVALID_EXPRESSION",
+            f"{what} contains a subquery, which PostgreSQL does not allow in a {kind.value}",
+            "use a function or a trigger instead",
+            where,
+        )
+    raise input_error(
+        "INVALID_EXPRESSION",
+        f"{what} refers to a column, which PostgreSQL does not allow in a default",
+        "a default cannot read other columns; did you mean a string literal? "
+        "then use value: instead of expr:",
+        where,
+    )
+
+
+# A schema repeats a handful of expressions (now(), gen_random_uuid(), the same checks) across
+# thousands of columns: each distinct one is parsed once. Pure functions of their arguments.
+@lru_cache(maxsize=8192)
+def _normalized(text: str, kind: ExprKind) -> tuple[str, str]:
+    """(canonical SQL, "") or (detail, problem) with problem one of empty, semicolon, parse,
+    not-single, subquery, column."""
+    if not text.strip():
+        return "", "empty"
+    if ";" in text:
+        return "", "semicolon"
     try:
         stmts = parse_sql(f"SELECT ({text})")
     except ParseError as exc:
-        raise input_error(
-            "INVALID_EXPRESSION", f"{what} is not a valid SQL expression: {exc}", hint, where
-        ) from None
+        return str(exc), "parse"
     stmt = stmts[0].stmt if len(stmts) == 1 else None
     if (
         not isinstance(stmt, ast.SelectStmt)
@@ -80,30 +116,18 @@ def normalize_expression(text: str, kind: ExprKind, where: Location | None, what
         or len(stmt.targetList) != 1
         or any(getattr(stmt, part, None) for part in _SELECT_EXTRAS)
     ):
-        raise input_error(
-            "INVALID_EXPRESSION", f"{what} is not a single expression: {text!r}", hint, where
-        )
+        return "", "not-single"
     node = stmt.targetList[0].val
     finder = _Finder()
     finder(node)
     if kind is not ExprKind.POLICY and "SubLink" in finder.kinds:
-        raise input_error(
-            "INVALID_EXPRESSION",
-            f"{what} contains a subquery, which PostgreSQL does not allow in a {kind.value}",
-            "use a function or a trigger instead",
-            where,
-        )
+        return "", "subquery"
     if kind is ExprKind.DEFAULT and "ColumnRef" in finder.kinds:
-        raise input_error(
-            "INVALID_EXPRESSION",
-            f"{what} refers to a column, which PostgreSQL does not allow in a default",
-            "a default cannot read other columns; did you mean a string literal? "
-            "then use value: instead of expr:",
-            where,
-        )
-    return str(RawStream()(node))
+        return "", "column"
+    return str(RawStream()(node)), ""
 
 
+@lru_cache(maxsize=8192)
 def is_function_call(text: str) -> bool:
     """True when `text` parses as a bare call such as `now()` or `CURRENT_TIMESTAMP`."""
     if ";" in text:
@@ -122,7 +146,17 @@ def is_function_call(text: str) -> bool:
 
 def normalize_type_name(text: str, where: Location | None, what: str) -> str:
     """A PostgreSQL type name (`numeric(12,2)`, `varchar(20)[]`), re-rendered by pglast."""
-    hint = "a PostgreSQL type name, e.g. numeric(12,2), varchar(40), text[]"
+    rendered = _type_name(text)
+    if rendered is None:
+        hint = "a PostgreSQL type name, e.g. numeric(12,2), varchar(40), text[]"
+        raise input_error("INVALID_TYPE_NAME", f"{what} {text!r} is not a type name", hint, where)
+    return rendered
+
+
+# A schema has a dozen distinct types over thousands of columns (and a database as many):
+# each is parsed once.
+@lru_cache(maxsize=4096)
+def _type_name(text: str) -> str | None:
     try:
         stmts = parse_sql(f"SELECT NULL::{text}") if ";" not in text else []
     except ParseError:
@@ -136,8 +170,7 @@ def normalize_type_name(text: str, where: Location | None, what: str) -> str:
         and isinstance(stmt.targetList[0].val, ast.TypeCast)
     )
     if not ok:
-        raise input_error("INVALID_TYPE_NAME", f"{what} {text!r} is not a type name", hint, where)
-    assert stmt is not None  # ok implies it
+        return None
     rendered = str(RawStream()(stmt.targetList[0].val.typeName))
     # pglast keeps the SQL-standard spelling; Wesley's canonical one is PostgreSQL's short name
     return _WITH_TIME_ZONE.sub(r"timestamptz\1", rendered)
@@ -150,6 +183,7 @@ class _DropLiteralCasts(visitors.Visitor):
         return node.arg if isinstance(node.arg, ast.A_Const) else None
 
 
+@lru_cache(maxsize=8192)
 def comparable_expression(sql: str) -> str:
     """A spelling of `sql` in which what PostgreSQL stores (`pg_get_expr`) and what the schema
     said compare equal: parsed, literal casts dropped, re-rendered, lower-cased keywords."""
@@ -174,13 +208,18 @@ class _ColumnRefs(visitors.Visitor):
 
 def column_refs(sql: str) -> set[str]:
     """Unqualified column names an expression reads (`price > 0` → {"price"})."""
+    return set(_column_refs(sql))
+
+
+@lru_cache(maxsize=8192)
+def _column_refs(sql: str) -> frozenset[str]:
     try:
         stmt: Any = parse_sql(f"SELECT ({sql})")[0].stmt
     except ParseError:
-        return set()
+        return frozenset()
     finder = _ColumnRefs()
     finder(stmt.targetList[0].val)
-    return finder.names
+    return frozenset(finder.names)
 
 
 class _RenameRefs(visitors.Visitor):
@@ -211,6 +250,7 @@ def rename_columns(sql: str, mapping: dict[str, str], qualifier: str | None = No
     return str(RawStream()(node))
 
 
+@lru_cache(maxsize=4096)
 def bare_type(type_sql: str) -> str:
     """A type name without its modifier (`varchar(20)` → `varchar`, `numeric(12,2)[]` →
     `numeric[]`), re-rendered by pglast."""

@@ -78,6 +78,7 @@ def parse_sdl(
         warnings=warnings,
     )
     drafts: list[TableDraft] = []
+    by_name: dict[str, TableDraft] = {}  # a lookup per table, not a scan (1,000s of tables)
     for node in doc.definitions:
         if not isinstance(node, ObjectTypeDefinitionNode):
             continue
@@ -85,7 +86,7 @@ def parse_sdl(
         if first(values, "wes_table") is None:
             continue
         draft = builder.build(node, values)
-        clash = next((d for d in drafts if d.table.name == draft.table.name), None)
+        clash = by_name.get(draft.table.name)
         if clash is not None:
             raise input_error(
                 "DUPLICATE_TABLE",
@@ -104,7 +105,9 @@ def parse_sdl(
                 location_of(node, file),
             )
         drafts.append(draft)
-    tables = [_with_fks(d, drafts) for d in drafts]
+        by_name[draft.table.name] = draft
+    index = _DraftIndex(drafts)
+    tables = [_with_fks(d, index) for d in drafts]
     if not tables:
         warnings.append(
             Diagnostic(
@@ -117,19 +120,31 @@ def parse_sdl(
     return ParseResult(IR(tables=tables, enums=enums), warnings)
 
 
-def _with_fks(draft: TableDraft, drafts: list[TableDraft]) -> Table:
-    fks = [_resolve_fk(draft, fk, drafts) for fk in draft.pending_fks]
+class _DraftIndex:
+    """The drafts by GraphQL type name and by SQL name (the first of each, as a scan finds)."""
+
+    def __init__(self, drafts: list[TableDraft]) -> None:
+        self.drafts = drafts
+        self.by_type: dict[str, TableDraft] = {}
+        self.by_name: dict[str, TableDraft] = {}
+        for d in drafts:
+            self.by_type.setdefault(d.table.type_name, d)
+            self.by_name.setdefault(d.table.name, d)
+
+
+def _with_fks(draft: TableDraft, index: _DraftIndex) -> Table:
+    if not draft.pending_fks:
+        return draft.table
+    fks = [_resolve_fk(draft, fk, index) for fk in draft.pending_fks]
     return draft.table.model_copy(update={"foreign_keys": fks})
 
 
-def _resolve_fk(draft: TableDraft, fk: PendingFk, drafts: list[TableDraft]) -> ForeignKey:
+def _resolve_fk(draft: TableDraft, fk: PendingFk, index: _DraftIndex) -> ForeignKey:
     table = draft.table
     target_name, _, target_field = fk.ref.partition(".")
-    target = next((d for d in drafts if d.table.type_name == target_name), None) or next(
-        (d for d in drafts if d.table.name == target_name), None
-    )
+    target = index.by_type.get(target_name) or index.by_name.get(target_name)
     if target is None:
-        known = ", ".join(d.table.type_name for d in drafts)
+        known = ", ".join(d.table.type_name for d in index.drafts)
         raise input_error(
             "FK_TARGET_UNKNOWN",
             f"foreign key {table.name}.{fk.column} refers to {fk.ref!r}: no table {target_name!r}",
