@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import weakref
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -199,7 +200,45 @@ class IR(_Model):
         return next((t for t in self.tables if t.name == name), None)
 
     def to_json_data(self) -> dict[str, Any]:
+        """The IR as JSON data (a fresh copy: callers may change it)."""
         return self.model_dump(mode="json", by_alias=True)
+
+
+# An IR is frozen, and one transform or plan asks for its JSON and its hash several times
+# (artifact, evidence, snapshot, plan, history): each is computed once per IR object, kept
+# while the object lives (by id, dropped by a weakref callback: a frozen model with lists is
+# not hashable). Nothing edits an IR's lists in place once it is built.
+_DERIVED: dict[int, dict[str, Any]] = {}
+
+
+def _derived(ir: IR) -> dict[str, Any]:
+    key = id(ir)
+    entry = _DERIVED.get(key)
+    if entry is None:
+        entry = {}
+        _DERIVED[key] = entry
+        weakref.finalize(ir, _DERIVED.pop, key, None)
+    return entry
+
+
+def _json_of(ir: IR) -> dict[str, Any]:
+    """The shared, read-only JSON data of `ir` (never mutate it)."""
+    entry = _derived(ir)
+    if "json" not in entry:
+        entry["json"] = ir.model_dump(mode="json", by_alias=True)
+    data: dict[str, Any] = entry["json"]
+    return data
+
+
+def ir_pretty_json(ir: IR) -> str:
+    """`ir.json`'s text: indented, sorted keys, UTF-8, a final newline (computed once)."""
+    entry = _derived(ir)
+    if "pretty" not in entry:
+        entry["pretty"] = (
+            json.dumps(_json_of(ir), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        )
+    text: str = entry["pretty"]
+    return text
 
 
 def canonical_json(data: Any) -> str:
@@ -213,7 +252,11 @@ def sha256_hex(text: str | bytes) -> str:
 
 
 def ir_hash(ir: IR) -> str:
-    return sha256_hex(canonical_json(ir.to_json_data()))
+    entry = _derived(ir)
+    if "hash" not in entry:
+        entry["hash"] = sha256_hex(canonical_json(_json_of(ir)))
+    digest: str = entry["hash"]
+    return digest
 
 
 def ir_from_json(data: Any) -> IR:

@@ -23,6 +23,7 @@ from wesley.db.session import connect
 from wesley.db.stages import in_flight
 from wesley.errors import Diagnostic, ExitCode, WesleyError, input_error
 from wesley.files import write_atomic
+from wesley.gcpause import gc_paused
 from wesley.ir import IR
 from wesley.limits import run_settings
 from wesley.plan.build import DEFAULT_BATCH_SIZE, DEFAULT_SERVER_VERSION, build_plan
@@ -100,6 +101,7 @@ def _save(bundle: Path, the_plan: Plan) -> bool:
     return True
 
 
+@gc_paused()
 def plan(
     schema: str | Path | None = None,
     *,

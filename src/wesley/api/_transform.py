@@ -11,6 +11,7 @@ from wesley.config import load_config
 from wesley.errors import Diagnostic, ExitCode, WesleyError, input_error
 from wesley.evidence.build import Placed, evidence_files, evidence_map
 from wesley.files import write_atomic
+from wesley.gcpause import gc_paused
 from wesley.holmes.moriarty import check_config, record_transform
 from wesley.ir import IR, ir_hash, sha256_hex
 from wesley.targets import PLANNED, TARGETS
@@ -90,6 +91,7 @@ class TransformResult:
         return any(w.changed for w in [*self.artifacts, *self.evidence])
 
 
+@gc_paused()
 def transform(
     schema: str | Path | None = None,
     *,
