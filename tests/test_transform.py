@@ -115,7 +115,9 @@ def test_two_processes_give_identical_bytes(tmp_path: Path) -> None:
             }
         )
     assert outputs[0] == outputs[1]
-    assert len(outputs[0]) == len(ALL_FILES) + len(EVIDENCE)
+    # the unchanged-run cache is the same in both too, but not an output
+    assert len(outputs[0]) == len(ALL_FILES) + len(EVIDENCE) + 1
+    assert ".wesley/cache/transform.json" in outputs[0]
 
 
 def test_cli_output_applies_and_its_tests_pass(

@@ -81,7 +81,7 @@ def blade(
     keys = signing_keys(config.raw, names)  # said before any work
 
     made = transform(schema, sdl=sdl)
-    stage("transform", f"{len(made.ir.tables)} tables, ir_hash {made.ir_hash[:12]}")
+    stage("transform", f"{made.tables} tables, ir_hash {made.ir_hash[:12]}")
     options = config.parse_options()
     before: IR | None
     if fresh:

@@ -3,17 +3,20 @@ whose bytes would not change are not rewritten."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 
-from wesley.api.schema import load_schema
-from wesley.config import load_config
+from wesley.api.transform_cache import Entry, cache_key, lookup, store
+from wesley.config import Config, load_config
 from wesley.errors import Diagnostic, ExitCode, WesleyError, input_error
 from wesley.evidence.build import Placed, evidence_files, evidence_map
-from wesley.files import write_atomic
+from wesley.evidence.models import Snapshot
+from wesley.files import read_schema_file, schema_location, write_atomic
 from wesley.gcpause import gc_paused
 from wesley.holmes.moriarty import check_config, record_transform
 from wesley.ir import IR, ir_hash, sha256_hex
+from wesley.sdl import parse_sdl
 from wesley.targets import PLANNED, TARGETS
 
 BUNDLE_DIR = ".wesley"
@@ -80,15 +83,35 @@ class Written:
 
 @dataclass(frozen=True)
 class TransformResult:
-    ir: IR
     ir_hash: str
     artifacts: list[Written]
     evidence: list[Written]
     warnings: list[Diagnostic] = field(default_factory=list)
+    tables: int = 0
+    enums: int = 0
+    cached: bool = False  # an unchanged run: its files were verified, nothing regenerated
+    _ir: IR | None = None
+    _ir_path: str | None = None  # where a cached run's IR is read from when asked for
+
+    @cached_property
+    def ir(self) -> IR:
+        """The schema's IR (a cached run reads it from the snapshot only when asked)."""
+        if self._ir is not None:
+            return self._ir
+        assert self._ir_path is not None  # one of the two is always set
+        return Snapshot.model_validate_json(Path(self._ir_path).read_bytes()).ir
 
     @property
     def changed(self) -> bool:
         return any(w.changed for w in [*self.artifacts, *self.evidence])
+
+
+def _schema_text(schema: str | Path | None, sdl: str | None, config: Config) -> tuple[str, str]:
+    """The schema's text and how its location is shown (as `load_schema` reads it)."""
+    if sdl is not None:
+        return sdl, "<sdl>"
+    path = str(schema) if schema is not None else config.schema
+    return read_schema_file(path), schema_location(path)
 
 
 @gc_paused()
@@ -99,12 +122,32 @@ def transform(
     targets: str | list[str] | None = None,
     out: str | Path | None = None,
     bundle_dir: str | Path = BUNDLE_DIR,
+    cache: bool = True,
 ) -> TransformResult:
+    """Compile the schema. `cache`: an unchanged run (same schema, config, options and
+    Wesley, every file it wrote still as written) returns at once (see transform_cache)."""
     config = load_config()
     check_config(config.raw)
     names = select_targets(targets)
-    result = load_schema(schema, sdl=sdl, config=config)
-    placed = generate(result.ir, names, Path(out or config.out))
+    text, shown = _schema_text(schema, sdl, config)
+    out_dir = Path(out or config.out)
+    bundle = Path(bundle_dir)
+    options = {"targets": names, "out": out_dir.as_posix(), "bundle": bundle.as_posix()}
+    key = cache_key(text, shown, asdict(config), options)
+    hit = lookup(bundle, key) if cache else None
+    if hit is not None:
+        return TransformResult(
+            hit.ir_hash,
+            [Written(p, d, False, t) for p, d, t in hit.artifacts],
+            [Written(p, d, False) for p, d in hit.evidence],
+            hit.warnings,
+            hit.tables,
+            hit.enums,
+            cached=True,
+            _ir_path=(bundle / "snapshot.json").as_posix(),
+        )
+    result = parse_sdl(text, shown, config.parse_options())
+    placed = generate(result.ir, names, out_dir)
     artifacts = [
         Written(
             p.path,
@@ -115,11 +158,31 @@ def transform(
         for p in placed
     ]
     evidence = []
-    for name, text in evidence_files(result.ir, placed).items():
-        path = Path(bundle_dir) / name
-        evidence.append(Written(path.as_posix(), sha256_hex(text), _write_if_changed(path, text)))
-    noted = record_transform(
-        Path(bundle_dir), result.ir, evidence_map(result.ir, placed), config.raw
-    )
+    for name, body in evidence_files(result.ir, placed).items():
+        path = bundle / name
+        evidence.append(Written(path.as_posix(), sha256_hex(body), _write_if_changed(path, body)))
+    noted = record_transform(bundle, result.ir, evidence_map(result.ir, placed), config.raw)
     warnings = [*result.warnings, *([noted] if noted else [])]
-    return TransformResult(result.ir, ir_hash(result.ir), artifacts, evidence, warnings)
+    digest = ir_hash(result.ir)
+    if cache:
+        store(
+            bundle,
+            Entry(
+                key,
+                digest,
+                len(result.ir.tables),
+                len(result.ir.enums),
+                [(w.path, w.sha256, w.target) for w in artifacts],
+                [(w.path, w.sha256) for w in evidence],
+                list(result.warnings),  # not `noted`: a history problem is not the schema's
+            ),
+        )
+    return TransformResult(
+        digest,
+        artifacts,
+        evidence,
+        warnings,
+        len(result.ir.tables),
+        len(result.ir.enums),
+        _ir=result.ir,
+    )

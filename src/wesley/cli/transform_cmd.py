@@ -35,10 +35,7 @@ def transform(
         out.info(f"{'wrote' if a.changed else 'kept '} {a.path}  sha256:{a.sha256[:12]}")
     if not result.changed:
         out.info("no artifacts changed")
-    out.info(
-        f"{len(result.ir.tables)} tables, {len(result.ir.enums)} enums, "
-        f"ir_hash {result.ir_hash[:12]}"
-    )
+    out.info(f"{result.tables} tables, {result.enums} enums, ir_hash {result.ir_hash[:12]}")
     out.result(
         {
             "ir_hash": result.ir_hash,

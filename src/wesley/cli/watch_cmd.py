@@ -49,7 +49,7 @@ def _show(out: Output, r: Round) -> None:
         t = r.transform
         written = sum(1 for a in [*t.artifacts, *t.evidence] if a.changed)
         out.info(
-            f"[{r.number}] {why}: transform: {len(t.ir.tables)} tables, ir_hash "
+            f"[{r.number}] {why}: transform: {t.tables} tables, ir_hash "
             f"{t.ir_hash[:12]}, {written} files written"
         )
         out.warn(t.warnings)

@@ -59,14 +59,18 @@ def evidence_map(ir: IR, placed: list[Placed]) -> EvidenceMap:
         ir_hash=ir_hash(ir),
         uids={
             uid: UidEvidence.model_construct(
-                **{
-                    kind: [LineRange.model_construct(file=f, lines=(a, b)) for f, a, b in ranges]
-                    for kind, ranges in g.items()
-                }
+                sql=_ranges(g["sql"]),
+                ts=_ranges(g["ts"]),
+                zod=_ranges(g["zod"]),
+                tests=_ranges(g["tests"]),
             )
             for uid, g in _groups(ir, placed).items()
         },
     )
+
+
+def _ranges(ranges: list[tuple[str, int, int]]) -> list[LineRange]:
+    return [LineRange.model_construct(file=f, lines=(a, b)) for f, a, b in ranges]
 
 
 def _evidence_map_text(digest: str, groups: Groups) -> str:
