@@ -21,7 +21,7 @@ from wesley.api import transform
 
 GOLDEN = REPO / "tests" / "golden" / "transform_outputs.json"
 
-AWKWARD = r'''
+AWKWARD = r"""
 enum Mood { HAPPY SAD }
 
 type Note @wes_table {
@@ -48,7 +48,7 @@ type Note @wes_table {
   at: Time
   createdAt: DateTime! @wes_default(expr: "now()")
 }
-'''
+"""
 
 
 def _cases() -> dict[str, str]:

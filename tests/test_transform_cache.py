@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from wesley.api import transform
-from wesley.api import transform_cache
+from wesley.api import transform, transform_cache
 from wesley.api._transform import TransformResult
 
 SCHEMA = """
