@@ -17,6 +17,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from wesley.jsontext import dumps_pretty
+
 IR_VERSION: Literal[1] = 1
 
 JsonValue = Any  # directive arguments are arbitrary JSON values
@@ -234,9 +236,7 @@ def ir_pretty_json(ir: IR) -> str:
     """`ir.json`'s text: indented, sorted keys, UTF-8, a final newline (computed once)."""
     entry = _derived(ir)
     if "pretty" not in entry:
-        entry["pretty"] = (
-            json.dumps(_json_of(ir), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-        )
+        entry["pretty"] = dumps_pretty(_json_of(ir)) + "\n"
     text: str = entry["pretty"]
     return text
 

@@ -6,7 +6,6 @@ is the PlanResult."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from wesley.errors import Diagnostic, ExitCode, WesleyError, input_error
 from wesley.files import write_atomic
 from wesley.gcpause import gc_paused
 from wesley.ir import IR
+from wesley.jsontext import dumps_pretty
 from wesley.limits import run_settings
 from wesley.plan.build import DEFAULT_BATCH_SIZE, DEFAULT_SERVER_VERSION, build_plan
 from wesley.plan.explain import DEFAULT_WIDTH, VersionSource, explain
@@ -97,7 +97,7 @@ def _save(bundle: Path, the_plan: Plan) -> bool:
         and kept.plan_hash != the_plan.plan_hash
     ):
         return False
-    write_atomic(path, json.dumps(the_plan.to_json_data(), indent=2, sort_keys=True) + "\n")
+    write_atomic(path, dumps_pretty(the_plan.to_json_data(), ensure_ascii=True) + "\n")
     return True
 
 

@@ -5,7 +5,6 @@ files are written; its `details["realm"]` holds the realm."""
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +20,7 @@ from wesley.errors import Diagnostic, ExitCode, WesleyError, input_error
 from wesley.files import write_atomic
 from wesley.holmes.moriarty import check_config, record_rehearsal
 from wesley.ir import IR
+from wesley.jsontext import dumps_pretty
 from wesley.limits import run_settings
 from wesley.plan.build import DEFAULT_BATCH_SIZE
 from wesley.plan.models import Plan
@@ -149,10 +149,8 @@ def rehearse(
         ),
     )
     data = realm.to_json_data()
-    write_atomic(bundle / "realm.json", json.dumps(data, indent=2, sort_keys=True) + "\n")
-    write_atomic(
-        bundle / "plan.json", json.dumps(plan.to_json_data(), indent=2, sort_keys=True) + "\n"
-    )
+    write_atomic(bundle / "realm.json", dumps_pretty(data, ensure_ascii=True) + "\n")
+    write_atomic(bundle / "plan.json", dumps_pretty(plan.to_json_data(), ensure_ascii=True) + "\n")
     noted = record_rehearsal(bundle, parsed.ir, plan, realm, config.raw)
     result = RehearseResult(realm, plan, [*parsed.warnings, *([noted] if noted else [])])
     if realm.failure is not None:

@@ -10,8 +10,8 @@ from pathlib import Path
 from wesley.api.transform_cache import Entry, cache_key, lookup, store
 from wesley.config import Config, load_config
 from wesley.errors import Diagnostic, ExitCode, WesleyError, input_error
-from wesley.evidence.build import Placed, evidence_files, evidence_map
-from wesley.evidence.models import Snapshot
+from wesley.evidence.build import Placed, evidence_files
+from wesley.evidence.models import EvidenceMap, Snapshot
 from wesley.files import read_schema_file, schema_location, write_atomic
 from wesley.gcpause import gc_paused
 from wesley.holmes.moriarty import check_config, record_transform
@@ -158,10 +158,12 @@ def transform(
         for p in placed
     ]
     evidence = []
-    for name, body in evidence_files(result.ir, placed).items():
+    texts = evidence_files(result.ir, placed)
+    for name, body in texts.items():
         path = bundle / name
         evidence.append(Written(path.as_posix(), sha256_hex(body), _write_if_changed(path, body)))
-    noted = record_transform(bundle, result.ir, evidence_map(result.ir, placed), config.raw)
+    mapped = EvidenceMap.model_validate_json(texts["evidence-map.json"])
+    noted = record_transform(bundle, result.ir, mapped, config.raw)
     warnings = [*result.warnings, *([noted] if noted else [])]
     digest = ir_hash(result.ir)
     if cache:

@@ -3,12 +3,12 @@ schema of the next plan and rehearsal."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from wesley.evidence.models import Snapshot
 from wesley.files import write_atomic
 from wesley.ir import IR, ir_hash
+from wesley.jsontext import dumps_pretty
 
 BUNDLE_DIR = Path(".wesley")
 DEPLOYED = BUNDLE_DIR / "deployed.json"
@@ -16,7 +16,7 @@ DEPLOYED = BUNDLE_DIR / "deployed.json"
 
 def snapshot_json(ir: IR) -> str:
     data = Snapshot(ir_hash=ir_hash(ir), ir=ir).model_dump(mode="json", by_alias=True)
-    return json.dumps(data, indent=2, sort_keys=True) + "\n"
+    return dumps_pretty(data, ensure_ascii=True) + "\n"
 
 
 def write_deployed(ir: IR) -> Path:

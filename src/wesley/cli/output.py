@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wesley.errors import Diagnostic, WesleyError
+from wesley.jsontext import dumps_pretty
 
 
 @dataclass
@@ -39,7 +40,7 @@ class Output:
         """The command's one JSON document (only with --json)."""
         if self.json_mode:
             doc = {"ok": True, **data, "warnings": [w.to_json() for w in self.warnings]}
-            print(json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False))
+            print(dumps_pretty(doc))
 
     def error(self, err: WesleyError) -> None:
         if self.json_mode:

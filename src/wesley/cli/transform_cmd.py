@@ -18,6 +18,12 @@ from wesley.cli.common import global_options, output
 @click.option(
     "--bundle-dir", default=BUNDLE_DIR, show_default=True, help="Where evidence files go."
 )
+@click.option(
+    "--no-cache",
+    is_flag=True,
+    help="Run in full even when nothing changed (default: an unchanged run verifies its "
+    "files by hash and stops).",
+)
 @global_options
 @click.pass_context
 def transform(
@@ -26,10 +32,13 @@ def transform(
     target_spec: str | None,
     out_dir: str | None,
     bundle_dir: str,
+    no_cache: bool,
 ) -> None:
     """Compile the schema into artifacts and evidence."""
     out = output(ctx)
-    result = run_transform(schema_path, targets=target_spec, out=out_dir, bundle_dir=bundle_dir)
+    result = run_transform(
+        schema_path, targets=target_spec, out=out_dir, bundle_dir=bundle_dir, cache=not no_cache
+    )
     out.warn(result.warnings)
     for a in [*result.artifacts, *result.evidence]:
         out.info(f"{'wrote' if a.changed else 'kept '} {a.path}  sha256:{a.sha256[:12]}")

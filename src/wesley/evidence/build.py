@@ -3,7 +3,6 @@ back to the SDL."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _string  # C, ensure_ascii=False
 
@@ -12,10 +11,9 @@ from wesley.evidence.models import (
     ArtifactRecord,
     Bundle,
     EvidenceMap,
-    LineRange,
-    UidEvidence,
 )
 from wesley.ir import IR, SourcePos, ir_hash, ir_pretty_json, sha256_hex
+from wesley.jsontext import dumps_pretty
 from wesley.targets.base import Artifact
 
 
@@ -29,7 +27,7 @@ class Placed:
 
 
 def _dump(data: object) -> str:
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return dumps_pretty(data) + "\n"
 
 
 _KINDS = ("sql", "tests", "ts", "zod")  # sorted: the order the JSON lists them in
@@ -52,25 +50,9 @@ def _groups(ir: IR, placed: list[Placed]) -> Groups:
 
 
 def evidence_map(ir: IR, placed: list[Placed]) -> EvidenceMap:
-    # built without validation: every value comes from the IR and the targets, typed already
-    # (validating ~100k line ranges cost seconds at 1,000 tables)
-    return EvidenceMap.model_construct(
-        version=1,
-        ir_hash=ir_hash(ir),
-        uids={
-            uid: UidEvidence.model_construct(
-                sql=_ranges(g["sql"]),
-                ts=_ranges(g["ts"]),
-                zod=_ranges(g["zod"]),
-                tests=_ranges(g["tests"]),
-            )
-            for uid, g in _groups(ir, placed).items()
-        },
-    )
-
-
-def _ranges(ranges: list[tuple[str, int, int]]) -> list[LineRange]:
-    return [LineRange.model_construct(file=f, lines=(a, b)) for f, a, b in ranges]
+    # validated from the text by pydantic-core: ~3x faster than building the ~100k line
+    # range models in Python at 1,000 tables
+    return EvidenceMap.model_validate_json(_evidence_map_text(ir_hash(ir), _groups(ir, placed)))
 
 
 def _evidence_map_text(digest: str, groups: Groups) -> str:
