@@ -6,12 +6,14 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wesley.errors import WesleyError, input_error
 from wesley.files import SpecialFileError, read_regular
-from wesley.sdl import Naming, ParseOptions
-from wesley.sdl.expressions import normalize_type_name
+from wesley.naming import Naming
+
+if TYPE_CHECKING:
+    from wesley.sdl import ParseOptions
 
 CONFIG_FILE = "wesley.toml"
 
@@ -25,6 +27,8 @@ class Config:
     raw: dict[str, Any] = field(default_factory=dict)  # later sections (thresholds, keys)
 
     def parse_options(self) -> ParseOptions:
+        from wesley.sdl import ParseOptions  # the parser is imported when it is needed
+
         return ParseOptions(naming=self.naming, scalars=dict(self.scalars))
 
 
@@ -111,6 +115,8 @@ def load_config(directory: Path | None = None) -> Config:
             f"{path}: [scalars] must map names to type names",
             '[scalars]\nMoney = "numeric(12,2)"',
         )
+    if scalars:
+        from wesley.sdl.expressions import normalize_type_name
     project = _table(data, "project", path)
     _check_cert(data, path)
     _table(data, "thresholds", path)

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pydantic_core import PydanticSerializationError, to_json
-
 _I64 = 1 << 63
 
 
@@ -48,6 +46,8 @@ def _sorted(value: Any, ascii_only: bool) -> Any:
 
 def dumps_pretty(data: Any, *, ensure_ascii: bool = False) -> str:
     """`json.dumps(data, indent=2, sort_keys=True, ensure_ascii=ensure_ascii)`."""
+    from pydantic_core import PydanticSerializationError, to_json  # not at start-up
+
     try:
         return to_json(_sorted(data, ensure_ascii), indent=2).decode("utf-8")
     except (_Fallback, PydanticSerializationError, UnicodeDecodeError, ValueError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 
 MAX_IDENTIFIER_BYTES = 63  # PostgreSQL's NAMEDATALEN - 1: longer names are silently cut
 
@@ -118,3 +119,14 @@ BUILTIN_TYPE_NAMES = frozenset(
         "xml",
     ]
 )
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How GraphQL names become SQL names (wesley.toml [naming]); here, not in wesley.sdl, so
+    reading the config does not import the parser."""
+
+    preserve: bool = False  # wesley.toml [naming] sql = "preserve"
+
+    def sql(self, graphql_name: str) -> str:
+        return graphql_name if self.preserve else snake_case(graphql_name)

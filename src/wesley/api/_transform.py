@@ -1,29 +1,34 @@
 """`transform`: the schema compiled into artifacts (`out/`) and evidence (`.wesley/`). Files
-whose bytes would not change are not rewritten."""
+whose bytes would not change are not rewritten.
+
+An unchanged run (see transform_cache) needs none of the compiler: the parser, the targets,
+the IR models and the evidence code are imported only when a run has work to do, so the
+whole `wesley transform` process of an unchanged run stays a fraction of a second."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from wesley.api.transform_cache import Entry, cache_key, lookup, store
 from wesley.config import Config, load_config
 from wesley.errors import Diagnostic, ExitCode, WesleyError, input_error
-from wesley.evidence.build import Placed, evidence_files
-from wesley.evidence.models import EvidenceMap, Snapshot
 from wesley.files import read_schema_file, schema_location, write_atomic
 from wesley.gcpause import gc_paused
-from wesley.holmes.moriarty import check_config, record_transform
-from wesley.ir import IR, ir_hash, sha256_hex
-from wesley.sdl import parse_sdl
-from wesley.targets import PLANNED, TARGETS
+
+if TYPE_CHECKING:
+    from wesley.evidence.build import Placed
+    from wesley.ir import IR
 
 BUNDLE_DIR = ".wesley"
 
 
 def select_targets(spec: str | list[str] | None) -> list[str]:
     """Target names from `a,b` (or a list); None or `all`: every target."""
+    from wesley.targets import PLANNED, TARGETS
+
     if spec is None or (isinstance(spec, str) and spec.strip() in ("", "all")):
         return list(TARGETS)
     raw = spec.split(",") if isinstance(spec, str) else spec
@@ -48,6 +53,9 @@ def select_targets(spec: str | list[str] | None) -> list[str]:
 def generate(ir: IR, names: list[str], root: Path) -> list[Placed]:
     """Run every target (pure); a target's own error keeps its code, anything else is a
     generation failure naming the target (exit 4)."""
+    from wesley.evidence.build import Placed
+    from wesley.targets import TARGETS
+
     placed: list[Placed] = []
     for name in names:
         try:
@@ -98,6 +106,8 @@ class TransformResult:
         """The schema's IR (a cached run reads it from the snapshot only when asked)."""
         if self._ir is not None:
             return self._ir
+        from wesley.evidence.models import Snapshot
+
         assert self._ir_path is not None  # one of the two is always set
         return Snapshot.model_validate_json(Path(self._ir_path).read_bytes()).ir
 
@@ -127,12 +137,16 @@ def transform(
     """Compile the schema. `cache`: an unchanged run (same schema, config, options and
     Wesley, every file it wrote still as written) returns at once (see transform_cache)."""
     config = load_config()
-    check_config(config.raw)
-    names = select_targets(targets)
-    text, shown = _schema_text(schema, sdl, config)
+    try:
+        text, shown = _schema_text(schema, sdl, config)
+    except WesleyError:
+        _check_options(config, targets)  # a bad config or --target is said first, as always
+        raise
     out_dir = Path(out or config.out)
     bundle = Path(bundle_dir)
-    options = {"targets": names, "out": out_dir.as_posix(), "bundle": bundle.as_posix()}
+    # the options as given: a hit means this config and these options passed every check
+    # below before, with this same Wesley
+    options = {"targets": targets, "out": out_dir.as_posix(), "bundle": bundle.as_posix()}
     key = cache_key(text, shown, asdict(config), options)
     hit = lookup(bundle, key) if cache else None
     if hit is not None:
@@ -146,6 +160,32 @@ def transform(
             cached=True,
             _ir_path=(bundle / "snapshot.json").as_posix(),
         )
+    return _full(config, targets, text, shown, out_dir, bundle, key if cache else None)
+
+
+def _check_options(config: Config, targets: str | list[str] | None) -> list[str]:
+    from wesley.holmes.moriarty import check_config
+
+    check_config(config.raw)
+    return select_targets(targets)
+
+
+def _full(
+    config: Config,
+    targets: str | list[str] | None,
+    text: str,
+    shown: str,
+    out_dir: Path,
+    bundle: Path,
+    key: str | None,
+) -> TransformResult:
+    from wesley.evidence.build import evidence_files
+    from wesley.evidence.models import EvidenceMap
+    from wesley.holmes.moriarty import record_transform
+    from wesley.ir import ir_hash, sha256_hex
+    from wesley.sdl import parse_sdl
+
+    names = _check_options(config, targets)
     result = parse_sdl(text, shown, config.parse_options())
     placed = generate(result.ir, names, out_dir)
     artifacts = [
@@ -166,7 +206,7 @@ def transform(
     noted = record_transform(bundle, result.ir, mapped, config.raw)
     warnings = [*result.warnings, *([noted] if noted else [])]
     digest = ir_hash(result.ir)
-    if cache:
+    if key is not None:
         store(
             bundle,
             Entry(

@@ -8,7 +8,7 @@ from graphql.language import EnumTypeDefinitionNode, ObjectTypeDefinitionNode
 
 from wesley.errors import Diagnostic, input_error
 from wesley.ir import IR, Enum, ForeignKey, SourcePos, Table
-from wesley.naming import BUILTIN_TYPE_NAMES, constraint_name
+from wesley.naming import BUILTIN_TYPE_NAMES, Naming, constraint_name
 from wesley.sdl.document import (
     DirectiveReader,
     build_schema,
@@ -17,7 +17,7 @@ from wesley.sdl.document import (
     parse_document,
     require_identifier,
 )
-from wesley.sdl.tables import Naming, PendingFk, TableBuilder, TableDraft
+from wesley.sdl.tables import PendingFk, TableBuilder, TableDraft
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from wesley.ir import (
     Table,
     Unique,
 )
-from wesley.naming import constraint_name
+from wesley.naming import Naming, constraint_name
 from wesley.sdl.columns import field_type, literal_default, sql_type
 from wesley.sdl.document import (
     DirectiveReader,
@@ -54,16 +54,6 @@ _FK_ACTIONS: dict[str, FkAction] = {
     "SET NULL": "SET NULL",
     "SET DEFAULT": "SET DEFAULT",
 }
-
-
-@dataclass(frozen=True)
-class Naming:
-    preserve: bool = False  # wesley.toml [naming] sql = "preserve"
-
-    def sql(self, graphql_name: str) -> str:
-        from wesley.naming import snake_case
-
-        return graphql_name if self.preserve else snake_case(graphql_name)
 
 
 @dataclass
