@@ -4,7 +4,7 @@ arrays, JSON, a composite index, tenancy on every tenth table). 1,000 tables is 
 
 from __future__ import annotations
 
-ENUMS = 'enum Status {\n  ACTIVE\n  PAUSED\n  CLOSED\n}\n'
+ENUMS = "enum Status {\n  ACTIVE\n  PAUSED\n  CLOSED\n}\n"
 
 
 def table(i: int, variant: int = 0) -> str:

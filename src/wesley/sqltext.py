@@ -8,6 +8,8 @@ third of a large transform did that). Expressions go through `wesley.sdl.express
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from pglast.keywords import COL_NAME_KEYWORDS
 from pglast.stream import maybe_double_quote_name
 
@@ -21,6 +23,7 @@ from wesley.naming import identifier_problem, shown
 STANDARD_STRINGS = "SET standard_conforming_strings = on;"
 
 
+@lru_cache(maxsize=65536)  # pure; an invalid name raises, and is not cached
 def quote_ident(name: str) -> str:
     """Quote only where PostgreSQL needs it (`user`, `Order`, `a b`), else leave as is.
     pglast leaves column-name keywords (`time`, `int`) bare; they are quoted here too because

@@ -252,7 +252,10 @@ class DirectiveReader:
 
 
 def first(values: list[DirectiveValue], canonical: str) -> DirectiveValue | None:
-    return next((v for v in values if v.canonical == canonical), None)
+    for v in values:  # a loop, not next(genexpr): called ~15 times per field
+        if v.canonical == canonical:
+            return v
+    return None
 
 
 def all_of(values: list[DirectiveValue], canonical: str) -> list[DirectiveValue]:

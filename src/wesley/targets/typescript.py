@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from enum import Enum as PyEnum
+from functools import lru_cache
 
 from wesley.errors import ExitCode, WesleyError
 from wesley.ir import IR, Column, Enum, Table
@@ -83,6 +84,8 @@ _TS_TYPES: dict[Scalar, str] = {
     Scalar.NUMERIC: "string",
 }
 
+_SPACES = re.compile(r"\s+")
+_TYPMODS = re.compile(r"\(.*?\)")
 _IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*$")
 
 # Words TypeScript refuses as the name of an interface or type alias.
@@ -99,9 +102,13 @@ _RESERVED_TYPE_NAMES = frozenset(_RESERVED_WORDS.split())
 def scalar_of(column: Column) -> Scalar:
     if column.enum is not None:
         return Scalar.ENUM
-    base = column.type.removesuffix("[]") if column.array else column.type
+    return _scalar_of_type(column.type.removesuffix("[]") if column.array else column.type)
+
+
+@lru_cache(maxsize=4096)  # a schema has a dozen distinct types
+def _scalar_of_type(base: str) -> Scalar:
     # type modifiers do not change the TS type: numeric(12, 2) is numeric, varchar(80) text
-    base = re.sub(r"\s+", " ", re.sub(r"\(.*?\)", "", base)).strip().lower()
+    base = _SPACES.sub(" ", _TYPMODS.sub("", base)).strip().lower()
     return _SQL_SCALARS.get(base, Scalar.TEXT)
 
 
@@ -128,7 +135,7 @@ def property_key(name: str) -> str:
 
 def doc_comment(*parts: str) -> str:
     # uids come from @wes_uid(value:) verbatim: keep them from closing or breaking the comment
-    text = " · ".join(re.sub(r"\s+", " ", p).replace("*/", "*\\/") for p in parts if p)
+    text = " · ".join(_SPACES.sub(" ", p).replace("*/", "*\\/") for p in parts if p)
     return f"/** {text} */"
 
 
