@@ -16,7 +16,8 @@ def table(i: int, variant: int = 0) -> str:
     if variant:
         extra = (
             f"  added{variant}: String\n"
-            f'  score{variant}: Int! @wes_default(value: 0) @wes_check(expr: "score{variant} >= 0")\n'
+            f"  score{variant}: Int! @wes_default(value: 0)"
+            f' @wes_check(expr: "score{variant} >= 0")\n'
         )
     limit = 100 + variant
     index = ' @wes_index(columns: ["orgId", "createdAt"])'

@@ -33,12 +33,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scale_schemas import schema  # noqa: E402
+from scale_schemas import schema
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "src" / "wesley" / "templates" / "schema.graphql"
@@ -81,6 +82,10 @@ def transform_cold(sdl: str, work: Path) -> None:
     os.chdir(work)
     Path("schema.graphql").write_text(sdl, encoding="utf-8")
     transform("schema.graphql", out="out")
+
+
+def _cold_next(sdl: str, dirs: Iterator[Path]) -> None:
+    transform_cold(sdl, next(dirs))
 
 
 # child process: peak memory of one job (run as `python transform_scale.py --child KIND N`)
@@ -151,10 +156,10 @@ def main() -> None:
     )
     for n in sizes:
         sdl = schema(n)
-        floor = best(lambda: floor_once(sdl), args.runs)
-        paused = best(lambda: floor_paused(sdl), args.runs)
-        counter = iter(range(10_000))
-        cold[n] = best(lambda: transform_cold(sdl, root / f"t{n}-{next(counter)}"), args.runs)
+        floor = best(partial(floor_once, sdl), args.runs)
+        paused = best(partial(floor_paused, sdl), args.runs)
+        dirs = iter([root / f"t{n}-{i}" for i in range(args.runs)])
+        cold[n] = best(partial(_cold_next, sdl, dirs), args.runs)
         work = root / f"t{n}-0"
         os.chdir(work)
         rerun = best(lambda: transform("schema.graphql", out="out"), args.runs)
@@ -185,7 +190,7 @@ def main() -> None:
     init = root / "init"
     init.mkdir()
     (init / "schema.graphql").write_text(TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
-    wesley_process(init, "--no-cache")  # fills the bytecode cache
+    wesley_process(init)  # fills the bytecode cache and the transform cache
     first = min(wesley_process(init, "--no-cache") for _ in range(args.runs))
     again = min(wesley_process(init) for _ in range(args.runs))
     print(
