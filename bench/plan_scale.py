@@ -73,6 +73,20 @@ def with_db(dsn: str, name: str) -> str:
     return make_conninfo(dsn, dbname=name)
 
 
+def as_url(dsn: str) -> str:
+    """The DSN as a postgresql:// URL (migra, through SQLAlchemy, takes only URLs)."""
+    from urllib.parse import quote
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    d = conninfo_to_dict(dsn)
+    auth = quote(str(d.get("user", "postgres")))
+    if d.get("password"):
+        auth += ":" + quote(str(d["password"]))
+    host = f"{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}"
+    return f"postgresql://{auth}@{host}/{quote(str(d['dbname']))}"
+
+
 def from_db(args: argparse.Namespace, work: Path, old: str, new: str) -> None:
     import psycopg
 
@@ -119,7 +133,12 @@ def from_db(args: argparse.Namespace, work: Path, old: str, new: str) -> None:
             "--from-db",
             with_db(dsn, names["old"]),
         ]
-        migra = [args.migra, "--unsafe", with_db(dsn, names["old"]), with_db(dsn, names["new"])]
+        migra = [
+            args.migra,
+            "--unsafe",
+            as_url(with_db(dsn, names["old"])),
+            as_url(with_db(dsn, names["new"])),
+        ]
         wall(wesley, work, (0, 5))  # warm-up (bytecode cache, catalog cache)
         wall(migra, work, (0, 2))
         ours = min(wall(wesley, work, (0, 5)) for _ in range(args.runs))

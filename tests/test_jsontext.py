@@ -36,7 +36,7 @@ def test_awkward_strings_and_empty_containers() -> None:
     value = {
         "z": [],
         "a": {},
-        "ctl": "\x00\x01\x08\t\n\x0c\r\x1f\x7f\u2028 \"q\" \\ /",
+        "ctl": '\x00\x01\x08\t\n\x0c\r\x1f\x7f\u2028 "q" \\ /',
         "uni": "ünï ✓ 日本 \U0001f600",
         "nested": [[[]], [{}], {"b": [1, True, None]}],
         "tuple": (1, 2),
