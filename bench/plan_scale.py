@@ -74,7 +74,7 @@ def with_db(dsn: str, name: str) -> str:
 
 
 def as_url(dsn: str) -> str:
-    """The DSN as a postgresql:// URL (migra, through SQLAlchemy, takes only URLs)."""
+    """The DSN as a URL: migra (SQLAlchemy) takes only URLs; its driver is psycopg2."""
     from urllib.parse import quote
 
     from psycopg.conninfo import conninfo_to_dict
@@ -84,7 +84,7 @@ def as_url(dsn: str) -> str:
     if d.get("password"):
         auth += ":" + quote(str(d["password"]))
     host = f"{d.get('host', '127.0.0.1')}:{d.get('port', 5432)}"
-    return f"postgresql://{auth}@{host}/{quote(str(d['dbname']))}"
+    return f"postgresql+psycopg2://{auth}@{host}/{quote(str(d['dbname']))}"
 
 
 def from_db(args: argparse.Namespace, work: Path, old: str, new: str) -> None:
