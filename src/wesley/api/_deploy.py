@@ -43,7 +43,7 @@ from wesley.db import target as on_target
 from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import LOCK_POLL_S, ExecOptions, Executor, Progress, StepFailed
 from wesley.db.migration_lock import locked_error
-from wesley.db.pgtap import TapResult, run_suite
+from wesley.db.pgtap import TapResult, run_suite, suite_failure
 from wesley.db.privileges import check_probe_role
 from wesley.db.progress import Meter
 from wesley.db.records import StepRecord
@@ -308,11 +308,16 @@ def deploy(
         two_stage=plan.two_stage,
     )
     if tap is not None and not tap.ok:
+        why = suite_failure(
+            tap, "the target differs from the schema: investigate before the next deploy"
+        )
         raise WesleyError(
-            "TESTS_FAILED",
-            f"deployed, but {tap.failed} of {tap.planned} pgTAP assertions fail on the target: "
-            + (tap.failures[0].splitlines()[0] if tap.failures else "the suite did not finish"),
-            "the target differs from the schema: investigate before the next deploy",
+            why.code,
+            f"deployed, but {why.message}"
+            if why.code != "TESTS_FAILED"
+            else f"deployed, but {tap.failed} of {tap.planned} pgTAP assertions fail on the "
+            f"target: {why.test}",
+            why.hint,
             exit_code=ExitCode.EXECUTION_FAILED,
             result=result,
         )

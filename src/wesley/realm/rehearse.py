@@ -17,7 +17,7 @@ from wesley.db.cluster import EphemeralCluster, create_database
 from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import ExecOptions, Executor, Progress, RunResult, StepFailed
 from wesley.db.introspect import introspect
-from wesley.db.pgtap import TapResult, run_suite
+from wesley.db.pgtap import TapResult, run_suite, suite_failure
 from wesley.db.privileges import check_probe_role
 from wesley.db.progress import Meter
 from wesley.db.records import StepRecord
@@ -318,13 +318,17 @@ def _stages(
                     VersionTests(version=version, search_path=path, tests=_tests(tap))
                 )
                 if not tap.ok:
-                    first = tap.failures[0].splitlines()[0] if tap.failures else "it did not finish"
+                    why = suite_failure(
+                        tap, "the expanded database does not serve that version as it expects"
+                    )
+                    message = (
+                        why.message
+                        if why.code != "TESTS_FAILED"
+                        else f"the {version} application version's suite (search_path "
+                        f"{path}) failed while both are live: {why.test}"
+                    )
                     realm.failure = Failure(
-                        code="TESTS_FAILED",
-                        message=f"the {version} application version's suite (search_path "
-                        f"{path}) failed while both are live: {first}",
-                        hint="the expanded database does not serve that version as it expects",
-                        test=first,
+                        code=why.code, message=message, hint=why.hint, test=why.test
                     )
                     return None
     if plan.abort:
@@ -411,13 +415,10 @@ def _verify(new: IR, dsn: str, realm: Realm, timings: dict[str, int]) -> None:
         timings["replan_ms"] = int((time.monotonic() - t0) * 1000)
     realm.replan_empty = not again.steps
     if not tap.ok:
-        first = tap.failures[0].splitlines()[0] if tap.failures else "the suite did not finish"
-        realm.failure = Failure(
-            code="TESTS_FAILED",
-            message=f"{tap.failed} of {tap.planned} pgTAP assertions failed, first: {first}",
-            hint="the migrated database differs from the schema: see tests.tap in realm.json",
-            test=first,
+        why = suite_failure(
+            tap, "the migrated database differs from the schema: see tests.tap in realm.json"
         )
+        realm.failure = Failure(code=why.code, message=why.message, hint=why.hint, test=why.test)
         return
     if again.steps:
         realm.failure = Failure(

@@ -1,0 +1,108 @@
+"""The generated RLS probes on schemas where several tenant tables share their parents
+(issue 9, item 1): every probe block inserts rows of its own, whatever the depth of the
+tenant/FK chain, self-references, unique and check constraints on the parents; and when a
+probe's own set-up dies, rehearse says it is Wesley's bug (PROBE_SETUP_FAILED, an internal
+hint), never that the database differs from the schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from tests.helpers import REPO, cli
+from wesley.db.apply import apply_script
+from wesley.db.pgtap import TapResult, run_suite
+from wesley.ir import IR
+from wesley.sdl import parse_sdl
+from wesley.targets.pgtap import PROBE_ASSERTIONS, pgtap
+from wesley.targets.postgres import postgres
+from wesley.targets.rls import rls
+
+GENERATED = REPO / "tests" / "fixtures" / "generated"
+PROBED = sorted(GENERATED.glob("*.graphql"))
+
+
+def _suite(ir: IR, dsn: str) -> TapResult:
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        apply_script(conn, postgres(ir)[0].text, "schema.sql")
+        apply_script(conn, rls(ir)[0].text, "rls.sql")
+        return run_suite(conn, pgtap(ir)[0].text)
+
+
+@pytest.mark.parametrize("path", PROBED, ids=lambda p: p.name)
+def test_every_probe_block_passes_on_shared_parents(path: Path, pg_dsn: str) -> None:
+    ir = parse_sdl(path.read_text(encoding="utf-8")).ir
+    result = _suite(ir, pg_dsn)
+    assert result.ok, result.failures
+    assert result.skipped == 0, result.tap
+    probed = [t for t in ir.tables if t.tenant_by]
+    lines = [ln for ln in result.tap.splitlines() if ln.startswith("ok") and "RLS " in ln]
+    assert len(lines) == PROBE_ASSERTIONS * len(probed)
+
+
+def test_no_two_probe_blocks_insert_the_same_row() -> None:
+    """Deterministic, and no INSERT of the whole suite repeats (the bug was the same parent
+    row in every block)."""
+    path = GENERATED / "multi-tenant-shared-parents.graphql"
+    ir = parse_sdl(path.read_text(encoding="utf-8")).ir
+    text = pgtap(ir)[0].text
+    assert text == pgtap(ir)[0].text
+    inserts = [
+        part.strip()
+        for line in text.splitlines()
+        if line.startswith("SELECT lives_ok(")
+        for part in line.split("; ")
+        if "INSERT INTO" in part
+    ]
+    probed = [t.name for t in ir.tables if t.tenant_by]
+    for table in probed:  # two tenants' rows each
+        assert sum(f"INSERT INTO {table} " in i for i in inserts) >= 2, table
+    assert len(inserts) == len(set(inserts))
+    ids = [i.split("VALUES (", 1)[1].split(",", 1)[0] for i in inserts]
+    assert len(ids) == len(set(ids))
+
+
+def test_shared_parents_rehearse_to_pass(
+    pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    schema = GENERATED / "multi-tenant-shared-parents.graphql"
+    result = cli(capsys, "rehearse", "--schema", str(schema), "--dsn", pg_dsn, "--json")
+    assert result.code == 0, result.stdout + result.stderr
+    realm = result.json()["realm"]
+    assert realm["verdict"] == "PASS"
+    assert realm["tests"]["failed"] == 0 and realm["tests"]["skipped"] == 0
+
+
+# A check the probe's sample values cannot meet: the probe's own rows die, which is ours.
+UNMEETABLE = """
+type Org @wes_table {
+  id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()")
+  seats: Int! @wes_check(expr: "seats < 10")
+}
+type Member @wes_table @wes_tenant(by: "orgId") {
+  id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()")
+  orgId: ID! @wes_fk(ref: "Org.id")
+}
+"""
+
+
+def test_a_probe_whose_setup_dies_is_reported_as_wesleys_bug(
+    pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("schema.graphql").write_text(UNMEETABLE, encoding="utf-8")
+    result = cli(capsys, "rehearse", "--schema", "schema.graphql", "--dsn", pg_dsn, "--json")
+    assert result.code == 13, result.stdout + result.stderr
+    error = result.json()["error"]
+    assert error["code"] == "PROBE_SETUP_FAILED"
+    assert error["message"].startswith("internal error: the generated RLS probe for member")
+    assert "org_seats_check" in error["message"]  # PostgreSQL's own words name the check
+    assert error["hint"].startswith("internal:")
+    assert "differs" not in error["hint"]
+    realm = json.loads(Path(".wesley/realm.json").read_text(encoding="utf-8"))
+    assert realm["verdict"] == "FAIL"
+    assert realm["failure"]["code"] == "PROBE_SETUP_FAILED"
