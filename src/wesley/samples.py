@@ -11,8 +11,8 @@ fail with PostgreSQL's message, which says which check.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from wesley.ir import IR, Column, Table
 from wesley.sqltext import quote_ident, quote_literal
@@ -162,9 +162,8 @@ class RowPlan:
                 if mine in values:
                     parent_fixed[theirs] = values[mine]
             own = any(c in keyed for c in fk.columns)  # a shared parent would repeat a key
-            parent_row = self.row(
-                parent, parent_fixed, tenant, visiting | {table.name}, fresh=own and not parent_fixed
-            )
+            seen = visiting | {table.name}
+            parent_row = self.row(parent, parent_fixed, tenant, seen, own and not parent_fixed)
             for mine, theirs in zip(fk.columns, fk.ref_columns, strict=True):
                 values[mine] = parent_row[theirs]
         given = set(values)

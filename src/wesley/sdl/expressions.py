@@ -162,7 +162,8 @@ class _Canonical(visitors.Visitor):
             name = str(node.name[0].sval)
             if len(node.rexpr) == 1:
                 return _op(name, node.lexpr, node.rexpr[0])
-            any_all = enums.A_Expr_Kind.AEXPR_OP_ANY if name == "=" else enums.A_Expr_Kind.AEXPR_OP_ALL
+            kinds = enums.A_Expr_Kind
+            any_all = kinds.AEXPR_OP_ANY if name == "=" else kinds.AEXPR_OP_ALL
             return ast.A_Expr(
                 kind=any_all,
                 name=(ast.String(sval=name),),

@@ -10,8 +10,8 @@ rows and probe role included). The plan count is computed from the assertions em
 from __future__ import annotations
 
 from wesley.ir import IR, Check, Table
-from wesley.sdl.expressions import column_refs
 from wesley.samples import Infeasible, RowPlan, tenant_values
+from wesley.sdl.expressions import column_refs
 from wesley.sqltext import STANDARD_STRINGS, quote_ident, quote_literal
 from wesley.targets.base import Artifact, TextBuilder
 from wesley.targets.sqlnames import format_type
