@@ -127,7 +127,13 @@ class Rls(_Model):
     insert: str | None = None
     update: str | None = None
     delete: str | None = None
-    roles: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(
+        default_factory=list, description="TO of every policy without roles of its own"
+    )
+    select_roles: list[str] = Field(default_factory=list, description="TO of the select policy")
+    insert_roles: list[str] = Field(default_factory=list, description="TO of the insert policy")
+    update_roles: list[str] = Field(default_factory=list, description="TO of the update policy")
+    delete_roles: list[str] = Field(default_factory=list, description="TO of the delete policy")
     preset: str | None = None
 
 

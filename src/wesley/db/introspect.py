@@ -195,7 +195,7 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                 name=pname,
                 command=_COMMANDS[cmd],
                 permissive=permissive,
-                roles=list(roles),
+                roles=sorted(roles),
                 using=comparable_expression(qual) if qual else None,
                 check=comparable_expression(wcheck) if wcheck else None,
             )

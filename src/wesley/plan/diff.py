@@ -110,7 +110,7 @@ def _by_name(items: list[Any]) -> dict[str, Any]:
 
 
 def _policy_key(p: Policy) -> tuple[object, ...]:
-    return (p.command, p.permissive, tuple(p.roles), _expr(p.using), _expr(p.check))
+    return (p.command, p.permissive, tuple(sorted(p.roles)), _expr(p.using), _expr(p.check))
 
 
 def _table_changes(

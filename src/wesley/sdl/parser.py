@@ -17,6 +17,7 @@ from wesley.sdl.document import (
     parse_document,
     require_identifier,
 )
+from wesley.sdl.policy_check import check_policy_rule
 from wesley.sdl.tables import Naming, PendingFk, TableBuilder, TableDraft
 
 
@@ -105,6 +106,10 @@ def parse_sdl(
             )
         drafts.append(draft)
     tables = [_with_fks(d, drafts) for d in drafts]
+    by_name = {t.name: t for t in tables}
+    for draft in drafts:
+        for rule in draft.policy_rules:
+            check_policy_rule(draft.table, by_name, rule)
     if not tables:
         warnings.append(
             Diagnostic(

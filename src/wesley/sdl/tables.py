@@ -38,6 +38,7 @@ from wesley.sdl.document import (
 )
 from wesley.sdl.expressions import ExprKind, column_refs, normalize_expression
 from wesley.sdl.policies import derive_policies
+from wesley.sdl.policy_check import PolicyRule
 
 Classification = Literal["critical", "sensitive", "pii"]
 _CLASSES: tuple[tuple[str, Classification], ...] = (
@@ -83,6 +84,8 @@ class TableDraft:
     table: Table
     fields: dict[str, str]  # GraphQL field name → column name
     pending_fks: list[PendingFk] = field(default_factory=list)
+    # checked once every table is known: a subquery may read another table
+    policy_rules: list[PolicyRule] = field(default_factory=list)
 
 
 def _uses(values: list[DirectiveValue]) -> list[DirectiveUse]:
@@ -303,7 +306,13 @@ class TableBuilder:
             source=_pos(where),
         )
         table = table.model_copy(update={"policies": derive_policies(table)})
-        return TableDraft(table, fields, pending)
+        rls_dir = first(directives, "wes_rls")
+        rules = [
+            PolicyRule(key, sql, rls_dir.spelled, rls_dir.location)
+            for key in POLICY_ARGS
+            if rls is not None and rls_dir is not None and (sql := getattr(rls, key))
+        ]
+        return TableDraft(table, fields, pending, rules)
 
     def _relation(
         self, fnode: FieldDefinitionNode, values: list[DirectiveValue]
@@ -467,20 +476,53 @@ class TableBuilder:
         if d is None:
             return Rls() if implied else None
         exprs: dict[str, str | None] = {}
-        for key in ("using", "check", "select", "insert", "update", "delete"):
+        for key in POLICY_ARGS:
             raw = d.args.get(key)
             exprs[key] = (
                 None
                 if raw is None
                 else normalize_expression(str(raw), ExprKind.POLICY, d.location, f"RLS {key}")
             )
+        roles: dict[str, list[str]] = {}
+        for key in ("roles", *(f"{c}Roles" for c in COMMANDS)):
+            roles[key] = _roles(d, key)
+        for command in COMMANDS:
+            if d.args.get(f"{command}Roles") is not None and exprs[command] is None:
+                raise input_error(
+                    "INVALID_ARGUMENT",
+                    f"@{d.spelled}({command}Roles:) names the roles of the {command} policy, "
+                    f"but there is no {command}: rule",
+                    f'add the rule, e.g. {command}: "true", or use roles: for every policy',
+                    d.location,
+                )
         return Rls(
             enabled=bool(d.args.get("enabled", True)),
             force=bool(d.args.get("force", True)),
-            roles=list(d.args.get("roles") or []),
-            preset=d.args.get("preset"),
+            roles=roles["roles"],
+            select_roles=roles["selectRoles"],
+            insert_roles=roles["insertRoles"],
+            update_roles=roles["updateRoles"],
+            delete_roles=roles["deleteRoles"],
             **exprs,
         )
+
+
+COMMANDS = ("select", "insert", "update", "delete")
+POLICY_ARGS = ("using", "check", *COMMANDS)
+
+
+def _roles(d: DirectiveValue, key: str) -> list[str]:
+    """A policy's roles, sorted and without repeats (PostgreSQL keeps a set); PUBLIC among
+    them means every role, which PostgreSQL stores as no role at all."""
+    raw = d.args.get(key)
+    if raw is None:
+        return []
+    names = [str(r) for r in raw]
+    for name in names:
+        require_identifier(name, f"role in {key}:", d.location)
+    if any(n.lower() == "public" for n in names):
+        return []
+    return sorted(set(names))
 
 
 def _cast(
