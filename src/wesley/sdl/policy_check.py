@@ -117,7 +117,7 @@ class _Checker:
         if isinstance(node, ast.ColumnRef):
             self.column(node, scope)
             return
-        for attr in node.__slots__:
+        for attr in getattr(node, "__slots__", ()):
             self.walk(getattr(node, attr, None), scope)
 
     def select(self, stmt: Any, outer: _Scope) -> None:
