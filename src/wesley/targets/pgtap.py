@@ -117,6 +117,14 @@ def _policies(s: _Suite, table: Table) -> None:
         f"{_desc(f'{table.name} has row-level security enabled')})"
     )
     s.test(f"policies_are({st}, {_names(names)}, {_desc(f'{table.name} policies')})")
+    for p in sorted(table.policies, key=lambda p: p.name):
+        pol = f"{st}, {_name(p.name)}"
+        s.test(
+            f"policy_cmd_is({pol}, {quote_literal(p.command)}, {_desc(f'{p.name} is FOR {p.command}')})"
+        )
+        to = ", ".join(p.roles) or "PUBLIC"
+        # PUBLIC is no role in pg_roles: an empty list, and any role the policy has fails it
+        s.test(f"policy_roles_are({pol}, {_names(p.roles)}, {_desc(f'{p.name} is TO {to}')})")
 
 
 def _probe(s: _Suite, table: Table, rows: RowPlan) -> None:

@@ -1,8 +1,9 @@
 """`rls` target → `rls.sql`: row-level security, re-appliable at any time.
 
 - The policies themselves are in the IR (`Table.policies`, see `wesley.sdl.policies`).
-- `auth.uid()` (Supabase's helper, used by upstream schemas) is created from the setting
-  `request.jwt.claim.sub` only where it does not exist already.
+- `auth.uid()`, `auth.role()`, `auth.jwt()` (Supabase's helpers, used by upstream schemas)
+  are created from PostgREST's settings (`request.jwt.claim.sub`, `.role`, `request.jwt.claims`)
+  only where they do not exist already.
 - `@wes_grant(roles:)` grants to roles that must already exist: Wesley does not create roles.
 Every statement is idempotent (CREATE OR REPLACE, DROP POLICY IF EXISTS, ENABLE/FORCE).
 """
@@ -29,19 +30,54 @@ HELPERS = [
     "CREATE OR REPLACE FUNCTION wesley.current_user_id() RETURNS text LANGUAGE sql STABLE AS "
     f"$$ SELECT NULLIF(current_setting('{USER_SETTING}', true), '') $$;",
 ]
-AUTH_UID_FUNCTION = (
-    "CREATE FUNCTION auth.uid() RETURNS uuid LANGUAGE sql STABLE AS "
-    f"$fn$ SELECT NULLIF(current_setting('{JWT_SUB_SETTING}', true), '')::uuid $fn$"
-)
-AUTH_UID_EXISTS = "SELECT to_regprocedure('auth.uid()') IS NOT NULL"
-AUTH_UID_SHIM = [
+# Supabase's helpers, used by upstream schemas: created from the PostgREST settings only where
+# the database has none (Supabase's own are never replaced).
+AUTH_BODIES: dict[str, tuple[str, str]] = {
+    "auth.uid": ("uuid", f"SELECT NULLIF(current_setting('{JWT_SUB_SETTING}', true), '')::uuid"),
+    "auth.role": (
+        "text",
+        "SELECT COALESCE(NULLIF(current_setting('request.jwt.claim.role', true), ''), "
+        "(NULLIF(current_setting('request.jwt.claims', true), '')::jsonb ->> 'role'))",
+    ),
+    "auth.jwt": (
+        "jsonb",
+        "SELECT COALESCE(NULLIF(current_setting('request.jwt.claims', true), ''), "
+        "NULLIF(current_setting('request.jwt.claim', true), ''))::jsonb",
+    ),
+}
+AUTH_SCHEMA = [
     "CREATE SCHEMA IF NOT EXISTS auth;",
     "GRANT USAGE ON SCHEMA auth TO PUBLIC;",
-    # Supabase has its own auth.uid(): create ours only where none exists
-    "DO $$ BEGIN IF to_regprocedure('auth.uid()') IS NULL THEN EXECUTE "
-    + quote_literal(AUTH_UID_FUNCTION)
-    + "; END IF; END $$;",
 ]
+
+
+def auth_function(name: str) -> str:
+    returns, body = AUTH_BODIES[name]
+    return f"CREATE FUNCTION {name}() RETURNS {returns} LANGUAGE sql STABLE AS $fn$ {body} $fn$"
+
+
+def auth_exists(name: str) -> str:
+    return f"SELECT to_regprocedure('{name}()') IS NOT NULL"
+
+
+def auth_shim(name: str) -> str:
+    """Create `name` only where none exists."""
+    return (
+        f"DO $$ BEGIN IF to_regprocedure('{name}()') IS NULL THEN EXECUTE "
+        + quote_literal(auth_function(name))
+        + "; END IF; END $$;"
+    )
+
+
+def auth_calls(exprs: list[str]) -> list[str]:
+    """The auth.* helpers the expressions call, in AUTH_BODIES order."""
+    calls = {name for e in exprs for name in called_functions(e)}
+    return [name for name in AUTH_BODIES if name in calls]
+
+
+AUTH_UID_FUNCTION = auth_function("auth.uid")
+AUTH_UID_EXISTS = auth_exists("auth.uid")
+AUTH_UID_SHIM = [*AUTH_SCHEMA, auth_shim("auth.uid")]
 
 
 class _Calls(visitors.Visitor):
@@ -111,15 +147,9 @@ def rls(ir: IR) -> list[Artifact]:
         for line in HELPERS:
             b.line(line)
         b.line()
-    calls = {
-        name
-        for t in secured
-        if t.rls is not None
-        for e in rls_expressions(t.rls)
-        for name in called_functions(e)
-    }
-    if "auth.uid" in calls:
-        for line in AUTH_UID_SHIM:
+    auth = auth_calls([e for t in secured if t.rls is not None for e in rls_expressions(t.rls)])
+    if auth:
+        for line in [*AUTH_SCHEMA, *(auth_shim(name) for name in auth)]:
             b.line(line)
         b.line()
     for table in secured:
