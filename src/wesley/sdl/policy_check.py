@@ -224,7 +224,9 @@ class _Checker:
         for table in tables:
             by_field = next((c for c in table.columns if c.field.lower() == name), None)
             if by_field is not None:
-                hints.append(f"the field {name} of {table.type_name} is the column {by_field.name}")
+                hints.append(
+                    f"the field {by_field.field} of {table.type_name} is the column {by_field.name}"
+                )
             hints.append(f"{table.name}: " + ", ".join(c.name for c in table.columns))
         where = " or ".join(t.name for t in tables) or "the tables in scope"
         self.fail(

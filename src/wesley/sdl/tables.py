@@ -88,6 +88,11 @@ class TableDraft:
     policy_rules: list[PolicyRule] = field(default_factory=list)
 
 
+def listed(d: DirectiveValue) -> list[str] | None:
+    names = d.args.get("columns") or d.args.get("fields")
+    return list(names) if names else None
+
+
 def _uses(values: list[DirectiveValue]) -> list[DirectiveUse]:
     return [DirectiveUse(name=v.canonical, args=_jsonable(v.args)) for v in values]
 
@@ -173,6 +178,15 @@ class TableBuilder:
             fields[fnode.name.value] = column.name
             columns.append(column)
             floc = location_of(fnode, self.file)
+            for d in fvalues:
+                if d.canonical in ("wes_pk", "wes_unique", "wes_index") and listed(d):
+                    raise input_error(
+                        "INVALID_ARGUMENT",
+                        f"@{d.spelled}(columns:) on the field {fnode.name.value} is not read: "
+                        "on a field, the key is that field",
+                        f"drop columns:, or move @{d.spelled}(columns: [...]) to the type",
+                        d.location,
+                    )
             if first(fvalues, "wes_pk"):
                 pk.append(column.name)
             for u in all_of(fvalues, "wes_unique"):
@@ -216,14 +230,16 @@ class TableBuilder:
                 out.append(col)
             return out
 
-        def listed(d: DirectiveValue) -> list[str] | None:
-            names = d.args.get("columns") or d.args.get("fields")
-            return list(names) if names else None
-
         for d in all_of(directives, "wes_pk"):
             names = listed(d)
-            if names:
-                pk.extend(c for c in resolve(names, d) if c not in pk)
+            if not names:
+                raise input_error(
+                    "MISSING_ARGUMENT",
+                    "a type-level @wes_pk needs columns:",
+                    'e.g. @wes_pk(columns: ["org_id", "user_id"]), or mark a field @wes_pk',
+                    d.location,
+                )
+            pk.extend(c for c in resolve(names, d) if c not in pk)
         for d in all_of(directives, "wes_unique"):
             names = listed(d)
             if not names:
