@@ -119,9 +119,8 @@ def _policies(s: _Suite, table: Table) -> None:
     s.test(f"policies_are({st}, {_names(names)}, {_desc(f'{table.name} policies')})")
     for p in sorted(table.policies, key=lambda p: p.name):
         pol = f"{st}, {_name(p.name)}"
-        s.test(
-            f"policy_cmd_is({pol}, {quote_literal(p.command)}, {_desc(f'{p.name} is FOR {p.command}')})"
-        )
+        cmd = quote_literal(p.command)
+        s.test(f"policy_cmd_is({pol}, {cmd}, {_desc(f'{p.name} is FOR {p.command}')})")
         to = ", ".join(p.roles) or "PUBLIC"
         # PUBLIC is no role in pg_roles: an empty list, and any role the policy has fails it
         s.test(f"policy_roles_are({pol}, {_names(p.roles)}, {_desc(f'{p.name} is TO {to}')})")
