@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from tests.helpers import cli
 from wesley.db.apply import apply_script
 from wesley.errors import WesleyError
 from wesley.sdl import parse_sdl
@@ -145,3 +147,21 @@ def test_real_auth_helpers_are_never_replaced(pg_dsn: str) -> None:
         assert conn.execute("SELECT to_regprocedure('auth.uid()') IS NOT NULL").fetchone() == (
             True,
         )
+
+
+def test_a_schema_calling_every_auth_helper_rehearses_to_pass(
+    pg_dsn: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The plan creates the shims (only where missing) with the locks it predicted."""
+    monkeypatch.chdir(tmp_path)
+    Path("schema.graphql").write_text(AUTH, encoding="utf-8")
+    result = cli(capsys, "rehearse", "--schema", "schema.graphql", "--dsn", pg_dsn, "--json")
+    assert result.code == 0, result.stdout + result.stderr
+    realm = result.json()["realm"]
+    assert realm["verdict"] == "PASS"
+    with psycopg.connect(pg_dsn) as conn:  # the shadow it rehearsed on
+        row = conn.execute(
+            "SELECT to_regprocedure('auth.uid()'), to_regprocedure('auth.role()'), "
+            "to_regprocedure('auth.jwt()')"
+        ).fetchone()
+    assert row is not None and all(row), row
