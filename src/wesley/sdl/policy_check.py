@@ -228,6 +228,12 @@ class _Checker:
                     f"the field {by_field.field} of {table.type_name} is the column {by_field.name}"
                 )
             hints.append(f"{table.name}: " + ", ".join(c.name for c in table.columns))
+        if name in PRESET_KEYWORDS:
+            hints.insert(
+                0,
+                f"{name!r} is a policy preset keyword of the original Wesley: presets "
+                "are not implemented yet (issue 15), write the rule as SQL",
+            )
         where = " or ".join(t.name for t in tables) or "the tables in scope"
         self.fail(
             "UNKNOWN_COLUMN",
