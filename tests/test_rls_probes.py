@@ -17,7 +17,7 @@ from wesley.db.apply import apply_script
 from wesley.db.pgtap import TapResult, run_suite
 from wesley.ir import IR
 from wesley.sdl import parse_sdl
-from wesley.targets.pgtap import PROBE_ASSERTIONS, pgtap
+from wesley.targets.pgtap import PROBE_ASSERTIONS, PROBE_SETUP, pgtap
 from wesley.targets.postgres import postgres
 from wesley.targets.rls import rls
 
@@ -106,3 +106,18 @@ def test_a_probe_whose_setup_dies_is_reported_as_wesleys_bug(
     realm = json.loads(Path(".wesley/realm.json").read_text(encoding="utf-8"))
     assert realm["verdict"] == "FAIL"
     assert realm["failure"]["code"] == "PROBE_SETUP_FAILED"
+
+
+def test_the_probe_still_catches_a_missing_restrictive_tenant_policy(pg_dsn: str) -> None:
+    """The probe opens a table that has rules of its own with a policy of its own: the tenant
+    policy alone must still keep tenant B's rows from tenant A."""
+    ir = parse_sdl((GENERATED / "tenant-with-owner-and-rules.graphql").read_text()).ir
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        apply_script(conn, postgres(ir)[0].text, "schema.sql")
+        apply_script(conn, rls(ir)[0].text, "rls.sql")
+        conn.execute("DROP POLICY doc_tenant ON doc")
+        result = run_suite(conn, pgtap(ir)[0].text)
+    failed = {f.splitlines()[0] for f in result.failures}
+    assert "RLS doc: tenant A cannot see tenant B rows" in failed
+    assert "RLS project: tenant A cannot see tenant B rows" not in failed
+    assert not any(PROBE_SETUP in f for f in failed)

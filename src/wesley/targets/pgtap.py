@@ -18,6 +18,7 @@ from wesley.targets.sqlnames import format_type
 
 SCHEMA = "public"
 PROBE_ROLE = "wesley_rls_probe"
+PROBE_POLICY = "wesley_rls_probe_open"
 PROBE_ASSERTIONS = 6
 PROBE_SALT = 700_000  # probe rows must not collide with rows already in the database
 # the description of a probe's set-up assertion: when it fails, Wesley's generated rows broke
@@ -156,6 +157,15 @@ def _probe(s: _Suite, table: Table, rows: RowPlan) -> None:
         s.b.line(f"SET LOCAL app.tenant_id = {value};")
 
     s.b.line(f"-- RLS probe for {t}: tenants {a} and {b}")
+    # With other policies beside it, the tenant policy is RESTRICTIVE: the probe checks that
+    # one, so for its own rows it opens the table with a permissive policy of its own (the
+    # schema's rules, say owner = auth.uid(), would hide the probe's rows); rolled back.
+    opened = any(not p.permissive for p in table.policies)
+    if opened:
+        s.b.line(
+            f"CREATE POLICY {PROBE_POLICY} ON {qt} AS PERMISSIVE FOR ALL TO {PROBE_ROLE}, "
+            "CURRENT_USER USING (true) WITH CHECK (true);"
+        )
     script = []
     for value, inserts in ((a, setup_a), (b, setup_b)):
         script.append(f"SET LOCAL app.tenant_id = {value}")
@@ -187,6 +197,8 @@ def _probe(s: _Suite, table: Table, rows: RowPlan) -> None:
         f"NULL, {_desc(f'{label} tenant A cannot move its rows to tenant B')})"
     )
     s.b.line("RESET ROLE;")
+    if opened:
+        s.b.line(f"DROP POLICY {PROBE_POLICY} ON {qt};")
 
 
 def _probed(ir: IR) -> list[Table]:
