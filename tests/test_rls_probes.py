@@ -17,6 +17,7 @@ from wesley.db.apply import apply_script
 from wesley.db.pgtap import TapResult, run_suite
 from wesley.ir import IR
 from wesley.sdl import parse_sdl
+from wesley.sdl.parser import ParseOptions
 from wesley.targets.pgtap import PROBE_ASSERTIONS, PROBE_SETUP, pgtap
 from wesley.targets.postgres import postgres
 from wesley.targets.rls import rls
@@ -121,3 +122,23 @@ def test_the_probe_still_catches_a_missing_restrictive_tenant_policy(pg_dsn: str
     assert "RLS doc: tenant A cannot see tenant B rows" in failed
     assert "RLS project: tenant A cannot see tenant B rows" not in failed
     assert not any(PROBE_SETUP in f for f in failed)
+
+
+def test_probe_values_fit_sized_types(pg_dsn: str) -> None:
+    """Counterexample: the probe's numbers (701000...) overflowed numeric(5,2) and its text
+    did not fit varchar(3) (wesley.toml [scalars])."""
+    text = """
+    scalar Money
+    scalar Code
+    type Org @wes_table { id: ID! @wes_pk  code: Code! @wes_unique  budget: Money! }
+    type Member @wes_table @wes_tenant(by: "orgId") {
+      id: ID! @wes_pk
+      orgId: ID! @wes_fk(ref: "Org.id")
+      price: Money!
+      tag: Code! @wes_unique
+    }
+    """
+    scalars = {"Money": "numeric(5,2)", "Code": "varchar(3)"}
+    ir = parse_sdl(text, options=ParseOptions(scalars=scalars)).ir
+    result = _suite(ir, pg_dsn)
+    assert result.ok, result.failures

@@ -40,6 +40,10 @@ def sample_literal(
     base = col.type.split("(")[0].strip()
     if base == "uuid":
         return quote_literal(str(uuid.uuid5(_NAMESPACE, f"{table}.{col.name}.{n}")))
+    mods = _modifiers(col.type)
+    if base == "numeric" and mods:  # numeric(p, s): p - s digits before the point
+        digits = mods[0] - (mods[1] if len(mods) > 1 else 0)
+        return str(n % 10**digits) if digits > 0 else "0"
     if base in ("integer", "bigint", "smallint", "numeric", "double precision", "real"):
         return str(1000 + n % 30000) if base == "smallint" else str(1000 + n)
     if base == "boolean":
@@ -65,7 +69,27 @@ def sample_literal(
             return quote_literal(f'{{"n": {n}}}')
     if base == "inet":
         return f"'10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}'"
-    return quote_literal(f"p{n}@wesley.test")
+    text = f"p{n}@wesley.test"
+    sized = base in ("varchar", "character varying", "char", "character", "bpchar") and mods
+    if sized and len(text) > mods[0]:  # as much of the number as fits: its last digits
+        text = _base36(n)[-mods[0] :]
+    return quote_literal(text)
+
+
+def _modifiers(type_sql: str) -> list[int]:
+    """`numeric(12,2)` → [12, 2], `varchar(40)` → [40], `text` → []."""
+    inside = type_sql.partition("(")[2].partition(")")[0]
+    return [int(x) for x in inside.split(",") if x.strip().isdigit()]
+
+
+def _base36(n: int) -> str:
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+        if n == 0:
+            return out
 
 
 def _keys(table: Table) -> list[list[str]]:
