@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from wesley.ir import IR, Column, Table
+from wesley.sample_checks import base36, meet_checks
 from wesley.sqltext import quote_ident, quote_literal
 
 _NAMESPACE = uuid.UUID("6f1d3a52-9c3e-4d1e-8f5c-1c1b2a3d4e5f")
@@ -72,7 +73,7 @@ def sample_literal(
     text = f"p{n}@wesley.test"
     sized = base in ("varchar", "character varying", "char", "character", "bpchar") and mods
     if sized and len(text) > mods[0]:  # as much of the number as fits: its last digits
-        text = _base36(n)[-mods[0] :]
+        text = base36(n)[-mods[0] :]
     return quote_literal(text)
 
 
@@ -80,16 +81,6 @@ def _modifiers(type_sql: str) -> list[int]:
     """`numeric(12,2)` → [12, 2], `varchar(40)` → [40], `text` → []."""
     inside = type_sql.partition("(")[2].partition(")")[0]
     return [int(x) for x in inside.split(",") if x.strip().isdigit()]
-
-
-def _base36(n: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = digits[r] + out
-        if n == 0:
-            return out
 
 
 def _keys(table: Table) -> list[list[str]]:
@@ -199,6 +190,7 @@ class RowPlan:
         for col in table.columns:  # the keys a child may refer to need a known value
             if col.name not in values and (col.unique or col.name in table.primary_key):
                 values[col.name] = sample_literal(table.name, col, self.ir, n, True, k)
+        meet_checks(table, values, set(values) - given, n, keyed, k)
         for fk in selfrefs:
             for mine, theirs in zip(fk.columns, fk.ref_columns, strict=True):
                 if mine not in given:
