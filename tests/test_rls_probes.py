@@ -14,7 +14,7 @@ import pytest
 
 from tests.helpers import REPO, cli
 from wesley.db.apply import apply_script
-from wesley.db.pgtap import TapResult, run_suite
+from wesley.db.pgtap import TapResult, parse_tap, run_suite, suite_failure
 from wesley.ir import IR
 from wesley.sdl import parse_sdl
 from wesley.sdl.parser import ParseOptions
@@ -143,3 +143,24 @@ def test_probe_values_fit_sized_types(pg_dsn: str) -> None:
     ir = parse_sdl(text, options=ParseOptions(scalars=scalars)).ir
     result = _suite(ir, pg_dsn)
     assert result.ok, result.failures
+
+
+def test_failures_of_the_probe_itself_are_internal() -> None:
+    """How a failed suite is read: a probe set-up assertion, or the suite stopping at one of
+    the probe's own statements, is Wesley's bug; any other failure is the database's."""
+    setup = parse_tap(
+        f"1..3\nok 1 - table org exists\nnot ok 2 - RLS member: {PROBE_SETUP}\n"
+        '#     died: 23505: duplicate key value violates unique constraint "org_name_key"\n'
+        "not ok 3 - RLS member: tenant A sees its own rows\n"
+    )
+    why = suite_failure(setup, "differs")
+    assert why.code == "PROBE_SETUP_FAILED" and why.hint.startswith("internal:")
+    assert "member" in why.message and "org_name_key" in why.message
+    stopped = parse_tap(
+        f"1..3\nok 1 - x\nnot ok - the suite stopped (at the RLS probe's own statement: "
+        f"{PROBE_SETUP}): permission denied\n"
+    )
+    assert suite_failure(stopped, "differs").code == "PROBE_SETUP_FAILED"
+    other = parse_tap("1..2\nok 1 - x\nnot ok 2 - member.email is text\n")
+    why = suite_failure(other, "differs")
+    assert (why.code, why.hint, why.test) == ("TESTS_FAILED", "differs", "member.email is text")

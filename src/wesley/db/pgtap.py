@@ -11,7 +11,7 @@ import psycopg
 from wesley.db.apply import statements
 from wesley.db.session import run_one
 from wesley.errors import ExitCode, WesleyError
-from wesley.targets.pgtap import PROBE_SETUP
+from wesley.targets.pgtap import PROBE_POLICY, PROBE_ROLE, PROBE_SETUP
 
 _RESULT = re.compile(r"^(not ok|ok) (\d+)(?: - )?(.*?)(?:\s*#\s*(SKIP|TODO)\b.*)?$")
 
@@ -54,6 +54,14 @@ INTERNAL_HINT = (
 def suite_failure(tap: TapResult, differs_hint: str) -> SuiteFailure:
     """The failure to report for a suite that is not ok (the first probe set-up that died
     wins: every assertion after it fails because of it)."""
+    stopped = next((ln for ln in tap.tap.splitlines() if ln.startswith(_STOPPED)), None)
+    if stopped is not None and PROBE_SETUP in stopped:
+        return SuiteFailure(
+            "PROBE_SETUP_FAILED",
+            "internal error: " + stopped.removeprefix("not ok - "),
+            INTERNAL_HINT,
+            stopped,
+        )
     setup = next((f for f in tap.failures if PROBE_SETUP in f.splitlines()[0]), None)
     if setup is not None:
         head = setup.splitlines()
@@ -74,6 +82,14 @@ def suite_failure(tap: TapResult, differs_hint: str) -> SuiteFailure:
         differs_hint,
         first,
     )
+
+
+_STOPPED = "not ok - the suite stopped"
+
+
+def _probe_sql(sql: str) -> bool:
+    """A statement of the RLS probe itself (its role, grants, policy), not an assertion."""
+    return PROBE_ROLE in sql or PROBE_POLICY in sql
 
 
 def parse_tap(tap: str) -> TapResult:
@@ -126,7 +142,8 @@ def run_suite(conn: psycopg.Connection[Any], script: str) -> TapResult:
             cur = run_one(conn, sql)
         except psycopg.Error as exc:
             conn.execute("ROLLBACK")
-            lines.append(f"not ok - the suite stopped: {exc.diag.message_primary or exc}")
+            ours = f" (at the RLS probe's own statement: {PROBE_SETUP})" if _probe_sql(sql) else ""
+            lines.append(f"not ok - the suite stopped{ours}: {exc.diag.message_primary or exc}")
             break
         if cur.description:
             lines.extend(str(row[0]) for row in cur.fetchall() if row and row[0] is not None)
