@@ -28,6 +28,7 @@ from wesley.ir import (
     Unique,
 )
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
+from wesley.sdl.literals import canonical_default
 from wesley.targets.sqlnames import UID_COMMENT_PREFIX
 
 _NOWHERE = SourcePos(line=0, column=0)
@@ -111,8 +112,11 @@ def _uid(comment: str | None, fallback: str) -> str:
     return fallback
 
 
-def _default(expr: str | None) -> Default | None:
-    return None if expr is None else Default(kind="expr", sql=comparable_expression(expr))
+def _default(expr: str | None, type_sql: str, array: bool) -> Default | None:
+    # a constant in the spelling the schema side uses (`'-3'::integer` → `-3`)
+    return (
+        None if expr is None else Default(kind="expr", sql=canonical_default(expr, type_sql, array))
+    )
 
 
 def _check_expr(definition: str) -> str:
@@ -139,17 +143,18 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
         for cname, ftype, nullable, default, ccomment, is_enum, base, is_array in conn.execute(
             _COLUMNS, (oid,)
         ).fetchall():
+            ctype = normalize_type_name(ftype, None, "column type")
             columns.append(
                 Column(
                     name=cname,
                     field=cname,
                     uid=_uid(ccomment, f"col:{tname}.{cname}"),
-                    type=normalize_type_name(ftype, None, "column type"),
+                    type=ctype,
                     graphql_type="",
                     nullable=nullable,
                     array=bool(is_array),
                     enum=base if is_enum else None,
-                    default=_default(default),
+                    default=_default(default, "text" if is_enum else ctype, bool(is_array)),
                     source=_NOWHERE,
                 )
             )

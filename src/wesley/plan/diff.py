@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 from wesley.ir import IR, Column, Enum, Policy, Table
 from wesley.naming import constraint_name, snake_case
 from wesley.sdl.expressions import comparable_expression, normalize_type_name, rename_columns
+from wesley.sdl.literals import default_key
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ def _type(col: Column) -> tuple[str, bool, str | None]:
 
 
 def _default(col: Column) -> str | None:
-    return _expr(col.default.sql) if col.default else None
+    # by value, typed by the column (`'3'` = `3` on an integer): see wesley.sdl.literals
+    return default_key(col)
 
 
 T = TypeVar("T", Table, Column)
