@@ -14,12 +14,14 @@ import psycopg
 
 from wesley.ir import (
     IR,
+    PRIVILEGES,
     Check,
     Column,
     Default,
     Enum,
     FkAction,
     ForeignKey,
+    Grant,
     Index,
     Policy,
     Rls,
@@ -90,6 +92,20 @@ SELECT p.polname, p.polcmd, p.polpermissive,
        pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
 FROM pg_policy p WHERE p.polrelid = %s ORDER BY p.polname
 """
+# privileges Wesley manages (wesley.ir.PRIVILEGES) of every role but the table's owner;
+# grantee 0 is PUBLIC
+_TABLE_ACL = """
+SELECT NULL::name, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE r.rolname END, x.privilege_type
+FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) x LEFT JOIN pg_roles r ON r.oid = x.grantee
+WHERE c.oid = %(oid)s AND x.grantee <> c.relowner
+  AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+UNION
+SELECT a.attname, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE r.rolname END, x.privilege_type
+FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+CROSS JOIN LATERAL aclexplode(a.attacl) x LEFT JOIN pg_roles r ON r.oid = x.grantee
+WHERE c.oid = %(oid)s AND a.attnum > 0 AND NOT a.attisdropped AND x.grantee <> c.relowner
+  AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+"""
 _COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]] = {
     "*": "ALL",
     "r": "SELECT",
@@ -123,6 +139,21 @@ def _check_expr(definition: str) -> str:
     # pg_get_constraintdef: "CHECK ((a > 0))" possibly followed by "NOT VALID"
     body = definition.removeprefix("CHECK ").removesuffix(" NOT VALID")
     return comparable_expression(body)
+
+
+def _grants(rows: list[tuple[Any, ...]]) -> dict[str | None, list[Grant]]:
+    """ACL rows (column or None, role, privilege) → per column (None: the table) its grants,
+    roles sorted, privileges in Wesley's order."""
+    held: dict[str | None, dict[str, set[str]]] = {}
+    for column, role, privilege in rows:
+        held.setdefault(column, {}).setdefault(role, set()).add(privilege)
+    return {
+        column: [
+            Grant(role=role, privileges=[p for p in PRIVILEGES if p in privs])
+            for role, privs in sorted(roles.items())
+        ]
+        for column, roles in held.items()
+    }
 
 
 def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
@@ -209,7 +240,11 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
             ).fetchall()
         ]
         unique_cols = {u.columns[0] for u in uniques if len(u.columns) == 1}
-        columns = [c.model_copy(update={"unique": c.name in unique_cols}) for c in columns]
+        grants = _grants(conn.execute(_TABLE_ACL, {"oid": oid}).fetchall())
+        columns = [
+            c.model_copy(update={"unique": c.name in unique_cols, "grants": grants.get(c.name, [])})
+            for c in columns
+        ]
         tables.append(
             Table(
                 name=tname,
@@ -223,6 +258,7 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                 checks=checks,
                 rls=Rls(enabled=True, force=rls_force) if rls_on else None,
                 policies=policies,
+                grants=grants.get(None, []),
                 source=_NOWHERE,
             )
         )
