@@ -80,7 +80,7 @@ def sql_type(
 
 # types whose upstream `value: "now()"`-style defaults mean the function, not a string
 _CALLABLE_DEFAULT_TYPES = {"timestamptz", "timestamp", "date", "time", "timetz", "uuid"}
-_NUMBER_KINDS = {"int", "float", "numeric"}
+_NUMBER_KINDS = {"int", "float", "real", "numeric"}
 
 
 def literal_default(
@@ -168,6 +168,7 @@ def literal_default(
 _HINTS = {
     "int": 'an integer in range, e.g. value: 3 or value: "3"',
     "float": 'a number, e.g. value: 1.5 or value: "1.5"',
+    "real": "a number in single-precision range, e.g. value: 1.5",
     "numeric": 'a decimal number, e.g. value: "12.50"',
     "bool": "true or false",
     "uuid": 'a UUID, e.g. value: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"',

@@ -16,6 +16,7 @@ import ipaddress
 import json
 import math
 import re
+import struct
 import uuid
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -30,7 +31,8 @@ from wesley.sqltext import quote_literal
 
 _KINDS: dict[str, str] = {
     **dict.fromkeys(("integer", "int", "int4", "bigint", "int8", "smallint", "int2"), "int"),
-    **dict.fromkeys(("double precision", "float8", "real", "float4", "float"), "float"),
+    **dict.fromkeys(("double precision", "float8", "float"), "float"),
+    **dict.fromkeys(("real", "float4"), "real"),
     **dict.fromkeys(("numeric", "decimal"), "numeric"),
     **dict.fromkeys(("boolean", "bool"), "bool"),
     "uuid": "uuid",
@@ -58,6 +60,11 @@ _SPECIAL_FLOATS = {
     "inf": "Infinity",
 }
 _SPECIAL_TIMES = {"infinity", "-infinity"}
+# PostgreSQL's boolean input spellings (boolin), unambiguous ones only
+_BOOLS = {
+    **dict.fromkeys(("true", "t", "yes", "y", "on", "1"), "true"),
+    **dict.fromkeys(("false", "f", "no", "n", "off", "0"), "false"),
+}
 
 
 def type_kind(type_sql: str) -> str:
@@ -73,6 +80,20 @@ def _int_bound(type_sql: str) -> int:
     return _INT_RANGE.get(bare, 2**31)
 
 
+def _real_text(f: float) -> str:
+    """The shortest decimal that is the same single-precision value (what PostgreSQL prints
+    for a `real`)."""
+    try:
+        single = struct.unpack("f", struct.pack("f", f))[0]
+    except OverflowError:
+        raise ValueError("out of range for real") from None
+    for digits in range(1, 10):
+        text = f"{single:.{digits}g}"
+        if struct.unpack("f", struct.pack("f", float(text)))[0] == single:
+            return repr(float(text))
+    return repr(single)
+
+
 def _json_text(value: Any) -> str:
     """jsonb's value as one canonical text: keys sorted, no spaces, numbers as written by
     PostgreSQL's numeric (`1e2` → `100`, `1.50` stays `1.50`)."""
@@ -81,6 +102,8 @@ def _json_text(value: Any) -> str:
         return "{" + ",".join(_json_dump_str(k) + ":" + _json_text(v) for k, v in items) + "}"
     if isinstance(value, list):
         return "[" + ",".join(_json_text(v) for v in value) + "]"
+    if isinstance(value, str) and "\x00" in value:
+        raise ValueError("jsonb cannot hold the character U+0000")
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if isinstance(value, float):
@@ -95,6 +118,8 @@ def _json_text(value: Any) -> str:
 
 
 def _json_dump_str(key: str) -> str:
+    if "\x00" in key:
+        raise ValueError("jsonb cannot hold the character U+0000")
     return json.dumps(key, ensure_ascii=False)
 
 
@@ -144,14 +169,16 @@ def typed_literal(text: str, type_sql: str) -> str:
         if not -bound <= n < bound:
             raise ValueError(f"out of range for {type_sql}")
         return str(n)
-    if kind == "float":
+    if kind in ("float", "real"):
         special = _SPECIAL_FLOATS.get(text.strip().lower())
         if special:
             return quote_literal(special)
         f = float(text)
         if not math.isfinite(f):
             raise ValueError("out of range")
-        return repr(f)
+        shown = repr(f) if kind == "float" else _real_text(f)
+        # a numeric literal has no negative zero: -0.0 would be stored as 0
+        return quote_literal(shown) if math.copysign(1.0, f) < 0 and f == 0 else shown
     if kind == "numeric":
         if text.strip().lower() == "nan":
             return quote_literal("NaN")
@@ -164,9 +191,9 @@ def typed_literal(text: str, type_sql: str) -> str:
         return format(d, "f")
     if kind == "bool":
         lowered = text.strip().lower()
-        if lowered not in ("true", "false"):
+        if lowered not in _BOOLS:
             raise ValueError("not true or false")
-        return lowered
+        return _BOOLS[lowered]
     if kind == "uuid":
         return quote_literal(str(uuid.UUID(text)))
     if kind == "jsonb":
