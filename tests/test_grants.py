@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from tests.helpers import cli
-from tests.lifecycle import SIGNERS, TOML_KEYS, has_run_records, ok, wes
+from tests.lifecycle import SIGNERS, TOML_KEYS, has_run_records, ok, scratch_database, wes
 from wesley.db.introspect import introspect
 from wesley.db.pgtap import ensure_pgtap, run_suite
 from wesley.errors import WesleyError
@@ -279,3 +279,41 @@ def test_rehearse_creates_the_missing_roles_and_deploy_refuses_without_them(
             assert _can(pg_dsn, "service_role", "DELETE FROM doc")
             replan = ok("plan", "--from-db", pg_dsn, "--json")
             assert replan.json()["plan"]["steps"] == []
+
+
+def test_rehearse_of_a_grant_change_passes_with_the_predicted_locks(
+    pg_admin_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """v1 → v2 that grants, revokes and grants a column again, rehearsed on a shadow of the
+    test server: PASS, the replan is empty, every step's observed locks are the predicted
+    ones, and the roles it created are listed."""
+    tag = uuid.uuid4().hex[:8]
+    a, b = f"a_{tag}", f"b_{tag}"
+    Path("v1.graphql").write_text(_doc([a, b], [b], []), encoding="utf-8")
+    Path("v2.graphql").write_text(_doc([a], [b], ["public"]), encoding="utf-8")
+    with scratch_database(pg_admin_dsn) as shadow, _roles(pg_admin_dsn, shadow, a, b, create=False):
+        result = cli(
+            capsys,
+            "rehearse",
+            "--schema",
+            "v2.graphql",
+            "--from",
+            "v1.graphql",
+            "--seed-rows",
+            "10",
+            "--dsn",
+            shadow,
+            "--json",
+        )
+        assert result.code == 0, result.stdout + result.stderr
+        realm = result.json()["realm"]
+        assert realm["verdict"] == "PASS" and realm["replan_empty"] is True
+        assert realm["roles_created"] == sorted([a, b])
+        ops = [s["op"] for s in realm["steps"]]
+        assert ops == ["grant", "revoke", "regrant"], ops
+        for step in realm["steps"]:
+            assert step["status"] == "applied"
+            assert step["observed_locks"] == step["predicted_locks"], step
+        assert _can(shadow, b, "SELECT title FROM doc") and not _can(
+            shadow, b, "SELECT id FROM doc"
+        )
