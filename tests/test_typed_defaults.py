@@ -188,7 +188,7 @@ def test_a_database_built_from_typed_defaults_plans_to_nothing(
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         apply_script(conn, Path("out/schema.sql").read_text(encoding="utf-8"))
         apply_script(conn, Path("out/rls.sql").read_text(encoding="utf-8"))
-        reported = dict(
+        reported: dict[str, str] = dict(
             conn.execute(
                 "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN "
                 "pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
@@ -344,7 +344,7 @@ def test_canonical_defaults_are_what_postgresql_reports(
         conn.execute("SET TimeZone = 'America/St_Johns'")
         conn.execute("DROP TABLE IF EXISTS probe")
         conn.execute(f"CREATE TABLE probe ({ddl})")
-        reported = dict(
+        reported: dict[str, str] = dict(
             conn.execute(
                 "SELECT a.attname, pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d JOIN "
                 "pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum "
