@@ -92,7 +92,8 @@ def literal_default(
     what: str,
     warnings: list[Diagnostic],
 ) -> Default:
-    """`@wes_default(value:)`: quoted by Wesley, checked against the column type.
+    """`@wes_default(value:)`: typed by the column (`"3"` on an integer is 3, see
+    `wesley.sdl.literals`), INVALID_DEFAULT when it is no value of that type.
 
     Upstream wrote `value: "now()"` for timestamps; a string that parses as a bare function
     call on a non-text column is taken as that expression, with a warning to write `expr:`.
