@@ -488,6 +488,10 @@ CASES: tuple[LockCase, ...] = (
     ),
     LockCase("grant", "GRANT SELECT ON child TO PUBLIC", None),
     LockCase("revoke", "REVOKE SELECT ON child FROM PUBLIC", None),
+    # the statements of the plan's grant / revoke steps (issue 9): several privileges, a column
+    LockCase("grant_privileges", "GRANT SELECT, INSERT, UPDATE, DELETE ON child TO PUBLIC", None),
+    LockCase("grant_column", "GRANT SELECT (note), UPDATE (note) ON child TO PUBLIC", None),
+    LockCase("revoke_column", "REVOKE SELECT (note) ON child FROM PUBLIC", None),
     LockCase("set_lock_timeout", "SET lock_timeout = '2s'", None),
     # batched backfill
     LockCase(
@@ -834,7 +838,7 @@ VERSION_RULES: tuple[VersionRule, ...] = (
         "GRANT / REVOKE on a table take ACCESS SHARE on it (none on 15; 16 and 17 are not"
         " observed here and assumed like 18)",
         "ACCESS SHARE from 16 on, note on 16 and 17",
-        ("grant", "revoke"),
+        ("grant", "revoke", "grant_privileges", "grant_column", "revoke_column"),
     ),
     VersionRule(
         ">= 17",

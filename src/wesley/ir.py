@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 IR_VERSION: Literal[1] = 1
@@ -63,6 +63,28 @@ class Cast(_Model):
     reverse: str | None = None
 
 
+Privilege = Literal["SELECT", "INSERT", "UPDATE", "DELETE"]
+PRIVILEGES: tuple[Privilege, ...] = ("SELECT", "INSERT", "UPDATE", "DELETE")
+TABLE_GRANT: list[Privilege] = list(PRIVILEGES)  # what `@wes_grant` on a type grants
+COLUMN_GRANT: list[Privilege] = ["SELECT"]  # what `@wes_grant` on a field grants
+PUBLIC = "PUBLIC"  # the grantee everyone is
+
+
+class Grant(_Model):
+    """Privileges one role holds on a table (or a column), as PostgreSQL's ACL says. Wesley
+    manages SELECT, INSERT, UPDATE and DELETE of every role but the table's owner."""
+
+    role: str = Field(description='a role name, or "PUBLIC"')
+    privileges: list[Privilege] = Field(description="in the order SELECT, INSERT, UPDATE, DELETE")
+
+
+def _grants(value: Any, privileges: list[Privilege]) -> Any:
+    # IR files written before grants carried privileges list role names only
+    if isinstance(value, list):
+        return [{"role": g, "privileges": privileges} if isinstance(g, str) else g for g in value]
+    return value
+
+
 class Column(_Model):
     name: str
     field: str = Field(description="the GraphQL field name (TypeScript and Zod use it)")
@@ -77,11 +99,16 @@ class Column(_Model):
     weight: int | None = Field(default=None, description="explicit @wes_weight, 1..10")
     classification: list[Literal["critical", "sensitive", "pii"]] = Field(default_factory=list)
     updated_at: bool = Field(default=False, description="@wes_updatedAt: set on every update")
-    grants: list[str] = Field(default_factory=list)
+    grants: list[Grant] = Field(default_factory=list)
     renamed_from: str | None = None
     cast: Cast | None = None
     directives: list[DirectiveUse] = Field(default_factory=list)
     source: SourcePos
+
+    @field_validator("grants", mode="before")
+    @classmethod
+    def _old_grants(cls, value: Any) -> Any:
+        return _grants(value, COLUMN_GRANT)
 
 
 FkAction = Literal["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"]
@@ -176,13 +203,18 @@ class Table(_Model):
     rls: Rls | None = None
     policies: list[Policy] = Field(default_factory=list)
     owner: Owner | None = None
-    grants: list[str] = Field(default_factory=list)
+    grants: list[Grant] = Field(default_factory=list)
     weight: int | None = None
     classification: list[Literal["critical", "sensitive", "pii"]] = Field(default_factory=list)
     relations: list[Relation] = Field(default_factory=list)
     renamed_from: str | None = None
     directives: list[DirectiveUse] = Field(default_factory=list)
     source: SourcePos
+
+    @field_validator("grants", mode="before")
+    @classmethod
+    def _old_grants(cls, value: Any) -> Any:
+        return _grants(value, TABLE_GRANT)
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

@@ -44,7 +44,7 @@ from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import LOCK_POLL_S, ExecOptions, Executor, Progress, StepFailed
 from wesley.db.migration_lock import locked_error
 from wesley.db.pgtap import TapResult, run_suite, suite_failure
-from wesley.db.privileges import check_probe_role
+from wesley.db.privileges import check_probe_role, check_roles
 from wesley.db.progress import Meter
 from wesley.db.records import StepRecord
 from wesley.db.session import connect, lost, lost_error, server_version
@@ -262,6 +262,8 @@ def deploy(
         log(f"--force: deploying despite: {p}")
     with connect(dsn) as conn:  # before any step
         check_probe_role(conn, new)
+        if stage != "abort":
+            check_roles(conn, new)
     for r in plan.destructive if not plan.allow_destructive else []:
         log(
             f"not deployed: {r.change} {r.table}{'.' + r.column if r.column else ''} is "

@@ -14,12 +14,14 @@ import psycopg
 
 from wesley.ir import (
     IR,
+    PRIVILEGES,
     Check,
     Column,
     Default,
     Enum,
     FkAction,
     ForeignKey,
+    Grant,
     Index,
     Policy,
     Rls,
@@ -28,6 +30,7 @@ from wesley.ir import (
     Unique,
 )
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
+from wesley.sdl.literals import canonical_default
 from wesley.targets.sqlnames import UID_COMMENT_PREFIX
 
 _NOWHERE = SourcePos(line=0, column=0)
@@ -89,6 +92,20 @@ SELECT p.polname, p.polcmd, p.polpermissive,
        pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
 FROM pg_policy p WHERE p.polrelid = %s ORDER BY p.polname
 """
+# privileges Wesley manages (wesley.ir.PRIVILEGES) of every role but the table's owner;
+# grantee 0 is PUBLIC
+_TABLE_ACL = """
+SELECT NULL::name, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE r.rolname END, x.privilege_type
+FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) x LEFT JOIN pg_roles r ON r.oid = x.grantee
+WHERE c.oid = %(oid)s AND x.grantee <> c.relowner
+  AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+UNION
+SELECT a.attname, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE r.rolname END, x.privilege_type
+FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+CROSS JOIN LATERAL aclexplode(a.attacl) x LEFT JOIN pg_roles r ON r.oid = x.grantee
+WHERE c.oid = %(oid)s AND a.attnum > 0 AND NOT a.attisdropped AND x.grantee <> c.relowner
+  AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+"""
 _COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]] = {
     "*": "ALL",
     "r": "SELECT",
@@ -111,14 +128,32 @@ def _uid(comment: str | None, fallback: str) -> str:
     return fallback
 
 
-def _default(expr: str | None) -> Default | None:
-    return None if expr is None else Default(kind="expr", sql=comparable_expression(expr))
+def _default(expr: str | None, type_sql: str, array: bool) -> Default | None:
+    # a constant in the spelling the schema side uses (`'-3'::integer` → `-3`)
+    return (
+        None if expr is None else Default(kind="expr", sql=canonical_default(expr, type_sql, array))
+    )
 
 
 def _check_expr(definition: str) -> str:
     # pg_get_constraintdef: "CHECK ((a > 0))" possibly followed by "NOT VALID"
     body = definition.removeprefix("CHECK ").removesuffix(" NOT VALID")
     return comparable_expression(body)
+
+
+def _grants(rows: list[tuple[Any, ...]]) -> dict[str | None, list[Grant]]:
+    """ACL rows (column or None, role, privilege) → per column (None: the table) its grants,
+    roles sorted, privileges in Wesley's order."""
+    held: dict[str | None, dict[str, set[str]]] = {}
+    for column, role, privilege in rows:
+        held.setdefault(column, {}).setdefault(role, set()).add(privilege)
+    return {
+        column: [
+            Grant(role=role, privileges=[p for p in PRIVILEGES if p in privs])
+            for role, privs in sorted(roles.items())
+        ]
+        for column, roles in held.items()
+    }
 
 
 def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
@@ -139,17 +174,18 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
         for cname, ftype, nullable, default, ccomment, is_enum, base, is_array in conn.execute(
             _COLUMNS, (oid,)
         ).fetchall():
+            ctype = normalize_type_name(ftype, None, "column type")
             columns.append(
                 Column(
                     name=cname,
                     field=cname,
                     uid=_uid(ccomment, f"col:{tname}.{cname}"),
-                    type=normalize_type_name(ftype, None, "column type"),
+                    type=ctype,
                     graphql_type="",
                     nullable=nullable,
                     array=bool(is_array),
                     enum=base if is_enum else None,
-                    default=_default(default),
+                    default=_default(default, "text" if is_enum else ctype, bool(is_array)),
                     source=_NOWHERE,
                 )
             )
@@ -204,7 +240,11 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
             ).fetchall()
         ]
         unique_cols = {u.columns[0] for u in uniques if len(u.columns) == 1}
-        columns = [c.model_copy(update={"unique": c.name in unique_cols}) for c in columns]
+        grants = _grants(conn.execute(_TABLE_ACL, {"oid": oid}).fetchall())
+        columns = [
+            c.model_copy(update={"unique": c.name in unique_cols, "grants": grants.get(c.name, [])})
+            for c in columns
+        ]
         tables.append(
             Table(
                 name=tname,
@@ -218,6 +258,7 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                 checks=checks,
                 rls=Rls(enabled=True, force=rls_force) if rls_on else None,
                 policies=policies,
+                grants=grants.get(None, []),
                 source=_NOWHERE,
             )
         )

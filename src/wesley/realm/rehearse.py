@@ -18,7 +18,7 @@ from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import ExecOptions, Executor, Progress, RunResult, StepFailed
 from wesley.db.introspect import introspect
 from wesley.db.pgtap import TapResult, run_suite, suite_failure
-from wesley.db.privileges import check_probe_role
+from wesley.db.privileges import check_probe_role, create_missing_roles, schema_roles
 from wesley.db.progress import Meter
 from wesley.db.records import StepRecord
 from wesley.db.seed import SeedReport, seed_rows
@@ -251,6 +251,14 @@ def _run(
         timings["lock_ms"] = int((time.monotonic() - t0) * 1000)
         with connect(dsn) as conn:  # said before anything is built or applied
             check_probe_role(conn, new)
+            # the shadow stands in for a target that has these roles (Supabase's anon,
+            # authenticated, service_role...): create those it lacks, and say so
+            realm.roles_created = create_missing_roles(conn, schema_roles(old, new))
+        if realm.roles_created:
+            realm.notes.append(
+                "roles created NOLOGIN in the shadow (the schema grants to them; deploy "
+                "needs them on the target): " + ", ".join(realm.roles_created)
+            )
         _build_old(old, dsn, opts, realm, timings)
         t0 = time.monotonic()
         try:

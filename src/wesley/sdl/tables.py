@@ -12,14 +12,19 @@ from graphql.type import GraphQLObjectType
 
 from wesley.errors import Diagnostic, Location, WesleyError, input_error
 from wesley.ir import (
+    COLUMN_GRANT,
+    PUBLIC,
+    TABLE_GRANT,
     Cast,
     Check,
     Column,
     Default,
     DirectiveUse,
     FkAction,
+    Grant,
     Index,
     Owner,
+    Privilege,
     Relation,
     Rls,
     SourcePos,
@@ -99,6 +104,29 @@ def _uses(values: list[DirectiveValue]) -> list[DirectiveUse]:
 
 def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in sorted(args.items()) if v is not None}
+
+
+def _grants(values: list[DirectiveValue], privileges: list[Privilege]) -> list[Grant]:
+    """`@wes_grant(roles:)`: the roles in the order written, once each; `public` (any case)
+    is PUBLIC, everyone."""
+    d = first(values, "wes_grant")
+    if d is None:
+        return []
+    roles = d.args.get("roles")
+    if not roles:
+        raise input_error(
+            "MISSING_ARGUMENT",
+            f"@{d.spelled} names no role",
+            'list the roles that get access, e.g. @wes_grant(roles: ["authenticated"])',
+            d.location,
+        )
+    out: list[Grant] = []
+    for role in roles:
+        name = PUBLIC if str(role).lower() == "public" else str(role)
+        require_identifier(name, "role name", d.location)
+        if all(g.role != name for g in out):
+            out.append(Grant(role=name, privileges=list(privileges)))
+    return out
 
 
 def _weight(values: list[DirectiveValue]) -> int | None:
@@ -300,7 +328,6 @@ class TableBuilder:
         tenant_by = self._tenant(directives, fields, by_name, type_name)
         owner = self._owner(directives, fields, by_name, type_name)
         rls = self._rls(directives, tenant_by is not None or owner is not None)
-        grant = first(directives, "wes_grant")
         table = Table(
             name=name,
             type_name=type_name,
@@ -313,7 +340,7 @@ class TableBuilder:
             tenant_by=tenant_by,
             rls=rls,
             owner=owner,
-            grants=list(grant.args.get("roles") or []) if grant else [],
+            grants=_grants(directives, TABLE_GRANT),
             weight=_weight(directives),
             classification=_classes(directives),
             relations=relations,
@@ -370,7 +397,6 @@ class TableBuilder:
         name = (col_dir.text("name") if col_dir else None) or self.naming.sql(fnode.name.value)
         name = require_identifier(name, "column name", col_dir.location if col_dir else where)
         uid_dir = first(values, "wes_uid")
-        grant = first(values, "wes_grant")
         return Column(
             name=name,
             field=fnode.name.value,
@@ -384,7 +410,7 @@ class TableBuilder:
             weight=_weight(values),
             classification=_classes(values),
             updated_at=first(values, "wes_updatedAt") is not None,
-            grants=list(grant.args.get("roles") or []) if grant else [],
+            grants=_grants(values, COLUMN_GRANT),
             renamed_from=_renamed(values),
             cast=_cast(values, name, _renamed(values), self.naming),
             directives=_uses(values),

@@ -1,7 +1,7 @@
 """`pgtap` target → `tests.sql`: a pgTAP suite that proves the database is what the schema
 says: every table and column (type, nullability, default), keys, foreign keys, uniques,
-indexes, checks, policies, and behavioural RLS probes for tenant tables (as tenant A, rows of
-tenant B are invisible and cannot be inserted, updated or moved).
+indexes, checks, policies, grants, and behavioural RLS probes for tenant tables (as tenant A,
+rows of tenant B are invisible and cannot be inserted, updated or moved).
 
 The suite runs in one transaction and rolls back, so it leaves nothing behind (its probe
 rows and probe role included). The plan count is computed from the assertions emitted.
@@ -127,6 +127,44 @@ def _policies(s: _Suite, table: Table) -> None:
         s.test(f"policy_roles_are({pol}, {_names(p.roles)}, {_desc(f'{p.name} is TO {to}')})")
 
 
+_ACL_ROWS = (
+    "SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE r.rolname END || ':' || {col}"
+    "x.privilege_type FROM {source}, aclexplode({acl}) x LEFT JOIN pg_roles r ON r.oid = "
+    "x.grantee WHERE {rel} AND x.grantee <> c.relowner AND x.privilege_type IN "
+    "('SELECT', 'INSERT', 'UPDATE', 'DELETE')"
+)
+
+
+def _grants(s: _Suite, table: Table) -> None:
+    """The privileges Wesley manages on the table and its columns, exactly: every non-owner
+    role's SELECT/INSERT/UPDATE/DELETE as the ACLs list them (`role:priv`,
+    `role:column:priv`). Like table_privs_are, but read from the ACL itself, so PUBLIC's
+    grants, role memberships and privileges Wesley leaves alone (TRUNCATE, ...) do not blur
+    what the schema granted."""
+    want = sorted(
+        [f"{g.role}:{p}" for g in table.grants for p in g.privileges]
+        + [f"{g.role}:{c.name}:{p}" for c in table.columns for g in c.grants for p in g.privileges]
+    )
+    if not want:
+        return
+    oid = f"{quote_literal(quote_ident(table.name))}::regclass"
+    have = (
+        _ACL_ROWS.format(col="", source="pg_class c", acl="c.relacl", rel=f"c.oid = {oid}")
+        + " UNION "
+        + _ACL_ROWS.format(
+            col="a.attname || ':' || ",
+            source="pg_class c JOIN pg_attribute a ON a.attrelid = c.oid",
+            acl="a.attacl",
+            rel=f"c.oid = {oid} AND a.attnum > 0 AND NOT a.attisdropped",
+        )
+    )
+    expected = "ARRAY[" + ", ".join(quote_literal(w) for w in want) + "]"
+    s.test(
+        f"set_eq({quote_literal(have)}, {expected}, "
+        f"{_desc(f'{table.name}: privileges granted are the schema grants')})"
+    )
+
+
 def _probe(s: _Suite, table: Table, rows: RowPlan) -> None:
     """The RLS probe of one tenant table. `rows` is the suite's one plan of probe rows: its
     values never repeat, and parents already planned by an earlier block are reused, so no
@@ -217,6 +255,7 @@ def pgtap(ir: IR) -> list[Artifact]:
             s.b.line(f"-- {table.name} ({table.uid})")
             _structure(s, table)
             _policies(s, table)
+            _grants(s, table)
         s.b.line()
     probed = _probed(ir)
     if probed:

@@ -28,11 +28,13 @@ from wesley.plan.operations.drop_policy import drop_policy
 from wesley.plan.operations.drop_table import drop_table
 from wesley.plan.operations.drop_unique import drop_unique
 from wesley.plan.operations.enable_rls import enable_rls
+from wesley.plan.operations.grant import grant
 from wesley.plan.operations.rename_column import rename_column
 from wesley.plan.operations.rename_constraint import rename_constraint
 from wesley.plan.operations.rename_index import rename_index
 from wesley.plan.operations.rename_policy import rename_policy
 from wesley.plan.operations.rename_table import rename_table
+from wesley.plan.operations.revoke import revoke
 from wesley.plan.operations.set_column_comment import set_column_comment
 from wesley.plan.operations.set_default import set_default
 from wesley.plan.operations.set_not_null import set_not_null
@@ -74,6 +76,8 @@ OPERATIONS: dict[str, Operation] = {
     "rename_policy": rename_policy,
     "rename_constraint": rename_constraint,
     "rename_index": rename_index,
+    "grant": grant,
+    "revoke": revoke,
 }
 
 __all__ = ["OPERATIONS", "Context", "Draft", "Refused", "add_column", "alter_column_type"]
