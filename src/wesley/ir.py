@@ -228,16 +228,46 @@ class Enum(_Model):
     source: SourcePos
 
 
+RpcKind = Literal["create", "get", "update", "delete", "list"]
+
+
+class Function(_Model):
+    """A generated SQL function (`@wes_rpc`), as PostgreSQL prints it back: `arguments` is
+    `pg_get_function_arguments`, `identity` `pg_get_function_identity_arguments`, `returns`
+    `pg_get_function_result`, `body` the text between the dollar quotes (`prosrc`). So a
+    function read from a database compares equal to the one the schema asks for."""
+
+    name: str
+    kind: RpcKind
+    table: str
+    uid: str
+    arguments: str
+    identity: str
+    returns: str
+    body: str
+    language: str = "plpgsql"
+    volatility: Literal["volatile", "stable", "immutable"] = "volatile"
+    security_definer: bool = False
+    grants: list[str] = Field(
+        default_factory=list, description="roles with EXECUTE (PUBLIC's is revoked)"
+    )
+    source: SourcePos
+
+
 class IR(_Model):
     version: Literal[1] = IR_VERSION
     tables: list[Table] = Field(default_factory=list)
     enums: list[Enum] = Field(default_factory=list)
+    functions: list[Function] = Field(default_factory=list)
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
 
     def to_json_data(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
+        data = self.model_dump(mode="json", by_alias=True)
+        if not data["functions"]:
+            del data["functions"]  # a schema without @wes_rpc keeps the ir_hash it always had
+        return data
 
 
 def canonical_json(data: Any) -> str:

@@ -18,6 +18,7 @@ from wesley.sdl.document import (
     require_identifier,
 )
 from wesley.sdl.policy_check import check_policy_rule
+from wesley.sdl.rpc import rpc_functions, rpc_operations
 from wesley.sdl.tables import Naming, PendingFk, TableBuilder, TableDraft
 
 
@@ -119,7 +120,10 @@ def parse_sdl(
                 "mark a type with @wes_table",
             )
         )
-    return ParseResult(IR(tables=tables, enums=enums), warnings)
+    functions = [
+        f for t in tables for f in rpc_functions(t, rpc_operations(t, file, warnings), file)
+    ]
+    return ParseResult(IR(tables=tables, enums=enums, functions=functions), warnings)
 
 
 def _with_fks(draft: TableDraft, drafts: list[TableDraft]) -> Table:
