@@ -8,7 +8,7 @@ are normalised with the same functions the SDL side uses, so equal schemas compa
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import psycopg
 
@@ -21,10 +21,12 @@ from wesley.ir import (
     Enum,
     FkAction,
     ForeignKey,
+    Function,
     Grant,
     Index,
     Policy,
     Rls,
+    RpcKind,
     SourcePos,
     Table,
     Unique,
@@ -112,6 +114,26 @@ _COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]] = {
     "a": "INSERT",
     "w": "UPDATE",
     "d": "DELETE",
+}
+_FUNCTIONS = """
+SELECT p.proname, obj_description(p.oid, 'pg_proc'), pg_get_function_arguments(p.oid),
+       pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid), p.prosrc,
+       l.lanname, p.provolatile, p.prosecdef,
+       CASE WHEN p.proacl IS NULL THEN ARRAY['PUBLIC']
+       ELSE ARRAY(SELECT DISTINCT COALESCE(r.rolname, 'PUBLIC')
+                  FROM aclexplode(p.proacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+                  WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+                  ORDER BY 1) END
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
+WHERE n.nspname = %s AND obj_description(p.oid, 'pg_proc') LIKE %s
+ORDER BY p.oid
+"""
+_VOLATILITY: dict[str, Literal["volatile", "stable", "immutable"]] = {
+    "v": "volatile",
+    "s": "stable",
+    "i": "immutable",
 }
 _ENUMS = """
 SELECT t.typname, obj_description(t.oid, 'pg_type'),
@@ -262,4 +284,33 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                 source=_NOWHERE,
             )
         )
-    return IR(tables=tables, enums=enums)
+    return IR(tables=tables, enums=enums, functions=_functions(conn, schema))
+
+
+def _functions(conn: psycopg.Connection[Any], schema: str) -> list[Function]:
+    """The functions Wesley generated (`@wes_rpc`): those whose comment carries an rpc uid."""
+    out: list[Function] = []
+    rows = conn.execute(_FUNCTIONS, (schema, UID_COMMENT_PREFIX + "rpc:%")).fetchall()
+    for name, comment, args, ident, result, src, lang, vol, secdef, grants in rows:
+        uid = _uid(comment, "")
+        table, _, kind = uid.removeprefix("rpc:").rpartition(".")
+        if kind not in ("create", "get", "update", "delete", "list"):
+            continue  # not a uid Wesley writes: not one of its functions
+        out.append(
+            Function(
+                name=name,
+                kind=cast(RpcKind, kind),
+                table=table,
+                uid=uid,
+                arguments=args,
+                identity=ident,
+                returns=result,
+                body=src,
+                language=lang,
+                volatility=_VOLATILITY[vol],
+                security_definer=secdef,
+                grants=sorted(grants),
+                source=_NOWHERE,
+            )
+        )
+    return out

@@ -396,8 +396,31 @@ def column_renames(pairs: list[tuple[Table | None, Table | None]]) -> dict[str, 
     return out
 
 
+def function_changes(old: IR, new: IR) -> list[Change]:
+    """`@wes_rpc` functions, matched by name: a new body is CREATE OR REPLACE; new arguments
+    or a new result type need the old function dropped first."""
+    out: list[Change] = []
+    olds = {f.name: f for f in old.functions}
+    for f in new.functions:
+        before = olds.pop(f.name, None)
+        if before is None:
+            out.append(Change("create_function", f.table, new=f))
+            continue
+        if (before.identity, before.returns) != (f.identity, f.returns):
+            out.append(Change("drop_function", f.table, old=before, detail="redefined"))
+            out.append(Change("create_function", f.table, new=f))
+            continue
+        shape = ("arguments", "body", "language", "volatility", "security_definer", "uid")
+        if any(getattr(before, k) != getattr(f, k) for k in shape):
+            out.append(Change("replace_function", f.table, old=before, new=f))
+        if before.grants != f.grants:
+            out.append(Change("set_function_grants", f.table, old=before, new=f))
+    out.extend(Change("drop_function", f.table, old=f) for f in olds.values())
+    return out
+
+
 def diff(old: IR, new: IR) -> list[Change]:
-    changes = _enum_changes(old, new)
+    changes = _enum_changes(old, new) + function_changes(old, new)
     pairs = match_tables(old, new)
     renamed = {o.name: t.name for o, t in pairs if o is not None and t is not None}
     columns = column_renames(pairs)

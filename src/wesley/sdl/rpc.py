@@ -14,8 +14,6 @@ type (a column added later needs only a new body, which the planner writes).
 
 from __future__ import annotations
 
-from typing import Literal, cast
-
 from wesley.errors import Diagnostic, Location, input_error
 from wesley.ir import Column, Function, RpcKind, Table
 from wesley.sdl.document import require_identifier
@@ -322,10 +320,7 @@ def rpc_functions(table: Table, kinds: list[RpcKind], file: str | None = None) -
                 identity=identity,
                 returns=_RETURNS[kind],
                 body="\n".join(lines),
-                volatility=cast(
-                    Literal["volatile", "stable", "immutable"],
-                    "stable" if kind in ("get", "list") else "volatile",
-                ),
+                volatility="stable" if kind in ("get", "list") else "volatile",
                 grants=sorted(set(table.grants)),
                 source=table.source,
             )

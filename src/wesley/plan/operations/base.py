@@ -30,11 +30,13 @@ RANK = {
     "add_column": 6,
     "set_default": 7,
     "create_index": 8,
+    "drop_function": 7,  # an rpc function redefined: dropped just before it is created again
     "create_function": 8,
     "create_trigger": 9,
     "add_fk": 10,
     "add_check": 11,
     "comment": 12,
+    "grant_function": 12,
     "backfill": 13,
     "validate_fk": 14,
     "validate_check": 15,
