@@ -110,6 +110,11 @@ class Column(_Model):
     def _old_grants(cls, value: Any) -> Any:
         return _grants(value, COLUMN_GRANT)
 
+    @property
+    def no_rpc(self) -> bool:
+        """`@wes_noRPC`: the `@wes_rpc` functions neither accept nor return this field."""
+        return any(d.name == "wes_noRPC" for d in self.directives)
+
 
 FkAction = Literal["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"]
 

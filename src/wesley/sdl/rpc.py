@@ -34,7 +34,7 @@ def _has(directives: list[object], name: str) -> dict[str, object] | None:
 
 
 def excluded(col: Column) -> bool:
-    return _has(list(col.directives), "wes_noRPC") is not None
+    return col.no_rpc
 
 
 def rpc_operations(table: Table, file: str | None, warnings: list[Diagnostic]) -> list[RpcKind]:
