@@ -33,6 +33,7 @@ from wesley.realm.models import Failure, Realm, Rehearsal, Stages, Tests, Versio
 from wesley.targets.pgtap import pgtap, version_suite
 from wesley.targets.postgres import postgres
 from wesley.targets.rls import rls
+from wesley.targets.rpc import rpc
 
 
 @dataclass
@@ -211,6 +212,8 @@ def _build_old(
         if old is not None and old.tables and fresh:
             apply_script(conn, postgres(old)[0].text, "old schema.sql")
             apply_script(conn, rls(old)[0].text, "old rls.sql")
+            if old.functions:
+                apply_script(conn, rpc(old)[0].text, "old rpc.sql")
             if opts.seed_rows:
                 seeded = seed_rows(conn, old, opts.seed_rows, opts.seed_report)
                 realm.notes.append(seeded.describe())
