@@ -57,6 +57,8 @@ def function_statements(f: Function) -> list[str]:
 
 
 def rpc(ir: IR) -> list[Artifact]:
+    if not ir.functions:
+        return []  # no @wes_rpc: no file
     b = TextBuilder()
     b.line(HEADER)
     b.line(STANDARD_STRINGS)
