@@ -64,6 +64,8 @@ def _probe_row(c: Compiled, ir: IR, salt: int) -> tuple[list[str], list[str]] | 
         if f.param is None:
             if f.value is None or (f.op == "in" and not f.value):
                 return None
+            if col.unique or col.name in op.root.primary_key:
+                return None  # a row with that key may exist already: no planted row
             from wesley.qir.lower import literal
 
             value = f.value[0] if f.op == "in" else f.value
