@@ -13,8 +13,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from tests.helpers import cli
 from tests.test_target_ts_zod import _project, _tsc
-from wesley.api import rehearse
+from wesley.api import rehearse, transform
 from wesley.db.apply import apply_script
 from wesley.db.pgtap import TapResult, run_suite
 from wesley.errors import WesleyError
@@ -208,7 +209,9 @@ def test_pgtap_suite_fails_when_the_database_is_broken(
         assert text in failed, result.tap
 
 
-def test_adding_rpc_to_a_deployed_schema_is_a_lock_free_plan(pg_dsn: str) -> None:
+def test_adding_rpc_to_a_deployed_schema_is_a_lock_free_plan(
+    pg_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     old, new = _ir(BASE), _ir(RPC)
     plan = build_plan(old, new)
     ops = {s.op for s in plan.steps}
@@ -217,9 +220,14 @@ def test_adding_rpc_to_a_deployed_schema_is_a_lock_free_plan(pg_dsn: str) -> Non
     assert all(s.phase == "expand" for s in plan.steps)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         _ensure_role(conn)
-    result = rehearse(sdl=RPC, old=old, dsn=pg_dsn)
+    Path("schema.graphql").write_text(RPC, encoding="utf-8")
+    transform("schema.graphql")
+    result = rehearse("schema.graphql", old=old, dsn=pg_dsn)
     assert result.realm.verdict == "PASS", result.realm.notes
     assert build_plan(new, new).steps == []
+    # HOLMES cites every executed assertion (the functions' too) and WATSON agrees
+    report = cli(capsys, "holmes", "report")
+    assert report.code == 0, report.stderr
 
 
 def test_a_changed_table_replaces_its_functions_and_removing_rpc_drops_them() -> None:
@@ -336,8 +344,6 @@ def test_typescript_signatures_pass_tsc_strict(tmp_path: Path) -> None:
 
 
 def test_evidence_names_the_functions(tmp_path: Path) -> None:
-    from wesley.api import transform
-
     schema = tmp_path / "s.graphql"
     schema.write_text(RPC, encoding="utf-8")
     transform(schema, out=tmp_path / "out", bundle_dir=tmp_path / ".wesley")
