@@ -486,6 +486,17 @@ CASES: tuple[LockCase, ...] = (
         " AS $$BEGIN RETURN (SELECT count(*) FROM child); END$$",
         None,
     ),
+    # @wes_rpc functions: a PL/pgSQL body that reads and writes child locks nothing at CREATE
+    LockCase(
+        "create_rpc_function",
+        "CREATE OR REPLACE FUNCTION public.get_child(id integer) RETURNS jsonb LANGUAGE plpgsql"
+        " STABLE SECURITY INVOKER AS $$ DECLARE r public.child; BEGIN"
+        " SELECT * INTO r FROM public.child WHERE child.id = $1; RETURN to_jsonb(r); END $$",
+        None,
+    ),
+    LockCase("comment_function", "COMMENT ON FUNCTION wes_v_probe.sync() IS 'x'", None),
+    LockCase("grant_execute", "GRANT EXECUTE ON FUNCTION wes_v_probe.sync() TO PUBLIC", None),
+    LockCase("revoke_execute", "REVOKE ALL ON FUNCTION wes_v_probe.sync() FROM PUBLIC", None),
     LockCase("grant", "GRANT SELECT ON child TO PUBLIC", None),
     LockCase("revoke", "REVOKE SELECT ON child FROM PUBLIC", None),
     # the statements of the plan's grant / revoke steps (issue 9): several privileges, a column
