@@ -35,6 +35,7 @@ Sample = tuple[str, str, str, str]
 _RLS = "@wes_rls({v})"
 SAMPLES: dict[tuple[str, str], Sample] = {
     ("wes_table", "name"): ("table", "@wes_table(name: {v})", '"t1"', '"t2"'),
+    ("wes_rpc", "operations"): ("obj", "@wes_rpc(operations: {v})", '["create"]', '["list"]'),
     ("wes_column", "name"): ("a", "@wes_column(name: {v})", '"a1"', '"a2"'),
     ("wes_pk", "columns"): ("obj", "@wes_pk(columns: {v})", '["a"]', '["b"]'),
     ("wes_pk", "fields"): ("obj", "@wes_pk(fields: {v})", '["a"]', '["b"]'),

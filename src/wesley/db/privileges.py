@@ -40,6 +40,8 @@ def schema_roles(*irs: IR | None) -> list[str]:
             roles.update(g.role for g in t.grants)
             roles.update(g.role for c in t.columns for g in c.grants)
             roles.update(r for p in t.policies for r in p.roles)
+        if ir is not None:
+            roles.update(r for f in ir.functions for r in f.grants)
     return sorted(roles - {PUBLIC})
 
 

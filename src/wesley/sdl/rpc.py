@@ -321,7 +321,7 @@ def rpc_functions(table: Table, kinds: list[RpcKind], file: str | None = None) -
                 returns=_RETURNS[kind],
                 body="\n".join(lines),
                 volatility="stable" if kind in ("get", "list") else "volatile",
-                grants=sorted(set(table.grants)),
+                grants=sorted({g.role for g in table.grants}),
                 source=table.source,
             )
         )

@@ -6,7 +6,7 @@ statements, one per step."""
 from __future__ import annotations
 
 from wesley.ir import IR, Function
-from wesley.sqltext import STANDARD_STRINGS, quote_ident, quote_literal
+from wesley.sqltext import STANDARD_STRINGS, grantee, quote_ident, quote_literal
 from wesley.targets.base import Artifact, TextBuilder
 from wesley.targets.sqlnames import UID_COMMENT_PREFIX
 
@@ -40,14 +40,14 @@ def comment_sql(f: Function) -> str:
 
 
 def revoke_sql(f: Function, roles: list[str] | None = None) -> str:
-    who = ", ".join(quote_ident(r) for r in roles) if roles else "PUBLIC"
+    who = ", ".join(grantee(r) for r in roles) if roles else "PUBLIC"
     return f"REVOKE ALL ON FUNCTION {signature(f)} FROM {who}"
 
 
 def grant_sql(f: Function) -> str | None:
     if not f.grants:
         return None
-    roles = ", ".join(quote_ident(r) for r in f.grants)
+    roles = ", ".join(grantee(r) for r in f.grants)
     return f"GRANT EXECUTE ON FUNCTION {signature(f)} TO {roles}"
 
 
