@@ -179,11 +179,27 @@ def _op(name: str, left: Any, right: Any) -> Any:
     )
 
 
+_NUMERIC_TYPES = frozenset(("int2", "int4", "int8", "numeric", "float4", "float8"))
+_INTEGER = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+
+
 class _DropLiteralCasts(visitors.Visitor):
-    """`'x'::text` → `'x'`: PostgreSQL adds these casts when it stores an expression."""
+    """`'x'::text` → `'x'`: PostgreSQL adds these casts when it stores an expression. A
+    negative number is stored quoted (`-1` → `'-1'::integer`): back to the number."""
 
     def visit_TypeCast(self, ancestors: Any, node: Any) -> Any:
-        return node.arg if isinstance(node.arg, ast.A_Const) else None
+        if not isinstance(node.arg, ast.A_Const):
+            return None
+        value = node.arg.val
+        names = [n.sval for n in node.typeName.names or () if isinstance(n, ast.String)]
+        if isinstance(value, ast.String) and names and names[-1] in _NUMERIC_TYPES:
+            text = str(value.sval)
+            if _INTEGER.fullmatch(text) and -(2**31) <= int(text) < 2**31:
+                return ast.A_Const(isnull=False, val=ast.Integer(ival=int(text)))
+            if _DECIMAL.fullmatch(text):
+                return ast.A_Const(isnull=False, val=ast.Float(fval=text))
+        return node.arg
 
 
 def comparable_expression(sql: str) -> str:
