@@ -82,13 +82,20 @@ def run_backfill(conn: psycopg.Connection[Any], step: Step) -> int:
 
 def _seq_scans(conn: psycopg.Connection[Any]) -> dict[int, int]:
     """Sequential scans per table so far, this backend's own counted (flushed first)."""
-    conn.execute("SELECT pg_stat_force_next_flush()")
-    conn.execute("SELECT 1")  # the flush happens when the backend goes idle
+    _flush_stats(conn)
     conn.execute("SELECT pg_stat_clear_snapshot()")
     return {int(oid): int(n) for oid, n in conn.execute(_SCANS)}
 
 
+def _flush_stats(conn: psycopg.Connection[Any]) -> None:
+    """Hand this backend's pending statistics to the server: pg_stat_xact_* report what was
+    not yet flushed, earlier transactions' scans included, unless flushed first."""
+    conn.execute("SELECT pg_stat_force_next_flush()")
+    conn.execute("SELECT 1")  # the flush happens when the backend goes idle
+
+
 def _observe_transactional(conn: psycopg.Connection[Any], step: Step) -> None:
+    _flush_stats(conn)
     before = _relations(conn)
     with conn.transaction():
         conn.execute(step.sql.encode())

@@ -35,6 +35,7 @@ FEATURES: dict[str, str] = {
     "policy_roles": "@wes_rls(selectRoles:, ...) (9a: per-command roles)",
     "string_defaults": "defaults written as strings on non-text types (9b: typed defaults)",
     "grants": "@wes_grant (9b: grants in the IR)",
+    "probe_unique_json": "a unique JSON column on a tenant table (9a: probe rows collide)",
     "tenant_and_owner": "@wes_tenant and @wes_owner on one table (9a: probes ignore the owner)",
 }
 # switched on by default: the fixes that have landed on main
@@ -231,10 +232,11 @@ SCALARS: dict[str, Scalar] = {
             "DateTime",
             ('expr: "now()"',),
             ('value: "NOW()"', 'value: "2020-01-02T03:04:05Z"'),
-            "{c} > '2000-01-01'",
+            # a timestamp literal is stored in the server's time zone: see test_generated.py
+            "{c} < 'infinity'",
             True,
         ),
-        Scalar("Date", ('expr: "CURRENT_DATE"',), ('value: "2020-01-02"',), None, True),
+        Scalar("Date", ('expr: "CURRENT_DATE"',), ('value: "2020-01-02"',), "{c} < 'infinity'", True),
         Scalar("Time", (), ('value: "04:05:06"',), None, True),
         Scalar("JSON", (), ('value: "{}"',), None, True, hashable=False),
         Scalar("Inet", (), ('value: "10.0.0.1"',), None, True, hashable=False),
@@ -274,6 +276,8 @@ def _column(
     default = draw(st.sampled_from(defaults)) if defaults and draw(st.booleans()) else None
     s = SCALARS.get(scalar)
     unique = default is None and s is not None and s.distinct and draw(st.integers(0, 4)) == 0
+    if scalar == "JSON" and "probe_unique_json" not in on:
+        unique = False
     index = None
     if draw(st.integers(0, 3)) == 0:
         kinds = ["", "partial"] + (["hash"] if s is None or s.hashable else [])
@@ -341,6 +345,10 @@ def _table(
     policy_roles: tuple[str, ...] = ()
     # foreign keys: to earlier tables (chains), to itself (a tree)
     refable = _refable(before)
+    tenant = draw(st.integers(0, 2)) == 0
+    # a tenant table's probe rows need its parents' rows: unique per probe block (9a)
+    if tenant and "shared_tenant_parents" not in on:
+        refable = []
     for i in range(draw(st.integers(0, 2)) if refable else 0):
         parent = draw(st.sampled_from(refable))
         pkey = parent.key[0]
@@ -368,7 +376,7 @@ def _table(
             )
         )
     # tenancy: a tenant column, referencing a parent that other tenant tables may share
-    if draw(st.integers(0, 2)) == 0:
+    if tenant:
         parents = [
             t
             for t in _refable(before)
@@ -377,6 +385,8 @@ def _table(
         ]
         if "shared_tenant_parents" not in on and sum(tenant_parents.values()):
             parents = []
+        if "shared_tenant_parents" not in on:
+            parents = []  # a probe block inserts its parents' rows: unique per block (9a)
         if parents and draw(st.booleans()):
             parent = draw(st.sampled_from(parents))
             tenant_parents[parent.type_name] = tenant_parents.get(parent.type_name, 0) + 1
@@ -409,12 +419,17 @@ def _table(
     grants: tuple[str, ...] = ()
     if "grants" in on and draw(st.integers(0, 3)) == 0:
         grants = tuple(draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=2, unique=True)))
+    if tenant_by and "shared_tenant_parents" not in on:
+        # the probe rows repeat a value in unique columns across tenants (9a)
+        cols = [replace(c, unique=False) for c in cols]
     indexes: list[tuple[str, ...]] = []
     uniques: list[tuple[str, ...]] = []
     fields = [c.field for c in cols]
     if len(fields) >= 2 and draw(st.integers(0, 2)) == 0:
         indexes.append(tuple(draw(st.permutations(fields))[:2]))
     distinct = [c.field for c in cols if c.distinct and not c.pk]
+    if tenant_by and "shared_tenant_parents" not in on:
+        distinct = []
     if distinct and len(fields) >= 2 and draw(st.integers(0, 3)) == 0:
         first = draw(st.sampled_from(distinct))
         other = draw(st.sampled_from([f for f in fields if f != first]))
@@ -564,13 +579,20 @@ def _edit(
         return None
     was = _was(v1, table)
     if edit == "drop_table":
-        if _referenced(v2, table):
+        if _referenced(v2, table) or len(v2.tables) == 1:
             return None
         return replace(v2, tables=tuple(t for t in v2.tables if t is not table))
     if edit == "rename_table":
         if table.renamed_from or _referenced(v2, table) or was is None:
             return None
-        new = replace(table, type_name=f"R{n}{table.type_name}", renamed_from=table.type_name)
+        name = f"R{n}{table.type_name}"
+        cols = tuple(
+            replace(c, fk=f"{name}.{c.fk.split('.')[1]}")
+            if c.fk and c.fk.split(".")[0] == table.type_name
+            else c
+            for c in table.columns
+        )
+        new = replace(table, type_name=name, renamed_from=table.type_name, columns=cols)
         return v2.with_table(new, table.type_name)
     if edit == "add_column":
         choice = draw(st.sampled_from(("nullable", "default", "volatile")))
@@ -638,11 +660,15 @@ def _edit(
     if edit == "add_unique":
         # v1's rows hold distinct values (or only NULLs) in it
         all_null = old.nullable and old.default is None and not old.fk and not old.distinct
+        if table.tenant_by and "shared_tenant_parents" not in on:
+            return None
         if col.unique or col.pk or not (old.distinct or all_null) or col.scalar in enums:
             return None
         if col.scalar != old.scalar or SCALARS.get(col.scalar) is None:
             return None
         if not SCALARS[col.scalar].distinct:
+            return None
+        if col.scalar == "JSON" and "probe_unique_json" not in on:
             return None
         return _with_col(v2, table, col, replace(col, unique=True))
     if edit == "add_check":
