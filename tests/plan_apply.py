@@ -19,6 +19,7 @@ after (PostgreSQL ≥ 15: pg_stat_force_next_flush).
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any
 
 import psycopg
@@ -108,8 +109,9 @@ def _observe_concurrently(conn: psycopg.Connection[Any], step: Step) -> None:
     """Run `step` (not in a transaction block) on `conn` while a session holds ROW EXCLUSIVE
     on its table; read its locks from a watcher while it waits for that session."""
     before = _relations(conn)
-    exists = step.table is not None and any(
-        name == step.table and kind in TABLE_KINDS for name, kind, _ in before.values()
+    table = step.table or ""
+    exists = bool(table) and any(
+        name == table and kind in TABLE_KINDS for name, kind, _ in before.values()
     )
     scans_before = _seq_scans(conn)
     dsn = conn.info.dsn
@@ -122,7 +124,7 @@ def _observe_concurrently(conn: psycopg.Connection[Any], step: Step) -> None:
     ):
         if exists:
             holder.execute(
-                sql.SQL("LOCK TABLE {} IN ROW EXCLUSIVE MODE").format(sql.Identifier(step.table))
+                sql.SQL("LOCK TABLE {} IN ROW EXCLUSIVE MODE").format(sql.Identifier(table))
             )
         failures: list[BaseException] = []
 
@@ -158,8 +160,9 @@ def _observe_concurrently(conn: psycopg.Connection[Any], step: Step) -> None:
     _check(step, locks, kinds, _rewritten(before, after), scanned)
 
 
-def _wait_until_waiting(watcher: psycopg.Connection[Any], pid: int, thread: threading.Thread) -> None:
-    import time
+def _wait_until_waiting(
+    watcher: psycopg.Connection[Any], pid: int, thread: threading.Thread
+) -> None:
 
     deadline = time.monotonic() + WAIT_TIMEOUT_S
     while time.monotonic() < deadline:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 import psycopg
@@ -66,19 +66,18 @@ def scratch(admin_dsn: str) -> Iterator[str]:
 def prepare_server(admin_dsn: str) -> None:
     """The roles generated grants and policies name (cluster-wide, NOLOGIN); pgTAP in
     template1, so each scratch database has it without installing it (seconds saved)."""
-    with psycopg.connect(with_dbname(admin_dsn, "template1"), autocommit=True) as conn:
-        try:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap")
-        except psycopg.errors.UniqueViolation:
-            pass
+    template = with_dbname(admin_dsn, "template1")
+    with (
+        psycopg.connect(template, autocommit=True) as conn,
+        suppress(psycopg.errors.UniqueViolation),
+    ):
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pgtap")
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         for role in ROLES:
             if conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone():
                 continue
-            try:
+            with suppress(psycopg.errors.DuplicateObject):  # made by another session meanwhile
                 conn.execute(f'CREATE ROLE "{role}" NOLOGIN')
-            except psycopg.errors.DuplicateObject:
-                pass  # made by another session meanwhile
 
 
 def ir_of(schema: Schema, name: str = "schema.graphql") -> IR:
@@ -128,7 +127,9 @@ def check_schema(admin_dsn: str, schema: Schema) -> None:
             )
         have = introspect(conn)
         assert_database_matches(ir, have, policies=True)
-        again = build_plan(have, ir, allow_destructive=True, server_version=conn.info.server_version)
+        again = build_plan(
+            have, ir, allow_destructive=True, server_version=conn.info.server_version
+        )
         if again.steps:
             raise JudgeFailed(
                 "a plan from the database built from schema.sql is not empty:\n"
@@ -197,12 +198,15 @@ def safe_rewrite_violations(old: IR, new: IR, plan: Plan) -> list[str]:
     added_not_valid: dict[str, tuple[int, str]] = {}
     for n, step in enumerate(plan.steps):
         for raw in parse_sql(step.sql):
-            stmt = raw.stmt
-            if isinstance(stmt, ast.IndexStmt):
-                if stmt.relation.relname in existing and not stmt.concurrent:
-                    out.append(f"{step.id}: index on existing {stmt.relation.relname} not built "
-                               f"CONCURRENTLY: {step.sql}")
-            if not isinstance(stmt, ast.AlterTableStmt) or stmt.relation.relname not in existing:
+            stmt: Any = raw.stmt
+            relation = getattr(stmt, "relation", None)
+            relname: str = relation.relname if relation is not None else ""
+            on_existing = relname in existing
+            if isinstance(stmt, ast.IndexStmt) and on_existing and not stmt.concurrent:
+                out.append(
+                    f"{step.id}: index on existing {relname} not built CONCURRENTLY: {step.sql}"
+                )
+            if not isinstance(stmt, ast.AlterTableStmt) or not on_existing:
                 continue
             for cmd in stmt.cmds or ():
                 if cmd.subtype == AlterTableType.AT_ValidateConstraint:
@@ -211,21 +215,32 @@ def safe_rewrite_violations(old: IR, new: IR, plan: Plan) -> list[str]:
                     continue
                 con = cmd.def_
                 kind = con.contype
-                if kind in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY) and not con.indexname:
-                    out.append(f"{step.id}: unique/primary key on existing "
-                               f"{stmt.relation.relname} not attached from an index: {step.sql}")
+                if (
+                    kind in (ConstrType.CONSTR_UNIQUE, ConstrType.CONSTR_PRIMARY)
+                    and not con.indexname
+                ):
+                    out.append(
+                        f"{step.id}: unique/primary key on existing "
+                        f"{relname} not attached from an index: {step.sql}"
+                    )
                 if kind in (ConstrType.CONSTR_FOREIGN, ConstrType.CONSTR_CHECK):
                     if not con.skip_validation:
-                        out.append(f"{step.id}: constraint on existing {stmt.relation.relname} "
-                                   f"added without NOT VALID: {step.sql}")
+                        out.append(
+                            f"{step.id}: constraint on existing {relname} "
+                            f"added without NOT VALID: {step.sql}"
+                        )
                     else:
                         added_not_valid[con.conname] = (n, step.id)
         for lock in step.locks:
-            if lock.relation in existing and lock.mode == "ACCESS EXCLUSIVE" and (
-                step.scan or step.rewrite
+            if (
+                lock.relation in existing
+                and lock.mode == "ACCESS EXCLUSIVE"
+                and (step.scan or step.rewrite)
             ):
-                out.append(f"{step.id}: {'rewrite' if step.rewrite else 'scan'} under ACCESS "
-                           f"EXCLUSIVE on existing {lock.relation}: {step.sql}")
+                out.append(
+                    f"{step.id}: {'rewrite' if step.rewrite else 'scan'} under ACCESS "
+                    f"EXCLUSIVE on existing {lock.relation}: {step.sql}"
+                )
     for name, (n, sid) in added_not_valid.items():
         if validated.get(name, -1) < n:
             out.append(f"{sid}: {name} added NOT VALID and never validated")

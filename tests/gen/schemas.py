@@ -189,9 +189,7 @@ class Schema:
 
     def with_table(self, new: Table, old_name: str | None = None) -> Schema:
         name = old_name or new.type_name
-        return replace(
-            self, tables=tuple(new if t.type_name == name else t for t in self.tables)
-        )
+        return replace(self, tables=tuple(new if t.type_name == name else t for t in self.tables))
 
 
 def _list(items: tuple[str, ...]) -> str:
@@ -236,7 +234,9 @@ SCALARS: dict[str, Scalar] = {
             "{c} < 'infinity'",
             True,
         ),
-        Scalar("Date", ('expr: "CURRENT_DATE"',), ('value: "2020-01-02"',), "{c} < 'infinity'", True),
+        Scalar(
+            "Date", ('expr: "CURRENT_DATE"',), ('value: "2020-01-02"',), "{c} < 'infinity'", True
+        ),
         Scalar("Time", (), ('value: "04:05:06"',), None, True),
         Scalar("JSON", (), ('value: "{}"',), None, True, hashable=False),
         Scalar("Inet", (), ('value: "10.0.0.1"',), None, True, hashable=False),
@@ -273,7 +273,7 @@ def _column(
     scalar = draw(st.sampled_from(sorted(SCALARS) + sorted(enums)))
     nullable = draw(st.booleans())
     defaults = _defaults(scalar, enums, on)
-    default = draw(st.sampled_from(defaults)) if defaults and draw(st.booleans()) else None
+    default = draw(st.sampled_from(defaults)) if bool(defaults) and draw(st.booleans()) else None
     s = SCALARS.get(scalar)
     unique = default is None and s is not None and s.distinct and draw(st.integers(0, 4)) == 0
     if scalar == "JSON" and "probe_unique_json" not in on:
@@ -304,7 +304,9 @@ def _key(draw: st.DrawFn, composite: bool) -> list[Column]:
             Column("k2", draw(st.sampled_from(("String", "UUID"))), nullable=False, pk=True),
         ]
     scalar = draw(st.sampled_from(KEY_SCALARS))
-    default = 'expr: "gen_random_uuid()"' if scalar in ("ID", "UUID") and draw(st.booleans()) else None
+    default = (
+        'expr: "gen_random_uuid()"' if scalar in ("ID", "UUID") and draw(st.booleans()) else None
+    )
     return [Column("id", scalar, nullable=False, pk=True, default=default, distinct=True)]
 
 
@@ -383,11 +385,9 @@ def _table(
             if t.key[0].scalar in ("ID", "UUID")
             and ("shared_tenant_parents" in on or tenant_parents.get(t.type_name, 0) == 0)
         ]
-        if "shared_tenant_parents" not in on and sum(tenant_parents.values()):
-            parents = []
         if "shared_tenant_parents" not in on:
             parents = []  # a probe block inserts its parents' rows: unique per block (9a)
-        if parents and draw(st.booleans()):
+        if bool(parents) and draw(st.booleans()):
             parent = draw(st.sampled_from(parents))
             tenant_parents[parent.type_name] = tenant_parents.get(parent.type_name, 0) + 1
             cols.append(
@@ -401,7 +401,7 @@ def _table(
                 )
             )
             tenant_by = "orgId"
-        elif "shared_tenant_parents" in on or not sum(tenant_parents.values()):
+        elif "shared_tenant_parents" in on or not any(tenant_parents.values()):
             tenant_parents[""] = tenant_parents.get("", 0) + 1
             cols.append(Column("tenantId", "UUID", nullable=False, distinct=True))
             tenant_by = "tenantId"
@@ -413,7 +413,9 @@ def _table(
         c = draw(st.sampled_from(plain))
         policy = f"{c.sql} IS NOT NULL OR {cols[0].sql} IS NOT NULL"
     if "policy_roles" in on and (policy or owner or tenant_by) and draw(st.booleans()):
-        policy_roles = tuple(draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=2, unique=True)))
+        policy_roles = tuple(
+            draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=2, unique=True))
+        )
         if policy is None:
             policy = f"{cols[0].sql} IS NOT NULL"
     grants: tuple[str, ...] = ()
@@ -443,7 +445,9 @@ def _table(
         if draw(st.booleans()):
             checks.append(expr)
         else:
-            cols = [replace(c, check=expr) if c.field == b.field and not c.check else c for c in cols]
+            cols = [
+                replace(c, check=expr) if c.field == b.field and not c.check else c for c in cols
+            ]
     return Table(
         type_name,
         tuple(cols),
@@ -564,12 +568,14 @@ def _edit(
 ) -> Schema | None:
     enums = dict(v2.enums)
     if edit == "add_table":
-        table = draw(_table(f"N{n}", list(v2.tables), enums, on - {"shared_tenant_parents"}, {"x": 1}))
-        return replace(v2, tables=(*v2.tables, table))
+        added = draw(
+            _table(f"N{n}", list(v2.tables), enums, on - {"shared_tenant_parents"}, {"x": 1})
+        )
+        return replace(v2, tables=(*v2.tables, added))
     if edit == "add_enum_value":
         if not v2.enums:
             return None
-        name, values = draw(st.sampled_from(v2.enums))
+        name, _values = draw(st.sampled_from(v2.enums))
         extra = f"NEW{n}"
         return replace(
             v2, enums=tuple((e, (*vs, extra) if e == name else vs) for e, vs in v2.enums)
@@ -623,10 +629,10 @@ def _edit(
         return v2.with_table(replace(table, grants=ROLES[:1] if table.grants else ROLES))
     if edit == "add_index":
         if draw(st.booleans()) and len(table.columns) >= 2:
-            cols = tuple(c.field for c in draw(st.permutations(table.columns))[:2])
-            if cols in table.indexes:
+            pair = tuple(c.field for c in draw(st.permutations(table.columns))[:2])
+            if pair in table.indexes:
                 return None
-            return v2.with_table(replace(table, indexes=(*table.indexes, cols)))
+            return v2.with_table(replace(table, indexes=(*table.indexes, pair)))
         cands = [c for c in table.columns if c.index is None]
         if not cands:
             return None
@@ -652,11 +658,18 @@ def _edit(
             replace(table, columns=tuple(c for c in table.columns if c is not col))
         )
     if edit == "rename_column":
-        if col.renamed_from or col.pk or _in_expressions(table, col) or _referenced_col(v2, table, col):
+        if (
+            col.renamed_from
+            or col.pk
+            or _in_expressions(table, col)
+            or _referenced_col(v2, table, col)
+        ):
             return None
         if col.field in (table.tenant_by, table.owner) or _role(table, col):
             return None
-        return _with_col(v2, table, col, replace(col, field=f"{col.field}V{n}", renamed_from=col.field))
+        return _with_col(
+            v2, table, col, replace(col, field=f"{col.field}V{n}", renamed_from=col.field)
+        )
     if edit == "add_unique":
         # v1's rows hold distinct values (or only NULLs) in it
         all_null = old.nullable and old.default is None and not old.fk and not old.distinct

@@ -72,7 +72,9 @@ def _batch(
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="scripts/soak", description=__doc__)
     ap.add_argument("--seconds", type=float, help="stop starting batches after this long")
-    ap.add_argument("--count", type=int, help="stop after this many schemas (and half as many migrations)")
+    ap.add_argument(
+        "--count", type=int, help="stop after this many schemas (and half as many migrations)"
+    )
     ap.add_argument("--seed", type=int, help="the run's seed (default: random, printed)")
     ap.add_argument("--batch", type=int, default=20, help="examples per hypothesis run")
     ap.add_argument("--only", choices=("schemas", "migrations"), help="one kind only")
@@ -103,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
             if args.count is not None and (
                 (args.only == "schemas" and tally.schemas >= args.count)
                 or (args.only == "migrations" and tally.migrations >= args.count)
-                or (not args.only and tally.schemas >= args.count)
-                and tally.migrations >= args.count // 2
+                or (
+                    (not args.only and tally.schemas >= args.count)
+                    and tally.migrations >= args.count // 2
+                )
             ):
                 break
             if args.only:
@@ -119,8 +123,10 @@ def main(argv: list[str] | None = None) -> int:
                 out.mkdir(parents=True, exist_ok=True)
                 path = out / f"{kind}-{run_seed}-{batch_seed}.graphql"
                 path.write_text(found + "\n", encoding="utf-8")
-                print(f"\nCOUNTEREXAMPLE ({kind}, batch seed {batch_seed}) -> {path}\n{found}\n",
-                      flush=True)
+                print(
+                    f"\nCOUNTEREXAMPLE ({kind}, batch seed {batch_seed}) -> {path}\n{found}\n",
+                    flush=True,
+                )
             print(
                 f"soak: {tally.schemas} schemas, {tally.migrations} migrations, "
                 f"{tally.failures} failures, {time.monotonic() - started:.0f} s",
