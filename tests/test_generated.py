@@ -14,6 +14,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, seed, settings
@@ -208,7 +209,8 @@ def test_a_wrong_lock_fact_is_caught(
         if statement not in sql:
             return facts
         if "mode" in lie:
-            locks = tuple(replace(lk, mode=lie["mode"])  # type: ignore[arg-type] for lk in facts.locks)
+            mode: Any = lie["mode"]
+            locks = tuple(replace(lk, mode=mode) for lk in facts.locks)
             return replace(facts, locks=locks)
         return replace(facts, scan=bool(lie["scan"]))
 
