@@ -167,6 +167,11 @@ def check_migration(admin_dsn: str, migration: Migration) -> None:
     broken = safe_rewrite_violations(old, new, plan)
     if broken:
         raise JudgeFailed("safe-rewrite rules:\n" + "\n".join(broken))
+    check_applied(admin_dsn, old, new)
+
+
+def check_applied(admin_dsn: str, old: IR, new: IR) -> None:
+    """The plan applied to v1 with rows, every step observed: exactly v2, nothing more."""
     with scratch(admin_dsn) as dsn, psycopg.connect(dsn, autocommit=True) as conn:
         build_old(conn, old)
         version = conn.info.server_version
