@@ -203,7 +203,8 @@ def _literal(node: Any) -> Any:
     inner = _literal(node.arg)
     if inner is None:
         return None
-    names = [n.sval for n in node.typeName.names or () if isinstance(n, ast.String)]
+    type_name: Any = node.typeName
+    names = [n.sval for n in type_name.names or () if isinstance(n, ast.String)]
     value = inner.val
     if isinstance(value, ast.String) and names and names[-1] in _NUMERIC_TYPES:
         text = str(value.sval)
