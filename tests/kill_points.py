@@ -50,10 +50,11 @@ def kill_points(plan: Plan, kills: int, seed: int, launch: int = 0) -> list[Kill
 
 
 def _recorded(conn: psycopg.Connection[Any]) -> int:
-    row = conn.execute(
-        "SELECT CASE WHEN to_regclass('wesley.migration_steps') IS NULL THEN -1 "
-        "ELSE (SELECT count(*) FROM wesley.migration_steps) END"
-    ).fetchone()
+    """Steps recorded so far; -1 before the run made its tables."""
+    row = conn.execute("SELECT to_regclass('wesley.migration_steps') IS NOT NULL").fetchone()
+    if not (row and row[0]):
+        return -1
+    row = conn.execute("SELECT count(*) FROM wesley.migration_steps").fetchone()
     return int(row[0]) if row else -1
 
 
