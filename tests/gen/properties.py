@@ -205,7 +205,8 @@ def existing_tables(old: IR, new: IR) -> set[str]:
 def safe_rewrite_violations(old: IR, new: IR, plan: Plan) -> list[str]:
     """Every rule of DESIGN §5 a step on an existing table breaks: indexes built
     CONCURRENTLY, uniques attached from such an index, foreign keys and checks added NOT
-    VALID and validated later, and nothing under ACCESS EXCLUSIVE that scans or rewrites."""
+    VALID and validated later, and nothing under ACCESS EXCLUSIVE that scans or rewrites
+    (but a destructive step, planned only with --allow-destructive and its rewrite said)."""
     existing = existing_tables(old, new)
     out: list[str] = []
     validated: dict[str, int] = {}
@@ -246,8 +247,10 @@ def safe_rewrite_violations(old: IR, new: IR, plan: Plan) -> list[str]:
                     else:
                         added_not_valid[con.conname] = (n, step.id)
         for lock in step.locks:
+            # a destructive step runs only with --allow-destructive, its rewrite explained
             if (
-                lock.relation in existing
+                not step.destructive
+                and lock.relation in existing
                 and lock.mode == "ACCESS EXCLUSIVE"
                 and (step.scan or step.rewrite)
             ):
