@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 import psycopg
 import pytest
 
-from tests.helpers import UPSTREAM
 from tests.gen.properties import safe_rewrite_violations
+from tests.helpers import UPSTREAM
 from tests.plan_apply import apply_plan
 from tests.schema_compare import assert_database_matches
 from wesley.db.apply import apply_script
