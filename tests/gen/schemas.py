@@ -36,6 +36,8 @@ FEATURES: dict[str, str] = {
     "string_defaults": "defaults written as strings on non-text types (9b: typed defaults)",
     "grants": "@wes_grant (9b: grants in the IR)",
     "probe_unique_json": "a unique JSON column on a tenant table (9a: probe rows collide)",
+    "tenant_and_policy": "@wes_tenant and @wes_rls(select:) on one table (9a: probe expects "
+    "an error where no policy lets the UPDATE through)",
     "tenant_and_owner": "@wes_tenant and @wes_owner on one table (9a: probes ignore the owner)",
 }
 # switched on by default: the fixes that have landed on main
@@ -409,10 +411,11 @@ def _table(
         cols.append(Column("ownerId", "ID", nullable=draw(st.booleans())))
         owner = "ownerId"
     plain = [c for c in cols if not c.pk and c.fk is None and c.field not in ("tenantId",)]
-    if "policy_expressions" in on and plain and draw(st.integers(0, 3)) == 0:
+    policy_ok = tenant_by is None or "tenant_and_policy" in on
+    if "policy_expressions" in on and policy_ok and plain and draw(st.integers(0, 3)) == 0:
         c = draw(st.sampled_from(plain))
         policy = f"{c.sql} IS NOT NULL OR {cols[0].sql} IS NOT NULL"
-    if "policy_roles" in on and (policy or owner or tenant_by) and draw(st.booleans()):
+    if "policy_roles" in on and policy_ok and (policy or owner) and draw(st.booleans()):
         policy_roles = tuple(
             draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=2, unique=True))
         )
