@@ -74,7 +74,12 @@ _PROBES = (
     "issue 9 item 1 (issue-9a): RLS probe rows collide or ignore other policies; "
     "switch on the matching feature in tests/gen/schemas.py when fixed"
 )
+_DEFAULTS = (
+    "issue 9 item 3 (issue-9b): defaults written as strings on non-text types are not typed; "
+    "switch on string_defaults in tests/gen/schemas.py when fixed"
+)
 XFAIL = {
+    "string-default-on-boolean": _DEFAULTS,
     "tenant-and-owner": _PROBES,
     "tenant-and-policy": _PROBES,
     "tenant-unique-json": _PROBES,
