@@ -80,6 +80,10 @@ _DEFAULTS = (
 )
 XFAIL = {
     "string-default-on-boolean": _DEFAULTS,
+    "multi-column-check": (
+        "issue 9 item 2 (issue-9a): a check's generated test expects only its own column; "
+        "switch on multi_column_checks in tests/gen/schemas.py when fixed"
+    ),
     "tenant-and-owner": _PROBES,
     "tenant-and-policy": _PROBES,
     "tenant-unique-json": _PROBES,
