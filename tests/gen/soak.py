@@ -116,7 +116,11 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 kind = "migration" if tally.migrations * 2 < tally.schemas else "schema"
             batch_seed = rng.randrange(2**32)
-            found = _batch(kind, dsn, args.batch, batch_seed, not args.no_shrink, tally)
+            try:
+                found = _batch(kind, dsn, args.batch, batch_seed, not args.no_shrink, tally)
+            except KeyboardInterrupt:
+                print("soak: interrupted", flush=True)
+                break
             n += 1
             if found is not None:
                 tally.failures += 1
