@@ -70,25 +70,7 @@ def test_generated_migrations(gen_dsn: str, migration: Migration) -> None:
 
 # --- counterexamples -------------------------------------------------------------------------
 
-_PROBES = (
-    "issue 9 item 1 (issue-9a): RLS probe rows collide or ignore other policies; "
-    "switch on the matching feature in tests/gen/schemas.py when fixed"
-)
-_DEFAULTS = (
-    "issue 9 item 3 (issue-9b): defaults written as strings on non-text types are not typed; "
-    "switch on string_defaults in tests/gen/schemas.py when fixed"
-)
 XFAIL = {
-    "string-default-on-boolean": _DEFAULTS,
-    "multi-column-check": (
-        "issue 9 item 2 (issue-9a): a check's generated test expects only its own column; "
-        "switch on multi_column_checks in tests/gen/schemas.py when fixed"
-    ),
-    "tenant-and-owner": _PROBES,
-    "tenant-and-policy": _PROBES,
-    "tenant-unique-json": _PROBES,
-    "tenant-unique-time": _PROBES,
-    "tenant-two-fks-one-parent": _PROBES,
     "timestamp-literal-check": (
         "a timestamptz literal in a check is stored in the server's time zone: the diff "
         "compares text, so a replan re-adds the check (not fixed yet)"

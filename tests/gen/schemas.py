@@ -40,8 +40,8 @@ FEATURES: dict[str, str] = {
     "an error where no policy lets the UPDATE through)",
     "tenant_and_owner": "@wes_tenant and @wes_owner on one table (9a: probes ignore the owner)",
 }
-# switched on by default: the fixes that have landed on main
-DEFAULT_ON: frozenset[str] = frozenset()
+# switched on by default: the fixes that have landed on main (9a and 9b: all of them)
+DEFAULT_ON: frozenset[str] = frozenset(FEATURES)
 # roles the generated grants and policies name; the test server gets them (see properties.py)
 ROLES = ("wes_gen_reader", "wes_gen_writer")
 
