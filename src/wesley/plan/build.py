@@ -31,6 +31,7 @@ from wesley.plan.models import (
 from wesley.plan.operations import OPERATIONS, Context, Draft, add_column, alter_column_type
 from wesley.plan.operations.base import ABORT_RANK, RANK
 from wesley.plan.operations.change_type import change_type
+from wesley.plan.operations.set_primary_key import new_pk_index
 from wesley.plan.operations.shared import helper_drafts
 from wesley.plan.operations.version_schema import version_schema
 from wesley.sqltext import column_type, quote_ident
@@ -74,6 +75,8 @@ def _contexts(old: IR, new: IR, extra: tuple[IR, ...] = ()) -> dict[str, TableCo
                 u.name: frozenset(u.columns) for u in t.uniques
             }
             index_columns[pk_name(t)] = frozenset(t.primary_key)
+            # a changed key's index, built CONCURRENTLY by an earlier step, then attached
+            index_columns[new_pk_index(t)] = frozenset(t.primary_key)
             not_null = frozenset(c.name for c in t.columns if not c.nullable)
             if known is None:
                 out[t.name] = TableContext(

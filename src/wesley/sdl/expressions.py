@@ -179,11 +179,40 @@ def _op(name: str, left: Any, right: Any) -> Any:
     )
 
 
+_NUMERIC_TYPES = frozenset(("int2", "int4", "int8", "numeric", "float4", "float8"))
+_INTEGER = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+
+
 class _DropLiteralCasts(visitors.Visitor):
-    """`'x'::text` → `'x'`: PostgreSQL adds these casts when it stores an expression."""
+    """`'x'::text` → `'x'`: PostgreSQL adds these casts when it stores an expression. A
+    negative number is stored quoted and cast, once or twice (`-1` → `'-1'::integer`, `-1.5`
+    → `('-1.5'::numeric)::double precision`): back to the number."""
 
     def visit_TypeCast(self, ancestors: Any, node: Any) -> Any:
-        return node.arg if isinstance(node.arg, ast.A_Const) else None
+        const = _literal(node)
+        return const if const is not None else None
+
+
+def _literal(node: Any) -> Any:
+    """The constant a cast of a constant (or of such a cast) stands for, else None."""
+    if isinstance(node, ast.A_Const):
+        return node
+    if not isinstance(node, ast.TypeCast):
+        return None
+    inner = _literal(node.arg)
+    if inner is None:
+        return None
+    type_name: Any = node.typeName
+    names = [n.sval for n in type_name.names or () if isinstance(n, ast.String)]
+    value = inner.val
+    if isinstance(value, ast.String) and names and names[-1] in _NUMERIC_TYPES:
+        text = str(value.sval)
+        if _INTEGER.fullmatch(text) and -(2**31) <= int(text) < 2**31:
+            return ast.A_Const(isnull=False, val=ast.Integer(ival=int(text)))
+        if _DECIMAL.fullmatch(text):
+            return ast.A_Const(isnull=False, val=ast.Float(fval=text))
+    return inner
 
 
 def comparable_expression(sql: str) -> str:
