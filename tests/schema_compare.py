@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wesley.ir import IR, Table
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
+from wesley.sdl.literals import default_key
 from wesley.targets.sqlnames import pk_name
 
 
@@ -51,7 +52,7 @@ def assert_database_matches(
                 assert gcol.default is None, at
             else:
                 assert gcol.default is not None, at
-                assert gcol.default.sql == comparable_expression(col.default.sql), at
+                assert default_key(gcol) == default_key(col), at
             assert gcol.unique == col.unique, at
         assert got.primary_key == table.primary_key, where
         if table.primary_key:
@@ -81,6 +82,8 @@ def assert_database_matches(
         assert sorted(c.name for c in got.checks) == sorted(c.name for c in table.checks), where
         if policies:
             assert comparable_policies(got) == comparable_policies(table), where
+            # grants are part of the IR: the database holds exactly those (table and columns)
+            assert _grants(got) == _grants(table), where
         for check in table.checks:
             gcheck = next(c for c in got.checks if c.name == check.name)
             assert gcheck.expr == comparable_expression(check.expr), where
@@ -92,3 +95,9 @@ def _constraint_names(table: object) -> set[str]:
     assert isinstance(table, Table)
     # the primary key has no name in the IR; its presence is checked via the catalog query
     return {pk_name(table)}
+
+
+def _grants(table: Table) -> tuple[object, ...]:
+    own = sorted((g.role, tuple(g.privileges)) for g in table.grants)
+    cols = sorted((c.name, g.role, tuple(g.privileges)) for c in table.columns for g in c.grants)
+    return (own, cols)

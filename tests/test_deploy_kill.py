@@ -5,10 +5,8 @@ row is lost, and the database ends equal to the target schema."""
 from __future__ import annotations
 
 import os
-import random
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +16,7 @@ import pytest
 from psycopg import sql
 
 from tests.helpers import UPSTREAM
+from tests.kill_points import kill_points, wait_for
 from tests.lifecycle import TOML_KEYS, build_old, certify, checksums, ir_of, ok, runs, use, wes
 from tests.schema_compare import assert_database_matches
 from wesley.db.cluster import create_database, drop_database
@@ -140,13 +139,6 @@ def _check_final(dsn: str, plan: Plan, new: IR, before: object, where: str) -> N
     assert finished[-1]["plan_hash"] == plan.plan_hash, where
 
 
-def _startup_s() -> float:
-    """Before this the process is still loading Python: a kill there hits nothing."""
-    t0 = time.monotonic()
-    subprocess.run([sys.executable, "-m", "wesley", "--version"], check=True, capture_output=True)
-    return time.monotonic() - t0
-
-
 def test_sigkill_deploy_anywhere_then_resume(
     pg_admin_dsn: str, template_db: str, copies: list[str], tmp_path: Path
 ) -> None:
@@ -166,41 +158,27 @@ def test_sigkill_deploy_anywhere_then_resume(
     before = checksums(with_dbname(pg_admin_dsn, template_db), ir_of(V1))
     assert before["user"][0] == ROWS
 
-    # one uninterrupted run, to know how long a deploy lasts and when its phases run
+    # one uninterrupted run: the certified plan deploys as a whole
     dsn = _copy(pg_admin_dsn, template_db, copies)
-    launched, t0 = time.time(), time.monotonic()
     proc = _start(dsn, tmp_path / "full.log")
-    assert proc.wait(timeout=120) == 0, (tmp_path / "full.log").read_text()
-    duration = time.monotonic() - t0
+    assert proc.wait(timeout=300) == 0, (tmp_path / "full.log").read_text()
     _check_final(dsn, plan, new, before, "uninterrupted")
-    run_start, backfill, steps_end = _timeline(dsn, launched)
-    startup = min(_startup_s(), run_start)
-    assert backfill[1] - backfill[0] > 0.5, f"the backfill is too short to kill: {backfill}"
 
-    # Random kill points over the whole run, stratified so that every part of it is hit:
-    # loading and checking the certificate and the expand steps, the backfill (delays from
-    # the launch); then validate, switch and pgTAP on the target (delays from the moment the
-    # backfill is recorded: the backfill's length varies from run to run).
-    rest, tail = steps_end - backfill[1], duration - backfill[1]
-    rng = random.Random(SEED)
-    points = [("launch", rng.uniform(startup, run_start)) for _ in range(2)]
-    points += [("launch", rng.uniform(run_start, backfill[0])) for _ in range(6)]
-    points += [("launch", rng.uniform(*backfill)) for _ in range(7)]
-    points += [("backfill", rng.uniform(0, rest)) for _ in range(2)]
-    points += [("backfill", rng.uniform(rest, tail)) for _ in range(KILLS - len(points))]
+    # Kill points from the deploy's own progress, not from the clock (under load a timed kill
+    # lands after the plan): two at launch (loading, checking the certificate), the others
+    # stratified over 0..all steps recorded, inside the backfill at a random share of its
+    # rows, the last ones during pgTAP on the target.
     counts: list[int] = []
-    for i, (anchor, at) in enumerate(points):
+    for i, point in enumerate(kill_points(plan, KILLS, SEED, launch=2)):
         dsn = _copy(pg_admin_dsn, template_db, copies)
         proc = _start(dsn, tmp_path / f"kill{i}.log")
-        if anchor == "backfill":
-            _wait_for_backfill(dsn, proc)
-        time.sleep(at)
+        wait_for(dsn, proc, point, plan)
         proc.kill()
         killed = proc.wait(timeout=30) == -9  # else it had finished already
         recorded = _recorded(dsn)
         counts.append(len(recorded) if killed else -1)
         where = (
-            f"kill {i} {at:.2f}s after the {anchor} (run {duration:.2f}s, seed {SEED}): "
+            f"kill {i} {point.describe(plan)} (seed {SEED}): "
             f"{len(recorded)} of {len(plan.steps)} steps recorded"
             + ("" if killed else ", but it had finished")
         )
@@ -219,39 +197,3 @@ def test_sigkill_deploy_anywhere_then_resume(
         f"only {interrupted} of {KILLS} kills hit the deploy: {counts}"
     )
     assert len(set(counts) - {-1}) >= 4, f"the kills did not spread over the plan: {counts}"
-
-
-def _wait_for_backfill(dsn: str, proc: subprocess.Popen[bytes]) -> None:
-    """Until the deploy records its backfill step."""
-    deadline = time.monotonic() + 60
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        while proc.poll() is None and time.monotonic() < deadline:
-            row = conn.execute(
-                "SELECT to_regclass('wesley.migration_steps') IS NOT NULL"
-            ).fetchone()
-            if row and row[0]:
-                done = conn.execute(
-                    "SELECT count(*) FROM wesley.migration_steps WHERE step_id LIKE %s",
-                    ("%-backfill-%",),
-                ).fetchone()
-                if done and done[0]:
-                    return
-            time.sleep(0.005)
-    raise AssertionError("the deploy never recorded its backfill")
-
-
-def _timeline(dsn: str, launched: float) -> tuple[float, tuple[float, float], float]:
-    """Seconds after launch: the run record made, the backfill's start and end, the last
-    step's end."""
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        row = conn.execute(
-            "SELECT extract(epoch FROM min(r.started_at)), "
-            "extract(epoch FROM min(s.started_at) FILTER (WHERE s.step_id LIKE %s)), "
-            "extract(epoch FROM min(s.finished_at) FILTER (WHERE s.step_id LIKE %s)), "
-            "extract(epoch FROM max(s.finished_at)) "
-            "FROM wesley.migration_runs r, wesley.migration_steps s",
-            ("%-backfill-%", "%-backfill-%"),
-        ).fetchone()
-    assert row is not None and None not in row, row
-    run_start, bf_start, bf_end, steps_end = (float(x) - launched for x in row)
-    return run_start, (bf_start, bf_end), steps_end

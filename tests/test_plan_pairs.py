@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 import psycopg
 import pytest
 
+from tests.gen.properties import safe_rewrite_violations
 from tests.helpers import UPSTREAM
 from tests.plan_apply import apply_plan
 from tests.schema_compare import assert_database_matches
@@ -379,6 +380,7 @@ def test_plan_turns_old_into_new(pair: Pair, pg_dsn: str) -> None:
         )
         assert bool(plan.destructive) == pair.destructive, plan.destructive
         assert not plan.blocked
+        assert safe_rewrite_violations(old, new, plan) == []
         counts = {
             t.name: conn.execute(f'SELECT count(*) FROM "{t.name}"').fetchone() for t in old.tables
         }

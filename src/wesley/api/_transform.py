@@ -7,6 +7,7 @@ whole `wesley transform` process of an unchanged run stays a fraction of a secon
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -124,6 +125,41 @@ def _schema_text(schema: str | Path | None, sdl: str | None, config: Config) -> 
     return read_schema_file(path), schema_location(path)
 
 
+def read_ops(directory: str | Path) -> list[tuple[str, str]]:
+    """Every `*.op.json` under `directory` (recursively), in code-point order of the path."""
+    root = Path(directory)
+    if not root.exists():
+        raise input_error(
+            "FILE_NOT_FOUND", f"--ops {root}: no such directory", "name the folder of *.op.json"
+        )
+    if not root.is_dir():
+        raise input_error("NOT_A_DIRECTORY", f"--ops {root} is not a directory")
+    out: list[tuple[str, str]] = []
+    for path in sorted(root.rglob("*.op.json"), key=lambda p: p.as_posix()):
+        if not path.is_file():
+            continue
+        try:
+            # named relative to the folder: generated files do not depend on where it is
+            out.append((path.relative_to(root).as_posix(), path.read_text(encoding="utf-8")))
+        except UnicodeDecodeError:
+            raise input_error(
+                "INVALID_ENCODING", f"{path} is not UTF-8", "save the op file as UTF-8"
+            ) from None
+        except OSError as exc:
+            raise input_error("FILE_UNREADABLE", f"{path}: {exc.strerror}") from None
+    return out
+
+
+def _ops_allowed(allow: bool, override: bool) -> None:
+    """As the original: skipping invalid ops is refused on CI unless acknowledged."""
+    if allow and os.environ.get("CI", "").lower() in ("1", "true") and not override:
+        raise input_error(
+            "OPS_ALLOW_ERRORS_FORBIDDEN",
+            "--ops-allow-errors is disabled when CI=true",
+            "remove the flag, or rerun with --i-know-what-im-doing",
+        )
+
+
 @gc_paused()
 def transform(
     schema: str | Path | None = None,
@@ -133,20 +169,38 @@ def transform(
     out: str | Path | None = None,
     bundle_dir: str | Path = BUNDLE_DIR,
     cache: bool = True,
+    ops: str | Path | None = None,
+    ops_allow_errors: bool = False,
+    i_know_what_im_doing: bool = False,
 ) -> TransformResult:
-    """Compile the schema. `cache`: an unchanged run (same schema, config, options and
-    Wesley, every file it wrote still as written) returns at once (see transform_cache)."""
+    """Compile the schema. `cache`: an unchanged run (same schema, config, options, ops and
+    Wesley, every file it wrote still as written) returns at once (see transform_cache).
+    `ops`: a folder of `*.op.json` query operations, compiled into `<out>/ops/`."""
     config = load_config()
     try:
         text, shown = _schema_text(schema, sdl, config)
     except WesleyError:
         _check_options(config, targets)  # a bad config or --target is said first, as always
         raise
+    try:
+        # depends on the environment (CI), which the cache key does not hold: every run
+        _ops_allowed(ops_allow_errors, i_know_what_im_doing)
+        sources = read_ops(ops) if ops is not None else None
+    except WesleyError:
+        _check_options(config, targets)
+        raise
     out_dir = Path(out or config.out)
     bundle = Path(bundle_dir)
     # the options as given: a hit means this config and these options passed every check
     # below before, with this same Wesley
-    options = {"targets": targets, "out": out_dir.as_posix(), "bundle": bundle.as_posix()}
+    options = {
+        "targets": targets,
+        "out": out_dir.as_posix(),
+        "bundle": bundle.as_posix(),
+        "ops": None if ops is None else Path(ops).as_posix(),
+        "ops_allow_errors": ops_allow_errors,
+        "ops_sources": sources,  # the operations' text: an edited op is a miss
+    }
     key = cache_key(text, shown, asdict(config), options)
     hit = lookup(bundle, key) if cache else None
     if hit is not None:
@@ -160,7 +214,18 @@ def transform(
             cached=True,
             _ir_path=(bundle / "snapshot.json").as_posix(),
         )
-    return _full(config, targets, text, shown, out_dir, bundle, key if cache else None)
+    return _full(
+        config,
+        targets,
+        text,
+        shown,
+        out_dir,
+        bundle,
+        key if cache else None,
+        ops,
+        sources,
+        ops_allow_errors,
+    )
 
 
 def _check_options(config: Config, targets: str | list[str] | None) -> list[str]:
@@ -178,8 +243,11 @@ def _full(
     out_dir: Path,
     bundle: Path,
     key: str | None,
+    ops: str | Path | None,
+    sources: list[tuple[str, str]] | None,
+    ops_allow_errors: bool,
 ) -> TransformResult:
-    from wesley.evidence.build import evidence_files
+    from wesley.evidence.build import Placed, evidence_files
     from wesley.evidence.models import EvidenceMap
     from wesley.holmes.moriarty import record_transform
     from wesley.ir import ir_hash, sha256_hex
@@ -188,6 +256,17 @@ def _full(
     names = _check_options(config, targets)
     result = parse_sdl(text, shown, config.parse_options())
     placed = generate(result.ir, names, out_dir)
+    op_warnings: list[Diagnostic] = []
+    if sources is not None:
+        from wesley.qir import compile_ops
+
+        if not sources:
+            op_warnings.append(
+                Diagnostic("W_NO_OPS", f"--ops {ops}: no *.op.json files", None, None)
+            )
+        compiled = compile_ops(result.ir, sources, ops_allow_errors)
+        op_warnings += compiled.warnings
+        placed += [Placed("ops", (out_dir / a.path).as_posix(), a) for a in compiled.artifacts]
     artifacts = [
         Written(
             p.path,
@@ -204,7 +283,7 @@ def _full(
         evidence.append(Written(path.as_posix(), sha256_hex(body), _write_if_changed(path, body)))
     mapped = EvidenceMap.model_validate_json(texts["evidence-map.json"])
     noted = record_transform(bundle, result.ir, mapped, config.raw)
-    warnings = [*result.warnings, *([noted] if noted else [])]
+    warnings = [*result.warnings, *op_warnings, *([noted] if noted else [])]
     digest = ir_hash(result.ir)
     if key is not None:
         store(
@@ -216,7 +295,7 @@ def _full(
                 len(result.ir.enums),
                 [(w.path, w.sha256, w.target) for w in artifacts],
                 [(w.path, w.sha256) for w in evidence],
-                list(result.warnings),  # not `noted`: a history problem is not the schema's
+                [*result.warnings, *op_warnings],  # not `noted`: not the schema's problem
             ),
         )
     return TransformResult(

@@ -24,6 +24,22 @@ from wesley.cli.common import global_options, output
     help="Run in full even when nothing changed (default: an unchanged run verifies its "
     "files by hash and stops).",
 )
+@click.option(
+    "--ops",
+    "ops_dir",
+    help="A folder of *.op.json query operations: views and functions in wes_ops (<out>/ops/).",
+)
+@click.option(
+    "--ops-allow-errors",
+    is_flag=True,
+    help="Skip invalid operations (each one a warning) instead of failing.",
+)
+@click.option(
+    "--i-know-what-im-doing",
+    "override",
+    is_flag=True,
+    help="Allow --ops-allow-errors when CI=true.",
+)
 @global_options
 @click.pass_context
 def transform(
@@ -33,11 +49,21 @@ def transform(
     out_dir: str | None,
     bundle_dir: str,
     no_cache: bool,
+    ops_dir: str | None,
+    ops_allow_errors: bool,
+    override: bool,
 ) -> None:
     """Compile the schema into artifacts and evidence."""
     out = output(ctx)
     result = run_transform(
-        schema_path, targets=target_spec, out=out_dir, bundle_dir=bundle_dir, cache=not no_cache
+        schema_path,
+        targets=target_spec,
+        out=out_dir,
+        bundle_dir=bundle_dir,
+        cache=not no_cache,
+        ops=ops_dir,
+        ops_allow_errors=ops_allow_errors,
+        i_know_what_im_doing=override,
     )
     out.warn(result.warnings)
     for a in [*result.artifacts, *result.evidence]:

@@ -1,7 +1,7 @@
-"""A live database → IR, from pg_catalog, in six catalog queries whatever the number of
-tables (enums, tables, then the columns, constraints, indexes and policies of all of the
-schema's tables at once, grouped by table here: a query per table and kind made
-`plan --from-db` cost ~4 round trips a table). Used to check generated SQL against what
+"""A live database → IR, from pg_catalog, in a fixed number of catalog queries whatever the
+number of tables (enums, tables, functions, then the columns, constraints, indexes, policies
+and ACLs of all of the schema's tables at once, grouped by table here: a query per table and
+kind made `plan --from-db` cost ~5 round trips a table). Used to check generated SQL against what
 PostgreSQL really built (the transform tests) and as the planner's `--from-db` old schema.
 
 What the catalog cannot know (GraphQL names, weights, classifications) is filled with
@@ -12,26 +12,31 @@ are normalised with the same functions the SDL side uses, so equal schemas compa
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import psycopg
 
 from wesley.ir import (
     IR,
+    PRIVILEGES,
     Check,
     Column,
     Default,
     Enum,
     FkAction,
     ForeignKey,
+    Function,
+    Grant,
     Index,
     Policy,
     Rls,
+    RpcKind,
     SourcePos,
     Table,
     Unique,
 )
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
+from wesley.sdl.literals import canonical_default
 from wesley.targets.sqlnames import UID_COMMENT_PREFIX
 
 _NOWHERE = SourcePos(line=0, column=0)
@@ -61,7 +66,7 @@ LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid IN (
   SELECT rel.oid FROM pg_class rel JOIN pg_namespace ns ON ns.oid = rel.relnamespace
-  WHERE ns.nspname = %s AND rel.relkind IN ('r', 'p'))
+  WHERE ns.nspname = %(schema)s AND rel.relkind IN ('r', 'p'))
   AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
 """
@@ -76,7 +81,7 @@ SELECT con.conrelid, con.conname, con.contype,
 FROM pg_constraint con LEFT JOIN pg_class rc ON rc.oid = con.confrelid
 WHERE con.conrelid IN (
   SELECT rel.oid FROM pg_class rel JOIN pg_namespace ns ON ns.oid = rel.relnamespace
-  WHERE ns.nspname = %s AND rel.relkind IN ('r', 'p'))
+  WHERE ns.nspname = %(schema)s AND rel.relkind IN ('r', 'p'))
 ORDER BY con.conrelid, con.conname
 """
 _INDEXES = """
@@ -89,7 +94,7 @@ JOIN pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_am am ON am.oid = ic.relam
 WHERE i.indrelid IN (
   SELECT rel.oid FROM pg_class rel JOIN pg_namespace ns ON ns.oid = rel.relnamespace
-  WHERE ns.nspname = %s AND rel.relkind IN ('r', 'p'))
+  WHERE ns.nspname = %(schema)s AND rel.relkind IN ('r', 'p'))
   AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid
                   AND c.contype IN ('p', 'u'))
 ORDER BY i.indrelid, ic.relname
@@ -101,8 +106,27 @@ SELECT p.polrelid, p.polname, p.polcmd, p.polpermissive,
 FROM pg_policy p
 WHERE p.polrelid IN (
   SELECT rel.oid FROM pg_class rel JOIN pg_namespace ns ON ns.oid = rel.relnamespace
-  WHERE ns.nspname = %s AND rel.relkind IN ('r', 'p'))
+  WHERE ns.nspname = %(schema)s AND rel.relkind IN ('r', 'p'))
 ORDER BY p.polrelid, p.polname
+"""
+# privileges Wesley manages (wesley.ir.PRIVILEGES) of every role but the table's owner;
+# grantee 0 is PUBLIC
+_TABLE_ACL = """
+SELECT c.oid, NULL::name, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE r.rolname END,
+       x.privilege_type
+FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+CROSS JOIN LATERAL aclexplode(c.relacl) x LEFT JOIN pg_roles r ON r.oid = x.grantee
+WHERE ns.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND x.grantee <> c.relowner
+  AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+UNION
+SELECT c.oid, a.attname, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE r.rolname END,
+       x.privilege_type
+FROM pg_class c JOIN pg_namespace ns ON ns.oid = c.relnamespace
+JOIN pg_attribute a ON a.attrelid = c.oid
+CROSS JOIN LATERAL aclexplode(a.attacl) x LEFT JOIN pg_roles r ON r.oid = x.grantee
+WHERE ns.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND a.attnum > 0
+  AND NOT a.attisdropped AND x.grantee <> c.relowner
+  AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
 """
 _COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]] = {
     "*": "ALL",
@@ -110,6 +134,26 @@ _COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]] = {
     "a": "INSERT",
     "w": "UPDATE",
     "d": "DELETE",
+}
+_FUNCTIONS = """
+SELECT p.proname, obj_description(p.oid, 'pg_proc'), pg_get_function_arguments(p.oid),
+       pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid), p.prosrc,
+       l.lanname, p.provolatile, p.prosecdef,
+       CASE WHEN p.proacl IS NULL THEN ARRAY['PUBLIC']
+       ELSE ARRAY(SELECT DISTINCT COALESCE(r.rolname, 'PUBLIC')
+                  FROM aclexplode(p.proacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+                  WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+                  ORDER BY 1) END
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
+WHERE n.nspname = %s AND obj_description(p.oid, 'pg_proc') LIKE %s
+ORDER BY p.oid
+"""
+_VOLATILITY: dict[str, Literal["volatile", "stable", "immutable"]] = {
+    "v": "volatile",
+    "s": "stable",
+    "i": "immutable",
 }
 _ENUMS = """
 SELECT t.typname, obj_description(t.oid, 'pg_type'),
@@ -126,8 +170,11 @@ def _uid(comment: str | None, fallback: str) -> str:
     return fallback
 
 
-def _default(expr: str | None) -> Default | None:
-    return None if expr is None else Default(kind="expr", sql=comparable_expression(expr))
+def _default(expr: str | None, type_sql: str, array: bool) -> Default | None:
+    # a constant in the spelling the schema side uses (`'-3'::integer` → `-3`)
+    return (
+        None if expr is None else Default(kind="expr", sql=canonical_default(expr, type_sql, array))
+    )
 
 
 def _check_expr(definition: str) -> str:
@@ -140,9 +187,24 @@ def _by_table(conn: psycopg.Connection[Any], query: str, schema: str) -> dict[in
     """The rows of `query` for every table of `schema`, grouped by the table's oid (the first
     column), each group in the query's order."""
     grouped: dict[int, list[Any]] = defaultdict(list)
-    for row in conn.execute(query, (schema,)).fetchall():
+    for row in conn.execute(query, {"schema": schema}).fetchall():
         grouped[row[0]].append(row[1:])
     return grouped
+
+
+def _grants(rows: list[tuple[Any, ...]]) -> dict[str | None, list[Grant]]:
+    """ACL rows (column or None, role, privilege) → per column (None: the table) its grants,
+    roles sorted, privileges in Wesley's order."""
+    held: dict[str | None, dict[str, set[str]]] = {}
+    for column, role, privilege in rows:
+        held.setdefault(column, {}).setdefault(role, set()).add(privilege)
+    return {
+        column: [
+            Grant(role=role, privileges=[p for p in PRIVILEGES if p in privs])
+            for role, privs in sorted(roles.items())
+        ]
+        for column, roles in held.items()
+    }
 
 
 def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
@@ -150,6 +212,7 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
     all_constraints = _by_table(conn, _CONSTRAINTS, schema)
     all_indexes = _by_table(conn, _INDEXES, schema)
     all_policies = _by_table(conn, _POLICIES, schema)
+    all_acls = _by_table(conn, _TABLE_ACL, schema)
     enums: list[Enum] = []
     for name, comment, labels in conn.execute(_ENUMS, (schema,)).fetchall():
         enums.append(
@@ -167,17 +230,18 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
         for cname, ftype, nullable, default, ccomment, is_enum, base, is_array in all_columns.get(
             oid, []
         ):
+            ctype = normalize_type_name(ftype, None, "column type")
             columns.append(
                 Column(
                     name=cname,
                     field=cname,
                     uid=_uid(ccomment, f"col:{tname}.{cname}"),
-                    type=normalize_type_name(ftype, None, "column type"),
+                    type=ctype,
                     graphql_type="",
                     nullable=nullable,
                     array=bool(is_array),
                     enum=base if is_enum else None,
-                    default=_default(default),
+                    default=_default(default, "text" if is_enum else ctype, bool(is_array)),
                     source=_NOWHERE,
                 )
             )
@@ -221,14 +285,18 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                 name=pname,
                 command=_COMMANDS[cmd],
                 permissive=permissive,
-                roles=list(roles),
+                roles=sorted(roles),
                 using=comparable_expression(qual) if qual else None,
                 check=comparable_expression(wcheck) if wcheck else None,
             )
             for pname, cmd, permissive, roles, qual, wcheck in all_policies.get(oid, [])
         ]
         unique_cols = {u.columns[0] for u in uniques if len(u.columns) == 1}
-        columns = [c.model_copy(update={"unique": c.name in unique_cols}) for c in columns]
+        grants = _grants(all_acls.get(oid, []))
+        columns = [
+            c.model_copy(update={"unique": c.name in unique_cols, "grants": grants.get(c.name, [])})
+            for c in columns
+        ]
         tables.append(
             Table(
                 name=tname,
@@ -242,7 +310,37 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                 checks=checks,
                 rls=Rls(enabled=True, force=rls_force) if rls_on else None,
                 policies=policies,
+                grants=grants.get(None, []),
                 source=_NOWHERE,
             )
         )
-    return IR(tables=tables, enums=enums)
+    return IR(tables=tables, enums=enums, functions=_functions(conn, schema))
+
+
+def _functions(conn: psycopg.Connection[Any], schema: str) -> list[Function]:
+    """The functions Wesley generated (`@wes_rpc`): those whose comment carries an rpc uid."""
+    out: list[Function] = []
+    rows = conn.execute(_FUNCTIONS, (schema, UID_COMMENT_PREFIX + "rpc:%")).fetchall()
+    for name, comment, args, ident, result, src, lang, vol, secdef, grants in rows:
+        uid = _uid(comment, "")
+        table, _, kind = uid.removeprefix("rpc:").rpartition(".")
+        if kind not in ("create", "get", "update", "delete", "list"):
+            continue  # not a uid Wesley writes: not one of its functions
+        out.append(
+            Function(
+                name=name,
+                kind=cast(RpcKind, kind),
+                table=table,
+                uid=uid,
+                arguments=args,
+                identity=ident,
+                returns=result,
+                body=src,
+                language=lang,
+                volatility=_VOLATILITY[vol],
+                security_definer=secdef,
+                grants=sorted(grants),
+                source=_NOWHERE,
+            )
+        )
+    return out

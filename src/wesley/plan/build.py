@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from wesley.ir import IR, ir_hash
 from wesley.plan.compat import OLD_SEARCH_PATH, Flight, flight_for, flight_objects, rewrites
-from wesley.plan.diff import Change, diff
+from wesley.plan.diff import Change, diff, function_changes
 from wesley.plan.facts import Facts
 from wesley.plan.lockmodes import LockMode, blocks_reads, blocks_writes, strength
 from wesley.plan.locks import LockFacts, TableContext, classify
@@ -31,6 +31,7 @@ from wesley.plan.models import (
 from wesley.plan.operations import OPERATIONS, Context, Draft, add_column, alter_column_type
 from wesley.plan.operations.base import ABORT_RANK, RANK
 from wesley.plan.operations.change_type import change_type
+from wesley.plan.operations.set_primary_key import new_pk_index
 from wesley.plan.operations.shared import helper_drafts
 from wesley.plan.operations.version_schema import version_schema
 from wesley.sqltext import column_type, quote_ident
@@ -74,6 +75,8 @@ def _contexts(old: IR, new: IR, extra: tuple[IR, ...] = ()) -> dict[str, TableCo
                 u.name: frozenset(u.columns) for u in t.uniques
             }
             index_columns[pk_name(t)] = frozenset(t.primary_key)
+            # a changed key's index, built CONCURRENTLY by an earlier step, then attached
+            index_columns[new_pk_index(t)] = frozenset(t.primary_key)
             not_null = frozenset(c.name for c in t.columns if not c.nullable)
             if known is None:
                 out[t.name] = TableContext(
@@ -255,6 +258,9 @@ def build_plan(
         drafts.extend(_drafts_for(change, ordinary, server_version))
     if flight is not None:
         drafts.extend(_flight_drafts(flight, ctx, server_version))
+        for change in function_changes(flight.mid, new):
+            late = OPERATIONS[change.kind](change, ctx)
+            drafts.extend(replace(d, phase="contract") for d in late)
     created = [
         p
         for t in new.tables

@@ -12,7 +12,7 @@ from enum import Enum
 from functools import lru_cache
 from typing import Any
 
-from pglast import ast, parse_sql, visitors
+from pglast import ast, enums, parse_sql, visitors
 from pglast.parser import ParseError
 from pglast.stream import RawStream
 
@@ -176,11 +176,76 @@ def _type_name(text: str) -> str | None:
     return _WITH_TIME_ZONE.sub(r"timestamptz\1", rendered)
 
 
+class _Canonical(visitors.Visitor):
+    """The shapes PostgreSQL's parser rewrites before it stores an expression: `x BETWEEN a
+    AND b` → `x >= a AND x <= b` (NOT: `x < a OR x > b`), `x IN (a, b)` → `x = ANY
+    (ARRAY[a, b])` (NOT IN: `<> ALL`; one element: `x = a`)."""
+
+    def visit_A_Expr(self, ancestors: Any, node: Any) -> Any:
+        kind = node.kind
+        if kind in (enums.A_Expr_Kind.AEXPR_BETWEEN, enums.A_Expr_Kind.AEXPR_NOT_BETWEEN):
+            lo, hi = node.rexpr
+            yes = kind is enums.A_Expr_Kind.AEXPR_BETWEEN
+            ops, bool_op = ((">=", "<="), "AND_EXPR") if yes else (("<", ">"), "OR_EXPR")
+            return ast.BoolExpr(
+                boolop=getattr(enums.BoolExprType, bool_op),
+                args=(_op(ops[0], node.lexpr, lo), _op(ops[1], node.lexpr, hi)),
+            )
+        if kind is enums.A_Expr_Kind.AEXPR_IN and isinstance(node.rexpr, tuple | list):
+            name = str(node.name[0].sval)
+            if len(node.rexpr) == 1:
+                return _op(name, node.lexpr, node.rexpr[0])
+            kinds = enums.A_Expr_Kind
+            any_all = kinds.AEXPR_OP_ANY if name == "=" else kinds.AEXPR_OP_ALL
+            return ast.A_Expr(
+                kind=any_all,
+                name=(ast.String(sval=name),),
+                lexpr=node.lexpr,
+                rexpr=ast.A_ArrayExpr(elements=tuple(node.rexpr)),
+            )
+        return None
+
+
+def _op(name: str, left: Any, right: Any) -> Any:
+    return ast.A_Expr(
+        kind=enums.A_Expr_Kind.AEXPR_OP, name=(ast.String(sval=name),), lexpr=left, rexpr=right
+    )
+
+
+_NUMERIC_TYPES = frozenset(("int2", "int4", "int8", "numeric", "float4", "float8"))
+_INTEGER = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?")
+
+
 class _DropLiteralCasts(visitors.Visitor):
-    """`'x'::text` → `'x'`: PostgreSQL adds these casts when it stores an expression."""
+    """`'x'::text` → `'x'`: PostgreSQL adds these casts when it stores an expression. A
+    negative number is stored quoted and cast, once or twice (`-1` → `'-1'::integer`, `-1.5`
+    → `('-1.5'::numeric)::double precision`): back to the number."""
 
     def visit_TypeCast(self, ancestors: Any, node: Any) -> Any:
-        return node.arg if isinstance(node.arg, ast.A_Const) else None
+        const = _literal(node)
+        return const if const is not None else None
+
+
+def _literal(node: Any) -> Any:
+    """The constant a cast of a constant (or of such a cast) stands for, else None."""
+    if isinstance(node, ast.A_Const):
+        return node
+    if not isinstance(node, ast.TypeCast):
+        return None
+    inner = _literal(node.arg)
+    if inner is None:
+        return None
+    type_name: Any = node.typeName
+    names = [n.sval for n in type_name.names or () if isinstance(n, ast.String)]
+    value = inner.val
+    if isinstance(value, ast.String) and names and names[-1] in _NUMERIC_TYPES:
+        text = str(value.sval)
+        if _INTEGER.fullmatch(text) and -(2**31) <= int(text) < 2**31:
+            return ast.A_Const(isnull=False, val=ast.Integer(ival=int(text)))
+        if _DECIMAL.fullmatch(text):
+            return ast.A_Const(isnull=False, val=ast.Float(fval=text))
+    return inner
 
 
 @lru_cache(maxsize=8192)
@@ -192,6 +257,7 @@ def comparable_expression(sql: str) -> str:
     except ParseError:
         return sql
     node = stmt.targetList[0].val
+    node = _Canonical()(node)
     node = _DropLiteralCasts()(node)
     return str(RawStream()(node))
 

@@ -17,6 +17,8 @@ from wesley.sdl.document import (
     parse_document,
     require_identifier,
 )
+from wesley.sdl.policy_check import check_policy_rule
+from wesley.sdl.rpc import rpc_functions, rpc_operations
 from wesley.sdl.tables import PendingFk, TableBuilder, TableDraft
 
 
@@ -108,6 +110,10 @@ def parse_sdl(
         by_name[draft.table.name] = draft
     index = _DraftIndex(drafts)
     tables = [_with_fks(d, index) for d in drafts]
+    table_by_name = {t.name: t for t in tables}
+    for draft in drafts:
+        for rule in draft.policy_rules:
+            check_policy_rule(draft.table, table_by_name, rule)
     if not tables:
         warnings.append(
             Diagnostic(
@@ -117,7 +123,10 @@ def parse_sdl(
                 "mark a type with @wes_table",
             )
         )
-    return ParseResult(IR(tables=tables, enums=enums), warnings)
+    functions = [
+        f for t in tables for f in rpc_functions(t, rpc_operations(t, file, warnings), file)
+    ]
+    return ParseResult(IR(tables=tables, enums=enums, functions=functions), warnings)
 
 
 class _DraftIndex:

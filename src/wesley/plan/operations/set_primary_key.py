@@ -12,7 +12,7 @@ from wesley.plan.operations.base import (
 )
 from wesley.plan.operations.shared import pk_is
 from wesley.sqltext import quote_ident
-from wesley.targets.sqlnames import ident_list
+from wesley.targets.sqlnames import ident_list, pk_name
 
 
 def set_primary_key(change: Change, ctx: Context) -> list[Draft]:
@@ -24,8 +24,6 @@ def set_primary_key(change: Change, ctx: Context) -> list[Draft]:
         f"({', '.join(old.primary_key)}) to ({', '.join(new.primary_key)})",
     ):
         return []
-    from wesley.targets.sqlnames import pk_name
-
     table, pk = quote_ident(new.name), pk_name(new)
     drafts: list[Draft] = []
     if old.primary_key:
@@ -43,7 +41,7 @@ def set_primary_key(change: Change, ctx: Context) -> list[Draft]:
             )
         )
     if new.primary_key:
-        tmp = f"{pk}_new"[:63]
+        tmp = new_pk_index(new)
         drafts += [
             Draft(
                 "expand",
@@ -67,3 +65,8 @@ def set_primary_key(change: Change, ctx: Context) -> list[Draft]:
             ),
         ]
     return drafts
+
+
+def new_pk_index(table: Table) -> str:
+    """The index a changed primary key is built in before it is attached (USING INDEX)."""
+    return f"{pk_name(table)}_new"[:63]
