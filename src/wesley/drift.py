@@ -53,10 +53,10 @@ class Drift:
                 f" ({self.expected})" if self.expected else ""
             )
         if self.change == "extra":
-            return f"extra {self.kind} {self.object}" + (
-                f" ({self.actual})" if self.actual else ""
-            )
-        return f"changed {self.kind} of {self.object}: expected {self.expected}, found {self.actual}"
+            return f"extra {self.kind} {self.object}" + (f" ({self.actual})" if self.actual else "")
+        return (
+            f"changed {self.kind} of {self.object}: expected {self.expected}, found {self.actual}"
+        )
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -154,8 +154,13 @@ def _columns(out: list[Drift], want: Table, have: Table, kinds: set[str]) -> Non
             out.append(Drift("changed", "comment", at, f"uid {wc.uid}", f"uid {hc.uid}"))
         if "grant" in kinds and sorted(wc.grants) != sorted(hc.grants):
             out.append(
-                Drift("changed", "grant", at, ", ".join(sorted(wc.grants)) or "none",
-                      ", ".join(sorted(hc.grants)) or "none")
+                Drift(
+                    "changed",
+                    "grant",
+                    at,
+                    ", ".join(sorted(wc.grants)) or "none",
+                    ", ".join(sorted(hc.grants)) or "none",
+                )
             )
 
 
@@ -193,8 +198,9 @@ def _table(out: list[Drift], want: Table, have: Table, kinds: set[str]) -> None:
     if want.primary_key != have.primary_key:
         out.append(
             Drift(
-                "changed" if want.primary_key and have.primary_key else
-                ("missing" if want.primary_key else "extra"),
+                "changed"
+                if want.primary_key and have.primary_key
+                else ("missing" if want.primary_key else "extra"),
                 "primary_key",
                 want.name,
                 _cols(want.primary_key) if want.primary_key else None,

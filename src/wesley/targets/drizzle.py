@@ -42,10 +42,56 @@ _SIMPLE = {
     "interval": "interval",
 }
 _JS_WORDS = frozenset(
-    """break case catch class const continue debugger default delete do else enum export
-    extends false finally for function if import in instanceof new null return super switch
-    this throw true try typeof var void while with yield let static implements interface
-    package private protected public await sql relations""".split()
+    [
+        "break",
+        "case",
+        "catch",
+        "class",
+        "const",
+        "continue",
+        "debugger",
+        "default",
+        "delete",
+        "do",
+        "else",
+        "enum",
+        "export",
+        "extends",
+        "false",
+        "finally",
+        "for",
+        "function",
+        "if",
+        "import",
+        "in",
+        "instanceof",
+        "new",
+        "null",
+        "return",
+        "super",
+        "switch",
+        "this",
+        "throw",
+        "true",
+        "try",
+        "typeof",
+        "var",
+        "void",
+        "while",
+        "with",
+        "yield",
+        "let",
+        "static",
+        "implements",
+        "interface",
+        "package",
+        "private",
+        "protected",
+        "public",
+        "await",
+        "sql",
+        "relations",
+    ]
 )
 
 
@@ -94,12 +140,12 @@ class _Module:
         if t.name in ("timestamptz", "timestamp", "time", "timetz"):
             fn = "timestamp" if t.name.startswith("timestamp") else "time"
             self.core.add(fn)
-            opts = []
+            options: list[str] = []
             if t.name.endswith("tz"):
-                opts.append("withTimezone: true")
+                options.append("withTimezone: true")
             if t.args:
-                opts.append(f"precision: {t.args[0]}")
-            return f"{fn}({name}" + (f", {{ {', '.join(opts)} }}" if opts else "") + ")"
+                options.append(f"precision: {t.args[0]}")
+            return f"{fn}({name}" + (f", {{ {', '.join(options)} }}" if options else "") + ")"
         sql_type = col.type.removesuffix("[]") if col.array else col.type
         const = self.custom.get(sql_type)
         if const is None:
@@ -160,7 +206,8 @@ def drizzle(ir: IR) -> list[Artifact]:
     b.line()
     for sql_type, const in sorted(mod.custom.items(), key=lambda kv: kv[1]):
         b.line(
-            f"const {const} = customType<{{ data: string }}>({{ dataType: () => {_str(sql_type)} }});"
+            f"const {const} = customType<{{ data: string }}>"
+            f"({{ dataType: () => {_str(sql_type)} }});"
         )
     if mod.custom:
         b.line()
@@ -168,9 +215,7 @@ def drizzle(ir: IR) -> list[Artifact]:
     b.lines.extend(body.lines)
     while b.lines and b.lines[-1] == "":
         b.lines.pop()
-    b.spans.extend(
-        type(s)(s.uid, s.start + offset, s.end + offset) for s in body.spans
-    )
+    b.spans.extend(type(s)(s.uid, s.start + offset, s.end + offset) for s in body.spans)
     return [b.artifact("schema.ts", "orm")]
 
 
@@ -291,9 +336,7 @@ def _relations(
             helpers.add(fn)
             opts = f", {{ relationName: {_str(lk.name)} }}" if lk.name else ""
             entries.append(f"{lk.back_field}: {fn}({owner}{opts}),")
-    b.line(
-        f"export const {rel_var} = relations({var}, ({{ {', '.join(sorted(helpers))} }}) => ({{"
-    )
+    b.line(f"export const {rel_var} = relations({var}, ({{ {', '.join(sorted(helpers))} }}) => ({{")
     for e in entries:
         b.line(f"  {e}")
     b.line("}));")

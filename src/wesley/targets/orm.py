@@ -126,7 +126,9 @@ def _declared(table: Table, kinds: tuple[str, ...], target_type: str) -> list[st
     return [r.field for r in table.relations if r.kind in kinds and r.target_type == target_type]
 
 
-def links(ir: IR, taken: dict[str, set[str]], skip: set[str] = frozenset()) -> list[Link]:
+def links(
+    ir: IR, taken: dict[str, set[str]], skip: frozenset[str] | set[str] = frozenset()
+) -> list[Link]:
     """Every foreign key between tables not in `skip` as a Link; `taken[table]` holds the
     field names already used in each table and receives the new ones."""
     by_name = {t.name: t for t in ir.tables}
@@ -146,7 +148,11 @@ def links(ir: IR, taken: dict[str, set[str]], skip: set[str] = frozenset()) -> l
         fields = {c.name: c.field for c in owner.columns}
         owner_declared = _declared(owner, ("belongsTo",), target.type_name)
         back_declared = _declared(target, ("hasMany", "hasOne"), owner.type_name)
-        if not ambiguous and len(owner_declared) == 1 and owner_declared[0] not in taken[owner.name]:
+        if (
+            not ambiguous
+            and len(owner_declared) == 1
+            and owner_declared[0] not in taken[owner.name]
+        ):
             owner_field = identifier(owner_declared[0], taken[owner.name])
         else:
             col_field = fields.get(fk.columns[0], fk.columns[0]) if len(fk.columns) == 1 else ""
@@ -156,7 +162,7 @@ def links(ir: IR, taken: dict[str, set[str]], skip: set[str] = frozenset()) -> l
                 if ambiguous:
                     stem += "By" + pascal("_".join(fk.columns))
             owner_field = identifier(stem, taken[owner.name])
-        if not ambiguous and len(back_declared) == 1 and back_declared[0] not in taken[target.name]:
+        if not ambiguous and len(back_declared) == 1:
             back_field = identifier(back_declared[0], taken[target.name])
         else:
             stem = lower_first(owner.type_name)

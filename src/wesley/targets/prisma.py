@@ -85,7 +85,7 @@ def _literal(sql: str) -> Any:
     if isinstance(val, ast.Integer):
         return val.ival
     if isinstance(val, ast.Float):
-        return float(val.fval)
+        return float(str(val.fval))
     if isinstance(val, ast.Boolean):
         return bool(val.boolval)
     return None
@@ -249,9 +249,7 @@ def _model(
             notes.append(f"foreign key {fk.name} ({', '.join(fk.columns)}) -> {fk.ref_table}")
     attrs: list[str] = []
     if len(table.primary_key) > 1:
-        attrs.append(
-            f"@@id([{_names(table.primary_key, fields)}], map: {_string(pk_name(table))})"
-        )
+        attrs.append(f"@@id([{_names(table.primary_key, fields)}], map: {_string(pk_name(table))})")
     for u in table.uniques:
         if len(u.columns) > 1:
             attrs.append(f"@@unique([{_names(u.columns, fields)}], map: {_string(u.name)})")
@@ -288,4 +286,3 @@ def _model(
     for note in notes:
         # a `//` comment (not `///`, which Prisma would copy into the client's docs)
         b.line(f"// {quote_ident(table.name)}: {note}".replace("\n", " "))
-
