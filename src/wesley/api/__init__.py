@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from wesley.api._baseline import baseline as baseline
     from wesley.api._blade import BladeResult as BladeResult
     from wesley.api._blade import blade as blade
+    from wesley.api._check import CheckResult as CheckResult
+    from wesley.api._check import check as check
     from wesley.api._deploy import DeployResult as DeployResult
     from wesley.api._deploy import deploy as deploy
     from wesley.api._plan import PlanResult as PlanResult
@@ -42,6 +44,8 @@ _WHERE = {
     "BaselineResult": "wesley.api._baseline",
     "blade": "wesley.api._blade",
     "BladeResult": "wesley.api._blade",
+    "check": "wesley.api._check",
+    "CheckResult": "wesley.api._check",
     "deploy": "wesley.api._deploy",
     "DeployResult": "wesley.api._deploy",
     "plan": "wesley.api._plan",
@@ -59,6 +63,7 @@ _WHERE = {
 __all__ = [
     "BaselineResult",
     "BladeResult",
+    "CheckResult",
     "DeployResult",
     "PlanResult",
     "RehearseResult",
@@ -69,6 +74,7 @@ __all__ = [
     "baseline",
     "blade",
     "cert",
+    "check",
     "deploy",
     "plan",
     "rehearse",

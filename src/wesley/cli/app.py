@@ -39,6 +39,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "cert",
         "Create, sign, verify and show SHIPME.md certificates.",
     ),
+    "check": (
+        "wesley.cli.check_cmd",
+        "check_cmd",
+        "Fail when a pinned ORM file (Prisma, Drizzle) no longer matches the schema.",
+    ),
     "deploy": ("wesley.cli.deploy_cmd", "deploy", "Apply the certified plan to a real database."),
     "baseline": (
         "wesley.cli.baseline_cmd",
