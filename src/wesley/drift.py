@@ -59,7 +59,7 @@ class Drift:
         )
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "text": self.text()}
 
 
 def _expr(sql: str | None) -> str | None:

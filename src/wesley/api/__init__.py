@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     from wesley.api._check import check as check
     from wesley.api._deploy import DeployResult as DeployResult
     from wesley.api._deploy import deploy as deploy
+    from wesley.api._drift import DriftResult as DriftResult
+    from wesley.api._drift import drift as drift
     from wesley.api._plan import PlanResult as PlanResult
     from wesley.api._plan import plan as plan
     from wesley.api._rehearse import RehearseResult as RehearseResult
@@ -47,6 +49,8 @@ _WHERE = {
     "check": "wesley.api._check",
     "CheckResult": "wesley.api._check",
     "deploy": "wesley.api._deploy",
+    "drift": "wesley.api._drift",
+    "DriftResult": "wesley.api._drift",
     "DeployResult": "wesley.api._deploy",
     "plan": "wesley.api._plan",
     "PlanResult": "wesley.api._plan",
@@ -65,6 +69,7 @@ __all__ = [
     "BladeResult",
     "CheckResult",
     "DeployResult",
+    "DriftResult",
     "PlanResult",
     "RehearseResult",
     "Round",
@@ -76,6 +81,7 @@ __all__ = [
     "cert",
     "check",
     "deploy",
+    "drift",
     "plan",
     "rehearse",
     "transform",

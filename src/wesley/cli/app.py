@@ -45,6 +45,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "Fail when a pinned ORM file (Prisma, Drizzle) no longer matches the schema.",
     ),
     "deploy": ("wesley.cli.deploy_cmd", "deploy", "Apply the certified plan to a real database."),
+    "drift": (
+        "wesley.cli.drift_cmd",
+        "drift_cmd",
+        "Compare a live database with the schema (or the last deploy).",
+    ),
     "baseline": (
         "wesley.cli.baseline_cmd",
         "baseline_cmd",
