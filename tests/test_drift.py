@@ -148,7 +148,7 @@ def test_each_kind_of_drift_is_named(
     Path("schema.graphql").write_text(SCHEMA)
     _build(pg_dsn)
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+        conn.execute(sql.encode())
     r = cli(capsys, "--json", "drift", "--dsn", pg_dsn, "--schema", "schema.graphql")
     assert r.code == 5, r.stdout + r.stderr
     err = r.json()["error"]
@@ -173,3 +173,52 @@ def test_against_the_last_deploy(pg_dsn: str, capsys: pytest.CaptureFixture[str]
     assert cli(capsys, "drift", "--dsn", pg_dsn, "--deployed").code == 0
     r = cli(capsys, "drift", "--dsn", pg_dsn, "--schema", "schema.graphql")
     assert r.code == 5 and "changed nullable of member.note" in r.stderr
+
+
+def test_deploy_reports_drift_from_the_last_deploy_before_running(
+    pg_dsn: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Path("schema.graphql").write_text(SCHEMA)
+    _build(pg_dsn)
+    assert cli(capsys, "baseline", "--dsn", pg_dsn, "--schema", "schema.graphql").code == 0
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("CREATE INDEX by_hand ON member (email)")
+    Path("schema.graphql").write_text(SCHEMA.replace("note: String", "note: String\n  x: Int"))
+    r = cli(
+        capsys, "--json", "deploy", "--dsn", pg_dsn, "--env", "dev", "--schema", "schema.graphql",
+        "--force",
+    )  # fmt: skip
+    assert r.code == 0, r.stdout + r.stderr
+    assert r.json()["drift"] == ["extra index member.by_hand (USING btree (email))"]
+    line = "drift before deploy (from .wesley/deployed.json): extra index member.by_hand"
+    assert line in r.stderr
+    # reported before the first step ran
+    assert r.stderr.index(line) < r.stderr.index("x")
+    with psycopg.connect(pg_dsn) as conn:  # and the deploy went on: the new column is there
+        assert conn.execute(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = 'member' "
+            "AND column_name = 'x'"
+        ).fetchone()
+
+
+def test_rehearse_reports_drift_of_a_given_shadow(
+    pg_dsn: str, pg_bin: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Path("old.graphql").write_text(SCHEMA)
+    Path("schema.graphql").write_text(SCHEMA.replace("note: String", "note: String\n  x: Int"))
+    _build(pg_dsn)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute("ALTER TABLE org ALTER COLUMN plan SET DEFAULT 'pro'")
+    r = cli(
+        capsys, "--json", "rehearse", "--dsn", pg_dsn, "--from", "old.graphql",
+        "--schema", "schema.graphql",
+    )  # fmt: skip
+    # the drift is still there after the plan, so the rehearsal fails (DRIFT_AFTER_PLAN);
+    # the note said why before anything ran
+    assert r.code == 13 and r.json()["error"]["code"] == "DRIFT_AFTER_PLAN"
+    notes = r.json()["error"]["details"]["realm"]["notes"]
+    assert any(
+        "pre-existing drift in the shadow database" in n
+        and "changed default of org.plan: expected 'free', found 'pro'" in n
+        for n in notes
+    ), notes

@@ -23,6 +23,7 @@ from wesley.db.progress import Meter
 from wesley.db.records import StepRecord
 from wesley.db.seed import SeedReport, seed_rows
 from wesley.db.session import connect, lost, lost_error, server_version
+from wesley.drift import compare
 from wesley.errors import WesleyError
 from wesley.ir import IR, ir_hash
 from wesley.plan.build import DEFAULT_SERVER_VERSION, build_plan
@@ -209,6 +210,14 @@ def _build_old(
     with connect(dsn) as conn:
         realm.server_version = conn.info.server_version
         fresh = not _has_tables(conn) and not opts.resume
+        if not fresh and not opts.resume:
+            # the shadow is used as it is: say where it differs from the old schema first
+            drifts = compare(old or IR(), introspect(conn), ignore={"grant"})
+            if drifts:
+                realm.notes.append(
+                    f"pre-existing drift in the shadow database (kept as it is): {len(drifts)} "
+                    "difference(s) from the old schema: " + "; ".join(d.text() for d in drifts)
+                )
         if old is not None and old.tables and fresh:
             apply_script(conn, postgres(old)[0].text, "old schema.sql")
             apply_script(conn, rls(old)[0].text, "old rls.sql")
