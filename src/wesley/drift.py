@@ -29,6 +29,7 @@ KINDS = (
     "check",
     "foreign_key",
     "index",
+    "trigger",
     "rls",
     "policy",
     "grant",
@@ -150,6 +151,10 @@ def _columns(out: list[Drift], want: Table, have: Table, kinds: set[str]) -> Non
         hd = _expr(hc.default.sql) if hc.default else None
         if wd != hd:
             out.append(Drift("changed", "default", at, wd or "none", hd or "none"))
+        if wc.updated_at != hc.updated_at:
+            # the @wes_updatedAt trigger
+            change: Change = "missing" if wc.updated_at else "extra"
+            out.append(Drift(change, "trigger", at, "sets it on update", None))
         if "comment" in kinds and wc.uid != hc.uid:
             out.append(Drift("changed", "comment", at, f"uid {wc.uid}", f"uid {hc.uid}"))
         if "grant" in kinds and sorted(wc.grants) != sorted(hc.grants):

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from wesley.api._deploy import deploy as deploy
     from wesley.api._drift import DriftResult as DriftResult
     from wesley.api._drift import drift as drift
+    from wesley.api._introspect import IntrospectResult as IntrospectResult
+    from wesley.api._introspect import introspect as introspect
     from wesley.api._plan import PlanResult as PlanResult
     from wesley.api._plan import plan as plan
     from wesley.api._rehearse import RehearseResult as RehearseResult
@@ -52,6 +54,8 @@ _WHERE = {
     "drift": "wesley.api._drift",
     "DriftResult": "wesley.api._drift",
     "DeployResult": "wesley.api._deploy",
+    "introspect": "wesley.api._introspect",
+    "IntrospectResult": "wesley.api._introspect",
     "plan": "wesley.api._plan",
     "PlanResult": "wesley.api._plan",
     "rehearse": "wesley.api._rehearse",
@@ -70,6 +74,7 @@ __all__ = [
     "CheckResult",
     "DeployResult",
     "DriftResult",
+    "IntrospectResult",
     "PlanResult",
     "RehearseResult",
     "Round",
@@ -82,6 +87,7 @@ __all__ = [
     "check",
     "deploy",
     "drift",
+    "introspect",
     "plan",
     "rehearse",
     "transform",

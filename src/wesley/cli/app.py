@@ -50,6 +50,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "drift_cmd",
         "Compare a live database with the schema (or the last deploy).",
     ),
+    "introspect": (
+        "wesley.cli.introspect_cmd",
+        "introspect_cmd",
+        "Print the Wesley SDL of an existing database.",
+    ),
     "baseline": (
         "wesley.cli.baseline_cmd",
         "baseline_cmd",
