@@ -111,7 +111,7 @@ def schemas(draw: st.DrawFn) -> str:
     out = ["enum Mood { HAPPY SAD MEH }"]
     n_tables = draw(st.integers(1, 3))
     for t in range(n_tables):
-        cols = [f'  id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()")']
+        cols = ['  id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()")']
         type_dirs: list[str] = []
         names: list[str] = []
         for c in range(draw(st.integers(1, 5))):
@@ -140,7 +140,7 @@ def schemas(draw: st.DrawFn) -> str:
                 cols.append(
                     f'  t{ref}Id: ID{"!" if required else ""} @wes_fk(ref: "T{ref}.id"{action})'
                 )
-        if names and draw(st.booleans()):
+        if len(names) > 0 and draw(st.booleans()):
             picked = draw(st.lists(st.sampled_from(names), min_size=1, max_size=2, unique=True))
             where = ', where: "id IS NOT NULL"' if draw(st.booleans()) else ""
             type_dirs.append(f"@wes_index(columns: {picked!r}{where})".replace("'", '"'))
