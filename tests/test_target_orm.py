@@ -186,6 +186,17 @@ def _libpq_env(dsn: str) -> dict[str, str]:
     return {env: str(parts[key]) for key, env in names.items() if parts.get(key)}
 
 
+def test_the_orm_tools_are_pinned_exactly() -> None:
+    package = json.loads((REPO / "tools/node/package.json").read_text(encoding="utf-8"))
+    deps = package["devDependencies"]
+    for name in ("prisma", "@prisma/client", "@prisma/adapter-pg", "pg", "drizzle-orm",
+                 "drizzle-kit", "tsx"):  # fmt: skip
+        assert re.fullmatch(r"\d+\.\d+\.\d+", deps[name]), (name, deps.get(name))
+    assert deps["prisma"] == deps["@prisma/client"] == deps["@prisma/adapter-pg"]
+    lock = json.loads((REPO / "tools/node/package-lock.json").read_text(encoding="utf-8"))
+    assert lock["packages"]["node_modules/prisma"]["version"] == deps["prisma"]
+
+
 # --- pins ------------------------------------------------------------------------------------
 
 
