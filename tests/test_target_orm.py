@@ -27,6 +27,7 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 
 from tests.helpers import REPO, VALID_FIXTURES
+from tests.test_target_postgres import HOSTILE
 from wesley.db.apply import apply_script
 from wesley.db.cluster import create_database, drop_database
 from wesley.db.introspect import introspect
@@ -122,6 +123,7 @@ def _cases() -> list[Case]:
     cases.append(
         Case("rich", parse_sdl(RICH_SDL, "rich.graphql", ParseOptions(scalars=RICH_SCALARS)).ir)
     )
+    cases.append(Case("hostile", parse_sdl(HOSTILE).ir))
     return cases
 
 
@@ -219,12 +221,17 @@ def test_drizzle_kit_builds_the_database_wesley_builds(
     case: Case, db_pair: tuple[str, str], tmp_path: Path
 ) -> None:
     _project(tmp_path)
-    (art,) = drizzle(case.ir)
+    ir = case.ir
+    if case.name == "hostile":
+        # drizzle-kit 0.31 writes identifiers between double quotes without doubling a quote
+        # inside them: its SQL for such a name is broken (Wesley's is not; see decisions.md)
+        ir = parse_sdl(HOSTILE.replace('we\\"ird', "we'ird")).ir
+    (art,) = drizzle(ir)
     (tmp_path / "schema.ts").write_text(art.text, encoding="utf-8")
     exported = _tool(
         "drizzle-kit", "export", "--dialect", "postgresql", "--schema", "./schema.ts", cwd=tmp_path
     )
-    ours = _build(db_pair[0], postgres(case.ir)[0].text, "schema.sql")
+    ours = _build(db_pair[0], postgres(ir)[0].text, "schema.sql")
     theirs = _build(db_pair[1], exported, "drizzle-kit export")
     drifts = compare(ours, theirs, ignore={"comment"})
     assert not drifts, "drizzle-kit built something else:\n" + "\n".join(d.text() for d in drifts)
