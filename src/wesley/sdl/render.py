@@ -21,6 +21,7 @@ from wesley.naming import constraint_name, snake_case
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
 from wesley.sdl.policies import derive_policies
 from wesley.sdl.registry import BUILTIN_SCALARS
+from wesley.targets.orm import links
 
 _GQL_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 _RESERVED_VALUES = frozenset({"true", "false", "null"})
@@ -120,8 +121,9 @@ def render_sdl(ir: IR) -> Rendered:
             taken.add(name)
             fields[t.name][c.name] = name
     scalars: dict[str, str] = {}
+    relations = _relations(ir, types, fields)
     for t in ir.tables:
-        lines.extend(_table(t, types, enums, fields, scalars, names))
+        lines.extend(_table(t, types, enums, fields, scalars, names, relations[t.name]))
         lines.append("")
     head = [f"scalar {s}" for s in sorted(scalars)]
     if head:
@@ -155,6 +157,7 @@ def _table(
     fields: dict[str, dict[str, str]],
     scalars: dict[str, str],
     names: _Names,
+    relations: list[str],
 ) -> list[str]:
     own = fields[t.name]
     named = snake_case(types[t.name]) != t.name
@@ -222,7 +225,43 @@ def _table(
             dirs.append(f"@wes_uid(value: {_q(col.uid)})")
         gtype = _graphql_type(col, enums, scalars, names)
         out.append(f"  {own[col.name]}: {gtype}" + ("" if not dirs else " " + " ".join(dirs)))
+    out.extend(relations)
     out.append("}")
+    return out
+
+
+def _relations(
+    ir: IR, types: dict[str, str], fields: dict[str, dict[str, str]]
+) -> dict[str, list[str]]:
+    """Virtual relation fields for both sides of every foreign key, named as the ORM targets
+    name them (`org_id` → `org`; the other side the referring type's name)."""
+    renamed = ir.model_copy(
+        update={
+            "tables": [
+                t.model_copy(
+                    update={
+                        "type_name": types[t.name],
+                        "columns": [
+                            c.model_copy(update={"field": fields[t.name][c.name]})
+                            for c in t.columns
+                        ],
+                    }
+                )
+                for t in ir.tables
+            ]
+        }
+    )
+    taken = {t.name: set(fields[t.name].values()) for t in ir.tables}
+    out: dict[str, list[str]] = {t.name: [] for t in ir.tables}
+    for link in links(renamed, taken):
+        target, owner = types[link.target.name], types[link.owner.name]
+        out[link.owner.name].append(
+            f"  {link.owner_field}: {target}{'' if link.optional else '!'} @wes_belongsTo"
+        )
+        if link.one_to_one:
+            out[link.target.name].append(f"  {link.back_field}: {owner} @wes_hasOne")
+        else:
+            out[link.target.name].append(f"  {link.back_field}: [{owner}!]! @wes_hasMany")
     return out
 
 
