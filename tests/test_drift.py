@@ -3,6 +3,7 @@ JSON; exit 0 when equal, 5 (DRIFT) naming every difference when not."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -222,3 +223,34 @@ def test_rehearse_reports_drift_of_a_given_shadow(
         and "changed default of org.plan: expected 'free', found 'pro'" in n
         for n in notes
     ), notes
+
+
+def test_grants_missing_and_extra(pg_dsn: str, capsys: pytest.CaptureFixture[str]) -> None:
+    role = f"wes_reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role}".encode())
+    try:
+        schema = SCHEMA.replace(
+            "type Org @wes_table {", f'type Org @wes_table @wes_grant(roles: ["{role}"]) {{'
+        ).replace("  email: String!", f'  email: String! @wes_grant(roles: ["{role}"])')
+        Path("schema.graphql").write_text(schema)
+        ir = parse_sdl(schema).ir
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            apply_script(conn, postgres(ir)[0].text, "schema.sql")
+            apply_script(conn, rls(ir)[0].text, "rls.sql")
+        assert cli(capsys, "drift", "--dsn", pg_dsn, "--schema", "schema.graphql").code == 0
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(f"REVOKE DELETE ON org FROM {role}".encode())
+            conn.execute(f"GRANT SELECT ON member TO {role}".encode())
+        r = cli(capsys, "--json", "drift", "--dsn", pg_dsn, "--schema", "schema.graphql")
+        assert r.code == 5
+        got = sorted(d["text"] for d in r.json()["error"]["details"]["drift"])
+        assert got == [
+            f"changed grant of org: expected {role}: DELETE, INSERT, SELECT, UPDATE, "
+            f"found {role}: INSERT, SELECT, UPDATE",
+            f"extra grant member ({role}: SELECT)",
+        ]
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}".encode())
+            conn.execute(f"DROP ROLE {role}".encode())

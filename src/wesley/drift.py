@@ -157,21 +157,43 @@ def _columns(out: list[Drift], want: Table, have: Table, kinds: set[str]) -> Non
             out.append(Drift(change, "trigger", at, "sets it on update", None))
         if "comment" in kinds and wc.uid != hc.uid:
             out.append(Drift("changed", "comment", at, f"uid {wc.uid}", f"uid {hc.uid}"))
-        if "grant" in kinds and sorted(wc.grants) != sorted(hc.grants):
-            out.append(
-                Drift(
-                    "changed",
-                    "grant",
-                    at,
-                    ", ".join(sorted(wc.grants)) or "none",
-                    ", ".join(sorted(hc.grants)) or "none",
-                )
-            )
 
 
-def compare(expected: IR, actual: IR, ignore: Iterable[str] = ()) -> list[Drift]:
+def expected_grants(table: Table) -> list[str]:
+    """The grant lines (`wesley.db.grants`' form) the rls target's GRANTs give a table."""
+    lines = [f"{role}: DELETE, INSERT, SELECT, UPDATE" for role in table.grants]
+    lines += [f"{role}: SELECT ({c.name})" for c in table.columns for role in c.grants]
+    return sorted(lines)
+
+
+def _grant_key(line: str) -> str:
+    """`role (column)` or `role`: what one grant line is about."""
+    role, _, rest = line.partition(": ")
+    column = rest[rest.index(" (") :] if rest.endswith(")") and " (" in rest else ""
+    return role + column
+
+
+def _grants(out: list[Drift], want: Table, have: list[str]) -> None:
+    wanted = {_grant_key(line): line for line in expected_grants(want)}
+    found = {_grant_key(line): line for line in have}
+    for key in sorted(wanted.keys() - found.keys()):
+        out.append(Drift("missing", "grant", want.name, expected=wanted[key]))
+    for key in sorted(found.keys() - wanted.keys()):
+        out.append(Drift("extra", "grant", want.name, actual=found[key]))
+    for key in sorted(wanted.keys() & found.keys()):
+        if wanted[key] != found[key]:
+            out.append(Drift("changed", "grant", want.name, wanted[key], found[key]))
+
+
+def compare(
+    expected: IR,
+    actual: IR,
+    ignore: Iterable[str] = (),
+    actual_grants: dict[str, list[str]] | None = None,
+) -> list[Drift]:
     """Every difference between `expected` (the schema) and `actual` (the database), in a
-    stable order; kinds in `ignore` (see KINDS) are not compared."""
+    stable order; kinds in `ignore` (see KINDS) are not compared. Grants are compared when
+    `actual_grants` (`wesley.db.grants.read_grants`) is given."""
     kinds = set(KINDS) - set(ignore)
     out: list[Drift] = []
     if "enum" in kinds:
@@ -195,6 +217,8 @@ def compare(expected: IR, actual: IR, ignore: Iterable[str] = ()) -> list[Drift]
         if h is None:
             continue
         _table(out, t, h, kinds)
+        if actual_grants is not None:
+            _grants(out, t, actual_grants.get(t.name, []))
     return [d for d in out if d.kind in kinds]
 
 
@@ -219,16 +243,6 @@ def _table(out: list[Drift], want: Table, have: Table, kinds: set[str]) -> None:
         out.append(Drift("changed", "rls", want.name, _rls(want), _rls(have)))
     if want.uid != have.uid:
         out.append(Drift("changed", "comment", want.name, f"uid {want.uid}", f"uid {have.uid}"))
-    if sorted(want.grants) != sorted(have.grants):
-        out.append(
-            Drift(
-                "changed",
-                "grant",
-                want.name,
-                ", ".join(sorted(want.grants)) or "none",
-                ", ".join(sorted(have.grants)) or "none",
-            )
-        )
 
 
 def markdown(drifts: list[Drift], title: str) -> str:

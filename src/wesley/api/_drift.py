@@ -13,14 +13,14 @@ from wesley.api.records import DEPLOYED
 from wesley.api.schema import deployed_ir, load_schema
 from wesley.config import load_config
 from wesley.db.dsn import check_dsn, redact
+from wesley.db.grants import read_grants
 from wesley.db.introspect import introspect
 from wesley.db.session import connect
 from wesley.drift import Drift, compare, markdown
 from wesley.errors import ExitCode, WesleyError, input_error
 from wesley.ir import IR, ir_hash
 
-# Not compared by default: the IR does not hold grants as PostgreSQL stores them yet
-DEFAULT_IGNORE: frozenset[str] = frozenset({"grant"})
+DEFAULT_IGNORE: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class DriftResult:
 def drift_between(dsn: str, expected: IR, ignore: frozenset[str] = DEFAULT_IGNORE) -> list[Drift]:
     """The differences of the database at `dsn` from `expected` (for rehearse and deploy)."""
     with connect(dsn) as conn:
-        return compare(expected, introspect(conn), ignore)
+        return compare(expected, introspect(conn), ignore, read_grants(conn))
 
 
 def drift(

@@ -16,6 +16,7 @@ from wesley.db.apply import apply_script
 from wesley.db.cluster import EphemeralCluster, create_database
 from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import ExecOptions, Executor, Progress, RunResult, StepFailed
+from wesley.db.grants import read_grants
 from wesley.db.introspect import introspect
 from wesley.db.pgtap import TapResult, run_suite, suite_failure
 from wesley.db.privileges import check_probe_role, create_missing_roles, schema_roles
@@ -212,7 +213,7 @@ def _build_old(
         fresh = not _has_tables(conn) and not opts.resume
         if not fresh and not opts.resume:
             # the shadow is used as it is: say where it differs from the old schema first
-            drifts = compare(old or IR(), introspect(conn), ignore={"grant"})
+            drifts = compare(old or IR(), introspect(conn), actual_grants=read_grants(conn))
             if drifts:
                 realm.notes.append(
                     f"pre-existing drift in the shadow database (kept as it is): {len(drifts)} "
