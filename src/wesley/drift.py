@@ -160,9 +160,14 @@ def _columns(out: list[Drift], want: Table, have: Table, kinds: set[str]) -> Non
 
 
 def expected_grants(table: Table) -> list[str]:
-    """The grant lines (`wesley.db.grants`' form) the rls target's GRANTs give a table."""
-    lines = [f"{role}: DELETE, INSERT, SELECT, UPDATE" for role in table.grants]
-    lines += [f"{role}: SELECT ({c.name})" for c in table.columns for role in c.grants]
+    """A table's grants as lines (`wesley.db.grants`' form): `role: PRIVILEGES` for the table,
+    `role: PRIVILEGES (column)` for a column, privileges sorted by name."""
+    lines = [f"{g.role}: {', '.join(sorted(g.privileges))}" for g in table.grants]
+    lines += [
+        f"{g.role}: {', '.join(sorted(g.privileges))} ({c.name})"
+        for c in table.columns
+        for g in c.grants
+    ]
     return sorted(lines)
 
 
@@ -192,8 +197,9 @@ def compare(
     actual_grants: dict[str, list[str]] | None = None,
 ) -> list[Drift]:
     """Every difference between `expected` (the schema) and `actual` (the database), in a
-    stable order; kinds in `ignore` (see KINDS) are not compared. Grants are compared when
-    `actual_grants` (`wesley.db.grants.read_grants`) is given."""
+    stable order; kinds in `ignore` (see KINDS) are not compared. Grants are the IRs', or
+    for the database every privilege its ACLs hold (`wesley.db.grants.read_grants`) when
+    `actual_grants` is given."""
     kinds = set(KINDS) - set(ignore)
     out: list[Drift] = []
     if "enum" in kinds:
@@ -217,8 +223,11 @@ def compare(
         if h is None:
             continue
         _table(out, t, h, kinds)
-        if actual_grants is not None:
-            _grants(out, t, actual_grants.get(t.name, []))
+        _grants(
+            out,
+            t,
+            actual_grants.get(t.name, []) if actual_grants is not None else expected_grants(h),
+        )
     return [d for d in out if d.kind in kinds]
 
 
