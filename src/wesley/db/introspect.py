@@ -108,6 +108,15 @@ CROSS JOIN LATERAL aclexplode(a.attacl) x LEFT JOIN pg_roles r ON r.oid = x.gran
 WHERE c.oid = %(oid)s AND a.attnum > 0 AND NOT a.attisdropped AND x.grantee <> c.relowner
   AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
 """
+# the columns Wesley's @wes_updatedAt trigger sets (targets/postgres.py: trigger_sql)
+_TOUCHED = """
+SELECT DISTINCT convert_from(
+         substring(t.tgargs FROM 1 FOR position('\\000'::bytea IN t.tgargs) - 1), 'UTF8')
+FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE t.tgrelid = %s AND NOT t.tgisinternal AND t.tgnargs = 1
+  AND n.nspname = 'wesley' AND p.proname = 'touch_updated_at'
+"""
 _COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]] = {
     "*": "ALL",
     "r": "SELECT",
@@ -263,8 +272,15 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
         ]
         unique_cols = {u.columns[0] for u in uniques if len(u.columns) == 1}
         grants = _grants(conn.execute(_TABLE_ACL, {"oid": oid}).fetchall())
+        touched = {r[0] for r in conn.execute(_TOUCHED, (oid,)).fetchall()}
         columns = [
-            c.model_copy(update={"unique": c.name in unique_cols, "grants": grants.get(c.name, [])})
+            c.model_copy(
+                update={
+                    "unique": c.name in unique_cols,
+                    "grants": grants.get(c.name, []),
+                    "updated_at": c.name in touched,
+                }
+            )
             for c in columns
         ]
         tables.append(
