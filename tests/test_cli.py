@@ -14,7 +14,7 @@ from tests.helpers import UPSTREAM, cli
 
 COMMANDS = [
     "init", "transform", "plan", "rehearse", "cert", "deploy", "validate-bundle", "holmes",
-    "baseline", "up", "blade", "watch",
+    "baseline", "up", "blade", "watch", "check", "drift", "introspect",
 ]  # fmt: skip
 
 

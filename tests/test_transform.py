@@ -22,7 +22,16 @@ from wesley.schemas import load
 from wesley.sdl import parse_sdl
 from wesley.targets.postgres import postgres
 
-ALL_FILES = ["schema.sql", "rls.sql", "types.ts", "zod.ts", "tests.sql", "ir.json"]
+ALL_FILES = [
+    "schema.sql",
+    "rls.sql",
+    "types.ts",
+    "zod.ts",
+    "tests.sql",
+    "ir.json",
+    "schema.prisma",
+    "schema.ts",
+]
 EVIDENCE = ["ir.json", "snapshot.json", "evidence-map.json", "bundle.json"]
 
 

@@ -24,8 +24,14 @@ if TYPE_CHECKING:
     from wesley.api._baseline import baseline as baseline
     from wesley.api._blade import BladeResult as BladeResult
     from wesley.api._blade import blade as blade
+    from wesley.api._check import CheckResult as CheckResult
+    from wesley.api._check import check as check
     from wesley.api._deploy import DeployResult as DeployResult
     from wesley.api._deploy import deploy as deploy
+    from wesley.api._drift import DriftResult as DriftResult
+    from wesley.api._drift import drift as drift
+    from wesley.api._introspect import IntrospectResult as IntrospectResult
+    from wesley.api._introspect import introspect as introspect
     from wesley.api._plan import PlanResult as PlanResult
     from wesley.api._plan import plan as plan
     from wesley.api._rehearse import RehearseResult as RehearseResult
@@ -42,8 +48,14 @@ _WHERE = {
     "BaselineResult": "wesley.api._baseline",
     "blade": "wesley.api._blade",
     "BladeResult": "wesley.api._blade",
+    "check": "wesley.api._check",
+    "CheckResult": "wesley.api._check",
     "deploy": "wesley.api._deploy",
+    "drift": "wesley.api._drift",
+    "DriftResult": "wesley.api._drift",
     "DeployResult": "wesley.api._deploy",
+    "introspect": "wesley.api._introspect",
+    "IntrospectResult": "wesley.api._introspect",
     "plan": "wesley.api._plan",
     "PlanResult": "wesley.api._plan",
     "rehearse": "wesley.api._rehearse",
@@ -59,7 +71,10 @@ _WHERE = {
 __all__ = [
     "BaselineResult",
     "BladeResult",
+    "CheckResult",
     "DeployResult",
+    "DriftResult",
+    "IntrospectResult",
     "PlanResult",
     "RehearseResult",
     "Round",
@@ -69,7 +84,10 @@ __all__ = [
     "baseline",
     "blade",
     "cert",
+    "check",
     "deploy",
+    "drift",
+    "introspect",
     "plan",
     "rehearse",
     "transform",

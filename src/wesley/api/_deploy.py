@@ -32,13 +32,14 @@ from typing import Any
 
 import psycopg
 
-from wesley.api.records import write_deployed
-from wesley.api.schema import load_schema
+from wesley.api._drift import drift_between
+from wesley.api.records import DEPLOYED, write_deployed
+from wesley.api.schema import deployed_ir, load_schema
 from wesley.cert import certificate
 from wesley.cert.binding import stored_plan_problem, target_identity, target_problem
 from wesley.cert.check import verify_file
 from wesley.cert.settings import cert_error, cert_settings
-from wesley.config import load_config
+from wesley.config import Config, load_config
 from wesley.db import target as on_target
 from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import LOCK_POLL_S, ExecOptions, Executor, Progress, StepFailed
@@ -88,6 +89,8 @@ class DeployResult:
     stage: str = "applied"
     compat: Compat | None = None  # how each application version connects (two versions live)
     two_stage: bool = False
+    # how the database differed from the last deploy's snapshot before anything ran
+    drift: list[str] = field(default_factory=list)
 
     @property
     def applied(self) -> int:
@@ -126,6 +129,16 @@ def _rehearsal_for(block: dict[str, Any], major: int, problems: list[str]) -> di
         problems.append(f"the rehearsal on PostgreSQL {major} is {found.get('verdict')}")
         return None
     return found
+
+
+def _pre_existing_drift(dsn: str, config: Config) -> list[str]:
+    """How the database differs from what the last deploy from here left (nothing known
+    before the first deploy): reported before anything runs, so a hand-made change is seen
+    before the plan meets it."""
+    expected = deployed_ir(config.parse_options())
+    if expected is None:
+        return []
+    return [d.text() for d in drift_between(dsn, expected)]
 
 
 def _why_not_certified(dsn: str, plan: Plan, stored: tuple[Plan, str] | None) -> str:
@@ -184,6 +197,9 @@ def deploy(
     certified = str(rehearsal["plan_hash"]) if rehearsal else None
     with connect(dsn) as conn:
         flight = in_flight(conn)
+    drift = _pre_existing_drift(dsn, config) if stage == "start" and flight is None else []
+    for d in drift:
+        log(f"drift before deploy (from {DEPLOYED}): {d}")
     plan: Plan | None = None
     stored = None
     if stage != "start":
@@ -246,6 +262,7 @@ def deploy(
                     already_deployed=True,
                     applied_at=run[1] if run else None,
                     badge=badge,
+                    drift=drift,
                 )
             problems.append(
                 f"the plan for {redact(dsn)} now ({plan.plan_hash[:12]}) is not the certified "
@@ -308,6 +325,7 @@ def deploy(
         stage=done.get(stage, "aborted"),
         compat=plan.compat,
         two_stage=plan.two_stage,
+        drift=drift,
     )
     if tap is not None and not tap.ok:
         why = suite_failure(

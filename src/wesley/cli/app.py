@@ -39,7 +39,22 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "cert",
         "Create, sign, verify and show SHIPME.md certificates.",
     ),
+    "check": (
+        "wesley.cli.check_cmd",
+        "check_cmd",
+        "Fail when a pinned ORM file (Prisma, Drizzle) no longer matches the schema.",
+    ),
     "deploy": ("wesley.cli.deploy_cmd", "deploy", "Apply the certified plan to a real database."),
+    "drift": (
+        "wesley.cli.drift_cmd",
+        "drift_cmd",
+        "Compare a live database with the schema (or the last deploy).",
+    ),
+    "introspect": (
+        "wesley.cli.introspect_cmd",
+        "introspect_cmd",
+        "Print the Wesley SDL of an existing database.",
+    ),
     "baseline": (
         "wesley.cli.baseline_cmd",
         "baseline_cmd",

@@ -100,6 +100,7 @@ def deploy(
             "applied": result.applied,
             "forced": result.forced,
             "behaviour_changes": result.behaviour_changes,
+            "drift": result.drift,
             "compat": result.compat.model_dump(mode="json") if result.compat else None,
             "tests": {"planned": result.tests.planned, "passed": result.tests.passed}
             if result.tests

@@ -128,6 +128,18 @@ WHERE ns.nspname = %(schema)s AND c.relkind IN ('r', 'p') AND a.attnum > 0
   AND NOT a.attisdropped AND x.grantee <> c.relowner
   AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
 """
+# the columns Wesley's @wes_updatedAt trigger sets (targets/postgres.py: trigger_sql)
+_TOUCHED = """
+SELECT DISTINCT t.tgrelid, convert_from(
+         substring(t.tgargs FROM 1 FOR position('\\000'::bytea IN t.tgargs) - 1), 'UTF8')
+FROM pg_trigger t JOIN pg_proc p ON p.oid = t.tgfoid
+JOIN pg_namespace n ON n.oid = p.pronamespace
+WHERE t.tgrelid IN (
+  SELECT rel.oid FROM pg_class rel JOIN pg_namespace ns ON ns.oid = rel.relnamespace
+  WHERE ns.nspname = %(schema)s AND rel.relkind IN ('r', 'p'))
+  AND NOT t.tgisinternal AND t.tgnargs = 1
+  AND n.nspname = 'wesley' AND p.proname = 'touch_updated_at'
+"""
 _COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]] = {
     "*": "ALL",
     "r": "SELECT",
@@ -213,6 +225,7 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
     all_indexes = _by_table(conn, _INDEXES, schema)
     all_policies = _by_table(conn, _POLICIES, schema)
     all_acls = _by_table(conn, _TABLE_ACL, schema)
+    all_touched = _by_table(conn, _TOUCHED, schema)
     enums: list[Enum] = []
     for name, comment, labels in conn.execute(_ENUMS, (schema,)).fetchall():
         enums.append(
@@ -293,8 +306,15 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
         ]
         unique_cols = {u.columns[0] for u in uniques if len(u.columns) == 1}
         grants = _grants(all_acls.get(oid, []))
+        touched = {r[0] for r in all_touched.get(oid, [])}
         columns = [
-            c.model_copy(update={"unique": c.name in unique_cols, "grants": grants.get(c.name, [])})
+            c.model_copy(
+                update={
+                    "unique": c.name in unique_cols,
+                    "grants": grants.get(c.name, []),
+                    "updated_at": c.name in touched,
+                }
+            )
             for c in columns
         ]
         tables.append(

@@ -16,6 +16,7 @@ from wesley.db.apply import apply_script
 from wesley.db.cluster import EphemeralCluster, create_database
 from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import ExecOptions, Executor, Progress, RunResult, StepFailed
+from wesley.db.grants import read_grants
 from wesley.db.introspect import introspect
 from wesley.db.pgtap import TapResult, run_suite, suite_failure
 from wesley.db.privileges import check_probe_role, create_missing_roles, schema_roles
@@ -23,6 +24,7 @@ from wesley.db.progress import Meter
 from wesley.db.records import StepRecord
 from wesley.db.seed import SeedReport, seed_rows
 from wesley.db.session import connect, lost, lost_error, server_version
+from wesley.drift import compare
 from wesley.errors import WesleyError
 from wesley.ir import IR, ir_hash
 from wesley.plan.build import DEFAULT_SERVER_VERSION, build_plan
@@ -209,6 +211,14 @@ def _build_old(
     with connect(dsn) as conn:
         realm.server_version = conn.info.server_version
         fresh = not _has_tables(conn) and not opts.resume
+        if not fresh and not opts.resume:
+            # the shadow is used as it is: say where it differs from the old schema first
+            drifts = compare(old or IR(), introspect(conn), actual_grants=read_grants(conn))
+            if drifts:
+                realm.notes.append(
+                    f"pre-existing drift in the shadow database (kept as it is): {len(drifts)} "
+                    "difference(s) from the old schema: " + "; ".join(d.text() for d in drifts)
+                )
         if old is not None and old.tables and fresh:
             apply_script(conn, postgres(old)[0].text, "old schema.sql")
             apply_script(conn, rls(old)[0].text, "old rls.sql")

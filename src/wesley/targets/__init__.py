@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from wesley.targets.base import Artifact, Target
+from wesley.targets.drizzle import drizzle
 from wesley.targets.ir_json import ir_json
 from wesley.targets.pgtap import pgtap
 from wesley.targets.postgres import postgres
+from wesley.targets.prisma import prisma
 from wesley.targets.rls import rls
 from wesley.targets.rpc import rpc
 from wesley.targets.typescript import typescript
@@ -19,6 +21,8 @@ TARGETS: dict[str, Target] = {
     "zod": zod,
     "pgtap": pgtap,
     "ir": ir_json,
+    "prisma": prisma,
+    "drizzle": drizzle,
 }
 
 # Targets named by the roadmap but not built yet; asking for one says so (exit 3).

@@ -10,7 +10,7 @@ from typing import Literal
 from wesley.ir import IR
 
 # Evidence groups of DESIGN §7: which kind of proof an artifact is for a uid.
-EvidenceKind = Literal["sql", "ts", "zod", "tests", "ir"]
+EvidenceKind = Literal["sql", "ts", "zod", "tests", "ir", "orm"]
 
 
 @dataclass(frozen=True)
