@@ -92,10 +92,14 @@ def _evidence_map_text(digest: str, groups: Groups) -> str:
     return "".join(out)
 
 
-def _snapshot_text(digest: str, ir_text: str) -> str:
+def _snapshot_text(digest: str, ir_text: str, no_functions: bool) -> str:
     """snapshot.json ({ir, ir_hash, version}, indented, sorted) from ir.json's text: the IR
     nested one level deeper. A JSON string holds no raw newline, so every newline in the
-    text is a line break of the layout."""
+    text is a line break of the layout. ir.json leaves out an empty `functions` (the
+    ir_hash of a schema without @wes_rpc did not change); the snapshot, the whole model,
+    has it: put back at its sorted place, before the top-level `tables`."""
+    if no_functions:
+        ir_text = ir_text.replace('\n  "tables": ', '\n  "functions": [],\n  "tables": ', 1)
     nested = ir_text.removesuffix("\n").replace("\n", "\n  ")
     return f'{{\n  "ir": {nested},\n  "ir_hash": {_string(digest)},\n  "version": 1\n}}\n'
 
@@ -115,7 +119,7 @@ def evidence_files(ir: IR, placed: list[Placed]) -> dict[str, str]:
     ir_text = ir_pretty_json(ir)
     files = {
         "ir.json": ir_text,
-        "snapshot.json": _snapshot_text(digest, ir_text),
+        "snapshot.json": _snapshot_text(digest, ir_text, not ir.functions),
         "evidence-map.json": _evidence_map_text(digest, _groups(ir, placed)),
     }
     bundle = Bundle(
