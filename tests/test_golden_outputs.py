@@ -51,9 +51,34 @@ type Note @wes_table {
 """
 
 
+# the IR's functions (15c): ir.json and the snapshot carry them only here
+RPC = """
+enum Role { OWNER MEMBER }
+type Org @wes_table @wes_rpc {
+  id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()")
+  name: String! @wes_unique
+}
+type Member @wes_table @wes_tenant(by: "orgId") @wes_rpc @wes_grant(roles: ["rpc_app"]) {
+  id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()")
+  orgId: ID! @wes_fk(ref: "Org.id")
+  email: String!
+  role: Role! @wes_default(value: "MEMBER")
+  secret: String @wes_noRPC
+  createdAt: DateTime! @wes_default(expr: "now()")
+}
+type Note @wes_table @wes_owner(column: "authorId") @wesley_rpc(operations: ["create", "list"]) {
+  id: Int! @wes_pk
+  authorId: ID!
+  body: String!
+  tags: [String!]
+}
+"""
+
+
 def _cases() -> dict[str, str]:
     cases = {p.name: p.read_text(encoding="utf-8") for p in VALID_FIXTURES}
     cases["awkward-literals.graphql"] = AWKWARD
+    cases["rpc-functions.graphql"] = RPC
     return cases
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from wesley.api import transform, transform_cache
 from wesley.api._transform import TransformResult
+from wesley.errors import WesleyError
 
 SCHEMA = """
 type Org @table {
@@ -94,3 +95,28 @@ def test_a_broken_cache_file_is_only_a_miss(first: TransformResult) -> None:
     assert not again.cached and not again.changed
     assert {p: os.stat(p).st_size for p in _mtimes()} == outputs
     assert _run().cached
+
+
+def test_query_operations_are_in_the_key(
+    first: TransformResult, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ops = Path("ops")
+    ops.mkdir()
+    op = ops / "a.op.json"
+    op.write_text('{"name": "g", "table": "org", "columns": ["id"]}', encoding="utf-8")
+    assert not _run(ops="ops").cached
+    assert _run(ops="ops").cached
+    view = Path("out/ops/op_g.view.sql")
+    op.write_text('{"name": "g", "table": "org", "columns": ["id", "name"]}', encoding="utf-8")
+    edited = _run(ops="ops")
+    assert not edited.cached and "name" in view.read_text(encoding="utf-8")
+    # a skipped operation's warning is replayed by a cached run
+    (ops / "b.op.json").write_text('{"name": "h", "table": "nope"}', encoding="utf-8")
+    assert "W_OP_SKIPPED" in [w.code for w in _run(ops="ops", ops_allow_errors=True).warnings]
+    again = _run(ops="ops", ops_allow_errors=True)
+    assert again.cached and "W_OP_SKIPPED" in [w.code for w in again.warnings]
+    # CI=true is not in the key: a cached run still refuses --ops-allow-errors there
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(WesleyError) as err:
+        _run(ops="ops", ops_allow_errors=True)
+    assert err.value.code == "OPS_ALLOW_ERRORS_FORBIDDEN"
