@@ -17,6 +17,9 @@ import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
+from tests.gen.properties import prepare_server
+from tests.gen.schemas import Schema as JudgeSchema
+from tests.gen.schemas import schemas as judge_schemas
 from tests.helpers import REPO, VALID_FIXTURES, cli
 from tests.test_target_orm import RICH_SCALARS, RICH_SDL
 from wesley.db.apply import apply_script
@@ -161,6 +164,21 @@ def schemas(draw: st.DrawFn) -> str:
 @given(sdl=schemas())
 def test_generated_schemas_round_trip(pg_admin_dsn: str, sdl: str) -> None:
     _round_trip(pg_admin_dsn, sdl, {})
+
+
+@seed(int(os.environ.get("WESLEY_PROPERTY_SEED", "20262")))
+@settings(
+    max_examples=int(os.environ.get("WESLEY_PROPERTY_EXAMPLES", "8")),
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(schema=judge_schemas())
+def test_the_standing_judges_schemas_round_trip(pg_admin_dsn: str, schema: JudgeSchema) -> None:
+    """The property-based suite's own generator (tests/gen: tenants sharing parents, composite
+    keys, multi-column checks, typed defaults, policies with per-command roles, ...)."""
+    prepare_server(pg_admin_dsn)  # the roles its grants and policies name
+    _round_trip(pg_admin_dsn, schema.sdl(), {})
 
 
 # --- the command -----------------------------------------------------------------------------

@@ -311,9 +311,15 @@ def _rls_directives(t: Table, own: dict[str, str]) -> list[str]:
             derived.using or ""
         ):
             owner = Owner(column=col.name)
+    # `roles:` is the TO of the owner and using/check policies (else of the first command's);
+    # a command policy TO other roles says so with its own `<command>Roles:`
     others = [named(s) for s in ("owner", "all", "select", "insert", "update", "delete")]
     roles = next((p.roles for p in others if p is not None), [])
     all_p, sel, ins, upd, dele = (named(s) for s in ("all", "select", "insert", "update", "delete"))
+
+    def own_roles(p: Policy | None) -> list[str]:
+        return list(p.roles) if p is not None and sorted(p.roles) != sorted(roles) else []
+
     rls = Rls(
         enabled=True,
         force=t.rls.force,
@@ -324,6 +330,10 @@ def _rls_directives(t: Table, own: dict[str, str]) -> list[str]:
         insert=ins.check if ins else None,
         update=upd.using if upd else None,
         delete=dele.using if dele else None,
+        select_roles=own_roles(sel),
+        insert_roles=own_roles(ins),
+        update_roles=own_roles(upd),
+        delete_roles=own_roles(dele),
     )
     trial = t.model_copy(update={"tenant_by": tenant_by, "owner": owner, "rls": rls})
     if not _same_policies(derive_policies(trial), t.policies):
@@ -346,6 +356,10 @@ def _rls_directives(t: Table, own: dict[str, str]) -> list[str]:
             args.append(f"{key}: {_q(value)}")
     if rls.roles:
         args.append(f"roles: {_list(rls.roles)}")
+    for command in ("select", "insert", "update", "delete"):
+        own_list: list[str] = getattr(rls, f"{command}_roles")
+        if own_list:
+            args.append(f"{command}Roles: {_list(own_list)}")
     if not rls.force:
         args.append("force: false")
     if args or not (tenant_by or owner):
