@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wesley.api._supabase import write_migration
 from wesley.api.schema import load_schema
 from wesley.config import load_config
 from wesley.errors import Diagnostic, ExitCode, WesleyError, input_error
@@ -84,10 +85,11 @@ class TransformResult:
     artifacts: list[Written]
     evidence: list[Written]
     warnings: list[Diagnostic] = field(default_factory=list)
+    supabase: str | None = None  # the Supabase migration written (transform --supabase)
 
     @property
     def changed(self) -> bool:
-        return any(w.changed for w in [*self.artifacts, *self.evidence])
+        return any(w.changed for w in [*self.artifacts, *self.evidence]) or bool(self.supabase)
 
 
 def transform(
@@ -97,7 +99,10 @@ def transform(
     targets: str | list[str] | None = None,
     out: str | Path | None = None,
     bundle_dir: str | Path = BUNDLE_DIR,
+    supabase: bool = False,
 ) -> TransformResult:
+    """`supabase`: also write a Supabase CLI migration of what changed since the last one
+    (see `wesley.api._supabase`)."""
     config = load_config()
     check_config(config.raw)
     names = select_targets(targets)
@@ -120,4 +125,14 @@ def transform(
         Path(bundle_dir), result.ir, evidence_map(result.ir, placed), config.raw
     )
     warnings = [*result.warnings, *([noted] if noted else [])]
-    return TransformResult(result.ir, ir_hash(result.ir), artifacts, evidence, warnings)
+    migration = write_migration(result.ir, Path(bundle_dir)) if supabase else None
+    if migration is not None:
+        warnings += migration.warnings
+    return TransformResult(
+        result.ir,
+        ir_hash(result.ir),
+        artifacts,
+        evidence,
+        warnings,
+        migration.path if migration else None,
+    )

@@ -18,6 +18,12 @@ from wesley.cli.common import global_options, output
 @click.option(
     "--bundle-dir", default=BUNDLE_DIR, show_default=True, help="Where evidence files go."
 )
+@click.option(
+    "--supabase",
+    is_flag=True,
+    help="Also write supabase/migrations/<version>_wesley_<hash>.sql: what changed since the "
+    "last one.",
+)
 @global_options
 @click.pass_context
 def transform(
@@ -26,13 +32,20 @@ def transform(
     target_spec: str | None,
     out_dir: str | None,
     bundle_dir: str,
+    supabase: bool,
 ) -> None:
     """Compile the schema into artifacts and evidence."""
     out = output(ctx)
-    result = run_transform(schema_path, targets=target_spec, out=out_dir, bundle_dir=bundle_dir)
+    result = run_transform(
+        schema_path, targets=target_spec, out=out_dir, bundle_dir=bundle_dir, supabase=supabase
+    )
     out.warn(result.warnings)
     for a in [*result.artifacts, *result.evidence]:
         out.info(f"{'wrote' if a.changed else 'kept '} {a.path}  sha256:{a.sha256[:12]}")
+    if result.supabase:
+        out.info(f"wrote {result.supabase}  (Supabase migration)")
+    elif supabase:
+        out.info("no Supabase migration: the schema is what the last one made it")
     if not result.changed:
         out.info("no artifacts changed")
     out.info(
@@ -50,5 +63,6 @@ def transform(
                 {"path": e.path, "sha256": e.sha256, "changed": e.changed} for e in result.evidence
             ],
             "changed": result.changed,
+            "supabase_migration": result.supabase,
         }
     )
