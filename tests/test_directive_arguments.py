@@ -85,9 +85,14 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         )
         for c in ("select", "insert", "update", "delete")
     },
-    ("wes_rls", "preset"): ("obj", "@wes_rls(preset: {v})", '"owner"', '"tenant"'),
+    ("wes_rls", "preset"): ("obj", "@wes_rls(preset: {v})", '"authenticated"', '"admin-only"'),
     ("wes_rls", "name"): ("obj", '@wes_rls(select: "true", name: {v})', '"p1"', '"p2"'),
-    ("wes_rls", "options"): ("obj", '@wes_rls(select: "true", options: {v})', "{a: 1}", "{a: 2}"),
+    ("wes_rls", "options"): (
+        "obj",
+        '@wes_rls(preset: "admin-only", options: {v})',
+        '{adminRoles: ["r1"]}',
+        '{adminRoles: ["r2"]}',
+    ),
     ("wes_owner", "column"): ("obj", "@wes_owner(column: {v})", '"owner_id"', '"user_id"'),
     **{
         ("wes_owner", c): (

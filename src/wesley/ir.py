@@ -147,9 +147,28 @@ class Check(_Model):
     column: str | None = Field(default=None, description="set when declared on a field")
 
 
+class RlsPreset(_Model):
+    """`@wes_rls(preset:, options:)` resolved: the preset's canonical name and its options
+    with SQL names (columns, the membership table) and role lists filled in."""
+
+    name: Literal[
+        "owner",
+        "tenant",
+        "public-read",
+        "authenticated",
+        "admin-only",
+        "soft-delete",
+        "time-window",
+        "hierarchical",
+    ]
+    options: dict[str, str | list[str]] = Field(default_factory=dict)
+
+
 class Rls(_Model):
     """Row-level security. Expressions are SQL checked by pglast; None means no policy
-    for that command unless tenant/owner rules add one."""
+    for that command unless tenant/owner rules add one. `keywords`: the commands whose
+    rule is one of the upstream policy keywords (`tenant`, `owner_or_admin`, ...) instead of
+    SQL; `admin_roles`: the roles an admin rule (`admin-only`, `owner_or_admin`) grants to."""
 
     enabled: bool = True
     force: bool = True
@@ -166,7 +185,9 @@ class Rls(_Model):
     insert_roles: list[str] = Field(default_factory=list, description="TO of the insert policy")
     update_roles: list[str] = Field(default_factory=list, description="TO of the update policy")
     delete_roles: list[str] = Field(default_factory=list, description="TO of the delete policy")
-    preset: str | None = None
+    preset: RlsPreset | None = None
+    keywords: dict[str, str] = Field(default_factory=dict)
+    admin_roles: list[str] = Field(default_factory=list)
 
 
 class Policy(_Model):

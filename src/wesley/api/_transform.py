@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wesley.api._supabase import write_migration
 from wesley.api.schema import load_schema
 from wesley.config import load_config
 from wesley.errors import Diagnostic, ExitCode, WesleyError, input_error
@@ -86,10 +87,11 @@ class TransformResult:
     artifacts: list[Written]
     evidence: list[Written]
     warnings: list[Diagnostic] = field(default_factory=list)
+    supabase: str | None = None  # the Supabase migration written (transform --supabase)
 
     @property
     def changed(self) -> bool:
-        return any(w.changed for w in [*self.artifacts, *self.evidence])
+        return any(w.changed for w in [*self.artifacts, *self.evidence]) or bool(self.supabase)
 
 
 def read_ops(directory: str | Path) -> list[tuple[str, str]]:
@@ -137,8 +139,11 @@ def transform(
     ops: str | Path | None = None,
     ops_allow_errors: bool = False,
     i_know_what_im_doing: bool = False,
+    supabase: bool = False,
 ) -> TransformResult:
-    """`ops`: a folder of `*.op.json` query operations, compiled into `<out>/ops/`."""
+    """`ops`: a folder of `*.op.json` query operations, compiled into `<out>/ops/`.
+    `supabase`: also write a Supabase CLI migration of what changed since the last one
+    (see `wesley.api._supabase`)."""
     config = load_config()
     check_config(config.raw)
     names = select_targets(targets)
@@ -173,4 +178,14 @@ def transform(
         Path(bundle_dir), result.ir, evidence_map(result.ir, placed), config.raw
     )
     warnings = [*result.warnings, *op_warnings, *([noted] if noted else [])]
-    return TransformResult(result.ir, ir_hash(result.ir), artifacts, evidence, warnings)
+    migration = write_migration(result.ir, Path(bundle_dir)) if supabase else None
+    if migration is not None:
+        warnings += migration.warnings
+    return TransformResult(
+        result.ir,
+        ir_hash(result.ir),
+        artifacts,
+        evidence,
+        warnings,
+        migration.path if migration else None,
+    )

@@ -138,20 +138,11 @@ BY_CANONICAL: dict[str, DirectiveSpec] = {d.name: d for d in DIRECTIVES}
 # Arguments the registry declares (upstream files use them) that Wesley does not implement
 # yet: rejected with a coded error whenever a schema passes one, never silently dropped
 # (tests/test_directive_arguments.py holds every argument to "consumed or rejected").
-_PRESETS_LATER = "RLS presets are not implemented yet (planned: issue 15)"
 UNSUPPORTED_ARGS: dict[tuple[str, str], tuple[str, str]] = {
-    ("wes_rls", "preset"): (
-        "PRESET_UNSUPPORTED",
-        f"{_PRESETS_LATER}; write the rules as SQL: select:, insert:, update:, delete:, or "
-        "@wes_tenant(by:) / @wes_owner(column:) for tenant and owner isolation",
-    ),
     ("wes_rls", "name"): (
         "ARGUMENT_UNSUPPORTED",
-        f"name: goes with preset:; {_PRESETS_LATER}. Wesley names policies <table>_<command>",
-    ),
-    ("wes_rls", "options"): (
-        "ARGUMENT_UNSUPPORTED",
-        f"options: goes with preset:; {_PRESETS_LATER}",
+        "name: is not read: Wesley names policies <table>_<rule> (<table>_select, "
+        "<table>_owner, <table>_soft_delete_select, ...)",
     ),
     **{
         ("wes_owner", command): (

@@ -42,8 +42,8 @@ from wesley.sdl.document import (
     require_identifier,
 )
 from wesley.sdl.expressions import ExprKind, column_refs, normalize_expression
-from wesley.sdl.policies import derive_policies
 from wesley.sdl.policy_check import PolicyRule
+from wesley.sdl.presets import split_keywords
 
 Classification = Literal["critical", "sensitive", "pii"]
 _CLASSES: tuple[tuple[str, Classification], ...] = (
@@ -91,6 +91,7 @@ class TableDraft:
     pending_fks: list[PendingFk] = field(default_factory=list)
     # checked once every table is known: a subquery may read another table
     policy_rules: list[PolicyRule] = field(default_factory=list)
+    rls_directive: DirectiveValue | None = None  # presets resolve once every table is known
 
 
 def listed(d: DirectiveValue) -> list[str] | None:
@@ -327,7 +328,9 @@ class TableBuilder:
         columns = [c.model_copy(update={"unique": c.name in unique_cols}) for c in columns]
         tenant_by = self._tenant(directives, fields, by_name, type_name)
         owner = self._owner(directives, fields, by_name, type_name)
-        rls = self._rls(directives, tenant_by is not None or owner is not None)
+        rls = self._rls(
+            directives, tenant_by is not None or owner is not None, {c.name for c in columns}
+        )
         table = Table(
             name=name,
             type_name=type_name,
@@ -348,14 +351,13 @@ class TableBuilder:
             directives=_uses(directives),
             source=_pos(where),
         )
-        table = table.model_copy(update={"policies": derive_policies(table)})
         rls_dir = first(directives, "wes_rls")
         rules = [
             PolicyRule(key, sql, rls_dir.spelled, rls_dir.location)
             for key in POLICY_ARGS
             if rls is not None and rls_dir is not None and (sql := getattr(rls, key))
         ]
-        return TableDraft(table, fields, pending, rules)
+        return TableDraft(table, fields, pending, rules, rls_dir)
 
     def _relation(
         self, fnode: FieldDefinitionNode, values: list[DirectiveValue]
@@ -513,13 +515,14 @@ class TableBuilder:
             )
         return Owner(column=col)
 
-    def _rls(self, values: list[DirectiveValue], implied: bool) -> Rls | None:
+    def _rls(self, values: list[DirectiveValue], implied: bool, columns: set[str]) -> Rls | None:
         d = first(values, "wes_rls")
         if d is None:
             return Rls() if implied else None
+        keywords, args = split_keywords(d.args, columns, d.location)
         exprs: dict[str, str | None] = {}
         for key in POLICY_ARGS:
-            raw = d.args.get(key)
+            raw = args.get(key)
             exprs[key] = (
                 None
                 if raw is None
@@ -529,7 +532,11 @@ class TableBuilder:
         for key in ("roles", *(f"{c}Roles" for c in COMMANDS)):
             roles[key] = _roles(d, key)
         for command in COMMANDS:
-            if d.args.get(f"{command}Roles") is not None and exprs[command] is None:
+            if (
+                d.args.get(f"{command}Roles") is not None
+                and exprs[command] is None
+                and (command not in keywords)
+            ):
                 raise input_error(
                     "INVALID_ARGUMENT",
                     f"@{d.spelled}({command}Roles:) names the roles of the {command} policy, "
@@ -545,6 +552,7 @@ class TableBuilder:
             insert_roles=roles["insertRoles"],
             update_roles=roles["updateRoles"],
             delete_roles=roles["deleteRoles"],
+            keywords=keywords,
             **exprs,
         )
 

@@ -12,9 +12,12 @@ from __future__ import annotations
 from wesley.ir import IR, Check, Table
 from wesley.samples import Infeasible, RowPlan, tenant_values
 from wesley.sdl.expressions import column_refs
+from wesley.sdl.policies import rule_policies
 from wesley.sqltext import STANDARD_STRINGS, quote_ident, quote_literal
 from wesley.targets.base import Artifact, TextBuilder
 from wesley.targets.pgtap_rpc import rpc_suite
+from wesley.targets.rls_probes import PROBE_SETUP as PROBE_SETUP
+from wesley.targets.rls_probes import rule_probe, rule_probe_prelude
 from wesley.targets.sqlnames import format_type
 
 SCHEMA = "public"
@@ -22,9 +25,6 @@ PROBE_ROLE = "wesley_rls_probe"
 PROBE_POLICY = "wesley_rls_probe_open"
 PROBE_ASSERTIONS = 6
 PROBE_SALT = 700_000  # probe rows must not collide with rows already in the database
-# the description of a probe's set-up assertion: when it fails, Wesley's generated rows broke
-# a constraint (a bug of ours), not the database (wesley.db.pgtap.tap_failure tells them apart)
-PROBE_SETUP = "probe set-up: rows for two tenants"
 
 
 def _name(text: str) -> str:
@@ -241,12 +241,23 @@ def _probe(s: Suite, table: Table, rows: RowPlan) -> None:
 
 
 def _probed(ir: IR) -> list[Table]:
-    return [t for t in ir.tables if t.tenant_by and t.rls and t.rls.enabled]
+    # a table of presets or keywords has the rule probes, which cover tenant isolation too
+    ruled = {t.name for t in _rule_probed(ir)}
+    return [t for t in ir.tables if t.tenant_by and t.rls and t.rls.enabled and t.name not in ruled]
+
+
+def _rule_probed(ir: IR) -> list[Table]:
+    return [
+        t
+        for t in ir.tables
+        # an owner too: the tenant probe's "A sees its own rows" does not hold there
+        if t.rls and (t.rls.preset or t.rls.keywords or t.owner) and rule_policies(t) is not None
+    ]
 
 
 def needs_probe_role(ir: IR) -> bool:
     """Whether the suite creates the probe role (so it must run as a role that may)."""
-    return bool(_probed(ir)) or bool(ir.functions)
+    return bool(_probed(ir) or _rule_probed(ir)) or bool(ir.functions)
 
 
 def pgtap(ir: IR) -> list[Artifact]:
@@ -267,6 +278,13 @@ def pgtap(ir: IR) -> list[Artifact]:
     for table in probed:
         with s.b.block(table.uid):
             _probe(s, table, rows)
+        s.b.line()
+    ruled = _rule_probed(ir)
+    if ruled:
+        rule_probe_prelude(s.b, ir, ruled)
+    for i, table in enumerate(ruled):
+        with s.b.block(table.uid):
+            s.count += rule_probe(s.b, table, ir, i)
         s.b.line()
     for table in ir.tables:
         functions = [f for f in ir.functions if f.table == table.name]
