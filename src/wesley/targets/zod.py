@@ -33,7 +33,10 @@ from wesley.targets.typescript import (
 JSON_SCHEMA = f"{JSON_VALUE}Schema"
 
 _ZOD: dict[Scalar, str] = {
-    Scalar.UUID: "z.string().uuid()",
+    # PostgreSQL's uuid accepts any 32 hex digits; zod 4's .uuid() wants RFC 9562 version and
+    # variant bits and would reject ids the database holds, so one pattern for both majors
+    Scalar.UUID: "z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    "[0-9a-fA-F]{12}$/)",
     Scalar.TEXT: "z.string()",
     # what PostgreSQL's JSON output and every ISO-8601 client send: always with an offset
     Scalar.TIMESTAMPTZ: "z.string().datetime({ offset: true })",
@@ -110,7 +113,8 @@ def zod(ir: IR) -> list[Artifact]:
     b.line("    z.boolean(),")
     b.line("    z.null(),")
     b.line(f"    z.array({JSON_SCHEMA}),")
-    b.line(f"    z.record({JSON_SCHEMA}),")
+    # the key schema is required by zod 4 and accepted by zod 3
+    b.line(f"    z.record(z.string(), {JSON_SCHEMA}),")
     b.line("  ]),")
     b.line(");")
     for e in ir.enums:
