@@ -63,6 +63,23 @@ class Cast(_Model):
     reverse: str | None = None
 
 
+RefinementKind = Literal["email", "url", "ip", "min", "max", "length", "regex"]
+
+
+class Refinement(_Model):
+    """A value refinement (`@wes_email`, `@wes_min(value:)`, …): a zod refinement in `zod.ts`
+    and, unless `check` is None (opted out with `check: false`), the CHECK constraint of that
+    name in `checks`. On text, min/max/length count characters; on numbers min/max bound the
+    value."""
+
+    kind: RefinementKind
+    value: str | None = Field(default=None, description="min/max: the bound as decimal text")
+    min: int | None = Field(default=None, description="length: the least number of characters")
+    max: int | None = Field(default=None, description="length: the most number of characters")
+    pattern: str | None = Field(default=None, description="regex: the pattern")
+    check: str | None = Field(default=None, description="the CHECK constraint's name")
+
+
 class Column(_Model):
     name: str
     field: str = Field(description="the GraphQL field name (TypeScript and Zod use it)")
@@ -80,6 +97,10 @@ class Column(_Model):
     grants: list[str] = Field(default_factory=list)
     renamed_from: str | None = None
     cast: Cast | None = None
+    refinements: list[Refinement] = Field(default_factory=list)
+    generated: str | None = Field(
+        default=None, description="@wes_generated: GENERATED ALWAYS AS (generated) STORED"
+    )
     directives: list[DirectiveUse] = Field(default_factory=list)
     source: SourcePos
 

@@ -14,6 +14,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from wesley.ir import IR, Column, Table
+from wesley.refinements import sample_number, sample_text
 from wesley.sqltext import quote_ident, quote_literal
 
 _NAMESPACE = uuid.UUID("6f1d3a52-9c3e-4d1e-8f5c-1c1b2a3d4e5f")
@@ -33,7 +34,7 @@ def sample_literal(table: str, col: Column, ir: IR, n: int) -> str:
     if base == "uuid":
         return quote_literal(str(uuid.uuid5(_NAMESPACE, f"{table}.{col.name}.{n}")))
     if base in ("integer", "bigint", "smallint", "numeric", "double precision", "real"):
-        return str(1000 + n)
+        return sample_number(col, n)
     if base == "boolean":
         return "true"
     if base.startswith("timestamp"):
@@ -46,7 +47,7 @@ def sample_literal(table: str, col: Column, ir: IR, n: int) -> str:
         return "'{}'"
     if base == "inet":
         return f"'10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}'"
-    return quote_literal(f"p{n}@wesley.test")
+    return quote_literal(sample_text(col, n))
 
 
 @dataclass
@@ -95,9 +96,13 @@ class RowPlan:
                 values[mine] = parent_row[theirs]
         for col in table.columns:
             needs_value = col.name in table.primary_key and col.default is None
+            if col.generated:
+                continue  # PostgreSQL computes it
             if col.name not in values and (needs_value or (not col.nullable and not col.default)):
                 values[col.name] = sample_literal(table.name, col, self.ir, n)
         for col in table.columns:  # the keys a child may refer to need a known value
+            if col.generated:
+                continue
             if col.name not in values and (col.unique or col.name in table.primary_key):
                 values[col.name] = sample_literal(table.name, col, self.ir, n)
         ordered = [c.name for c in table.columns if c.name in values]

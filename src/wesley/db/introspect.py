@@ -50,7 +50,7 @@ _COLUMNS = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
        pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum),
        t.typtype = 'e' OR et.typtype = 'e', COALESCE(et.typname, t.typname), a.attndims > 0
-         OR t.typcategory = 'A'
+         OR t.typcategory = 'A', a.attgenerated = 's'
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
@@ -136,9 +136,17 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
     tables: list[Table] = []
     for oid, tname, comment, rls_on, rls_force in conn.execute(_TABLES, (schema,)).fetchall():
         columns = []
-        for cname, ftype, nullable, default, ccomment, is_enum, base, is_array in conn.execute(
-            _COLUMNS, (oid,)
-        ).fetchall():
+        for (
+            cname,
+            ftype,
+            nullable,
+            default,
+            ccomment,
+            is_enum,
+            base,
+            is_array,
+            generated,
+        ) in conn.execute(_COLUMNS, (oid,)).fetchall():
             columns.append(
                 Column(
                     name=cname,
@@ -149,7 +157,9 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                     nullable=nullable,
                     array=bool(is_array),
                     enum=base if is_enum else None,
-                    default=_default(default),
+                    # a stored generated column keeps its expression where a default would be
+                    default=None if generated else _default(default),
+                    generated=comparable_expression(default) if generated else None,
                     source=_NOWHERE,
                 )
             )

@@ -137,6 +137,8 @@ def _table_changes(
             out.append(Change("rename_column", name, nc.name, old=oc, new=nc))
         if _type(oc) != _type(nc):
             out.append(Change("alter_column_type", name, nc.name, old=oc, new=nc))
+        if _expr(oc.generated) != _expr(nc.generated):
+            out.append(Change("alter_generated", name, nc.name, old=oc, new=nc))
         if _default(oc) != _default(nc):
             kind = "drop_default" if nc.default is None else "set_default"
             out.append(Change(kind, name, nc.name, old=oc, new=nc))
@@ -236,7 +238,13 @@ def _named_objects(t: Table) -> list[Any]:
     return [*t.uniques, *t.indexes, *t.foreign_keys, *t.checks, *t.policies]
 
 
-_DERIVED_SUFFIXES = ("key", "idx", "fkey", "check")
+_DERIVED_SUFFIXES = (
+    "key",
+    "idx",
+    "fkey",
+    "check",
+    *(f"{kind}_check" for kind in ("email", "url", "ip", "min", "max", "length", "regex")),
+)
 
 
 def rename_map(o: Table, t: Table, cmap: dict[str, str]) -> dict[str, str]:

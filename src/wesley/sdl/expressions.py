@@ -143,11 +143,40 @@ def normalize_type_name(text: str, where: Location | None, what: str) -> str:
     return _WITH_TIME_ZONE.sub(r"timestamptz\1", rendered)
 
 
+_NUMERIC_TYPES = frozenset({"int2", "int4", "int8", "numeric", "float4", "float8"})
+_NUMBER_TEXT = re.compile(r"^-?\d+(\.\d+)?$")
+
+
+def _literal(node: Any) -> Any:
+    """The constant under any number of casts, or None. A negative number PostgreSQL stores as
+    a string cast to its type (`'-5'::integer`, `('-0.5'::numeric)::double precision`) comes
+    back as the number the schema wrote (`-5`, `-0.5`)."""
+    if isinstance(node, ast.A_Const):
+        return node
+    if not isinstance(node, ast.TypeCast):
+        return None
+    inner = _literal(node.arg)
+    if inner is None:
+        return None
+    names = node.typeName.names if node.typeName is not None else None
+    type_name = str(names[-1].sval) if names else ""
+    val = getattr(inner, "val", None)
+    if (
+        type_name in _NUMERIC_TYPES
+        and isinstance(val, ast.String)
+        and _NUMBER_TEXT.match(str(val.sval))
+    ):
+        text = str(val.sval)
+        number = ast.Float(fval=text) if "." in text else ast.Integer(ival=int(text))
+        return ast.A_Const(isnull=False, val=number)
+    return inner
+
+
 class _DropLiteralCasts(visitors.Visitor):
     """`'x'::text` → `'x'`: PostgreSQL adds these casts when it stores an expression."""
 
     def visit_TypeCast(self, ancestors: Any, node: Any) -> Any:
-        return node.arg if isinstance(node.arg, ast.A_Const) else None
+        return _literal(node)
 
 
 def comparable_expression(sql: str) -> str:

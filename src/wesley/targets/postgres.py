@@ -49,6 +49,10 @@ def trigger_sql(table: Table, column: str) -> tuple[tuple[str, ...], Trigger]:
     return TOUCH_HELPERS, Trigger(name, sql)
 
 
+def generated_clause(expr: str) -> str:
+    return f"GENERATED ALWAYS AS ({expr}) STORED"
+
+
 def fk_clause(fk: ForeignKey) -> str:
     clause = (
         f"CONSTRAINT {quote_ident(fk.name)} FOREIGN KEY ({ident_list(fk.columns)}) "
@@ -80,6 +84,8 @@ def table_body(table: Table, deferred: set[tuple[str, str]], b: TextBuilder) -> 
             parts.append("NOT NULL")
         if col.default is not None:
             parts.append(f"DEFAULT {col.default.sql}")
+        if col.generated is not None:
+            parts.append(generated_clause(col.generated))
         entries.append((col.uid, " ".join(parts)))
     if table.primary_key:
         entries.append(

@@ -11,6 +11,7 @@ from wesley.plan.operations.add_index import add_index
 from wesley.plan.operations.add_policy import add_policy
 from wesley.plan.operations.add_unique import add_unique
 from wesley.plan.operations.alter_column_type import alter_column_type
+from wesley.plan.operations.alter_generated import alter_generated
 from wesley.plan.operations.alter_policy import alter_policy
 from wesley.plan.operations.base import Context, Draft, Operation, Refused
 from wesley.plan.operations.create_enum import create_enum
@@ -74,6 +75,7 @@ OPERATIONS: dict[str, Operation] = {
     "rename_policy": rename_policy,
     "rename_constraint": rename_constraint,
     "rename_index": rename_index,
+    "alter_generated": alter_generated,
 }
 
 __all__ = ["OPERATIONS", "Context", "Draft", "Refused", "add_column", "alter_column_type"]
