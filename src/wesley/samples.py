@@ -63,6 +63,16 @@ class RowPlan:
         self.counter += 1
         return self.salt + self.counter
 
+    def good_values(self, table: Table) -> dict[str, str]:
+        """One row of `table` alone (its foreign keys aside): every column but the generated
+        ones and those left to their default, meeting every refinement."""
+        n = self.next_n()
+        return {
+            c.name: sample_literal(table.name, c, self.ir, n)
+            for c in table.columns
+            if not c.generated and (c.default is None or c.refinements)
+        }
+
     def row(
         self,
         table: Table,

@@ -10,6 +10,7 @@ rows and probe role included). The plan count is computed from the assertions em
 from __future__ import annotations
 
 from wesley.ir import IR, Table
+from wesley.refinements import bad_value
 from wesley.samples import Infeasible, RowPlan, tenant_values
 from wesley.sqltext import STANDARD_STRINGS, quote_ident, quote_literal
 from wesley.targets.base import Artifact, TextBuilder
@@ -58,7 +59,10 @@ def _structure(s: _Suite, table: Table) -> None:
                 s.test(f"col_is_null({c}, {_desc(f'{where} is nullable')})")
             else:
                 s.test(f"col_not_null({c}, {_desc(f'{where} is NOT NULL')})")
-            if col.default is not None:
+            if col.generated is not None:
+                # PostgreSQL keeps a generation expression where a default would be
+                s.test(f"col_has_default({c}, {_desc(f'{where} has its generation expression')})")
+            elif col.default is not None:
                 s.test(f"col_has_default({c}, {_desc(f'{where} has a default')})")
             else:
                 s.test(f"col_hasnt_default({c}, {_desc(f'{where} has no default')})")
@@ -90,6 +94,56 @@ def _structure(s: _Suite, table: Table) -> None:
                 f"ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conname = {quote_literal(ck.name)}"
                 f" AND contype = 'c' AND conrelid = {quote_literal(quote_ident(t))}::regclass), "
                 f"{_desc(f'check {ck.name} exists')})"
+            )
+
+
+def _refinements(s: _Suite, table: Table, ir: IR) -> None:
+    """Each refinement's CHECK rejects a bad value (SQLSTATE 23514). The rows go into a
+    temporary copy of the table with its CHECK constraints (LIKE ... INCLUDING CONSTRAINTS:
+    the very expressions the database holds), so neither foreign keys nor row-level security
+    stand in the way; a valid row is accepted first, so a rejection is the check's doing."""
+    refined = [(c, r) for c in table.columns for r in c.refinements if r.check]
+    generated = [c for c in table.columns if c.generated]
+    if not refined and not generated:
+        return
+    t = table.name
+    copy = quote_ident(f"wesley_refine_{t}"[:63])
+    s.b.line(
+        f"CREATE TEMP TABLE {copy} (LIKE {quote_ident(SCHEMA)}.{quote_ident(t)} "
+        "INCLUDING CONSTRAINTS INCLUDING DEFAULTS INCLUDING GENERATED) ON COMMIT DROP;"
+    )
+    good = RowPlan(ir).good_values(table)
+
+    def insert(values: dict[str, str]) -> str:
+        cols = list(values)
+        return (
+            f"INSERT INTO pg_temp.{copy} ({', '.join(quote_ident(c) for c in cols)}) "
+            f"VALUES ({', '.join(values[c] for c in cols)})"
+        )
+
+    s.test(f"lives_ok({quote_literal(insert(good))}, {_desc(f'{t}: a valid row is accepted')})")
+    for col in generated:
+        with s.b.block(col.uid):
+            c = quote_ident(col.name)
+            s.test(
+                f"is((SELECT {c} FROM pg_temp.{copy} LIMIT 1), (SELECT {col.generated} FROM "
+                f"pg_temp.{copy} LIMIT 1), {_desc(f'{t}.{col.name} is computed on insert')})"
+            )
+            s.test(
+                f"ok((SELECT attgenerated = 's' FROM pg_attribute WHERE attrelid = "
+                f"{quote_literal(quote_ident(t))}::regclass AND attname = {quote_literal(col.name)}"
+                f"), {_desc(f'{t}.{col.name} is a stored generated column')})"
+            )
+    for col, r in refined:
+        bad = bad_value(col, r)
+        with s.b.block(col.uid):
+            label = f"{t}.{col.name} @{r.kind}: the database rejects {bad}"
+            if bad is None:
+                s.test(f"pass({_desc(f'{t}.{col.name} @{r.kind}: no value breaks it')})")
+                continue
+            s.test(
+                f"throws_ok({quote_literal(insert(good | {col.name: bad}))}, '23514', NULL, "
+                f"{_desc(label)})"
             )
 
 
@@ -180,6 +234,7 @@ def pgtap(ir: IR) -> list[Artifact]:
         with s.b.block(table.uid):
             s.b.line(f"-- {table.name} ({table.uid})")
             _structure(s, table)
+            _refinements(s, table, ir)
             _policies(s, table)
         s.b.line()
     probed = _probed(ir)
