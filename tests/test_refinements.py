@@ -316,7 +316,8 @@ def test_refinements_reach_the_ir_and_sql() -> None:
     ],
 )
 def test_bad_arguments_are_coded_errors(field: str, code: str, needle: str) -> None:
-    sdl = f'type T @wes_table {{ id: ID! @wes_pk\n n: Int\n g: Int @wes_generated(expr: "n")\n {field} }}'
+    head = 'type T @wes_table { id: ID! @wes_pk\n n: Int\n g: Int @wes_generated(expr: "n")\n'
+    sdl = f"{head} {field} }}"
     with pytest.raises(WesleyError) as info:
         parse_sdl(sdl, "t.graphql")
     assert info.value.code == code, info.value.message
@@ -325,7 +326,10 @@ def test_bad_arguments_are_coded_errors(field: str, code: str, needle: str) -> N
 
 
 def test_generated_reading_a_generated_column_is_refused() -> None:
-    sdl = 'type T @wes_table { id: ID! @wes_pk\n n: Int\n g: Int @wes_generated(expr: "n")\n h: Int @wes_generated(expr: "g + 1") }'
+    sdl = (
+        'type T @wes_table { id: ID! @wes_pk\n n: Int\n g: Int @wes_generated(expr: "n")\n'
+        ' h: Int @wes_generated(expr: "g + 1") }'
+    )
     with pytest.raises(WesleyError) as info:
         parse_sdl(sdl, "t.graphql")
     assert info.value.code == "INVALID_EXPRESSION"
