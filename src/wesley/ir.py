@@ -80,6 +80,18 @@ class Refinement(_Model):
     check: str | None = Field(default=None, description="the CHECK constraint's name")
 
 
+class Computed(_Model):
+    """`@wes_computed`: a value triggers maintain. `expr`: one SQL expression over the row's own
+    columns, set before every insert and update (volatile functions allowed: `now()`);
+    `count`: the number of rows of `table` whose foreign key column `column` refers to this
+    row, kept by triggers on that table."""
+
+    kind: Literal["expr", "count"]
+    expr: str | None = None
+    table: str | None = Field(default=None, description="count: the counted table")
+    column: str | None = Field(default=None, description="count: its column referring here")
+
+
 class Column(_Model):
     name: str
     field: str = Field(description="the GraphQL field name (TypeScript and Zod use it)")
@@ -101,6 +113,7 @@ class Column(_Model):
     generated: str | None = Field(
         default=None, description="@wes_generated: GENERATED ALWAYS AS (generated) STORED"
     )
+    computed: Computed | None = None
     directives: list[DirectiveUse] = Field(default_factory=list)
     source: SourcePos
 

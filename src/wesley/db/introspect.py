@@ -28,6 +28,7 @@ from wesley.ir import (
     Unique,
 )
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
+from wesley.targets.computed import parse_marker, trigger_name
 from wesley.targets.sqlnames import UID_COMMENT_PREFIX
 
 _NOWHERE = SourcePos(line=0, column=0)
@@ -57,6 +58,10 @@ LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum
+"""
+_COMPUTED = """
+SELECT obj_description(t.oid, 'pg_trigger'), t.tgname
+FROM pg_trigger t WHERE t.tgrelid = %s AND NOT t.tgisinternal ORDER BY t.tgname
 """
 _CONSTRAINTS = """
 SELECT con.conname, con.contype,
@@ -163,6 +168,19 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                     source=_NOWHERE,
                 )
             )
+        # @wes_computed: its trigger's comment says what it maintains
+        computed = {}
+        for tcomment, tgname in conn.execute(_COMPUTED, (oid,)).fetchall():
+            spec = parse_marker(tcomment)
+            owner = next((c for c in columns if trigger_name(tname, c.name) == tgname), None)
+            if spec is not None and owner is not None:
+                if spec.expr:
+                    spec = spec.model_copy(update={"expr": comparable_expression(spec.expr)})
+                computed[owner.name] = spec
+        columns = [
+            c.model_copy(update={"computed": computed[c.name]}) if c.name in computed else c
+            for c in columns
+        ]
         pk: list[str] = []
         fks: list[ForeignKey] = []
         uniques: list[Unique] = []

@@ -9,8 +9,8 @@ from typing import Any
 
 from pglast import parse_sql, visitors
 
-from wesley.errors import input_error
-from wesley.ir import Column
+from wesley.errors import Location, input_error
+from wesley.ir import Column, Computed, Table
 from wesley.sdl.document import DirectiveValue, first
 from wesley.sdl.expressions import ExprKind, column_refs, normalize_expression
 
@@ -49,15 +49,24 @@ class _Calls(visitors.Visitor):
         self.sql_value = True
 
 
+def volatile_calls(sql: str) -> list[str]:
+    """The functions of `sql` whose value changes from call to call (a known list)."""
+    calls = _Calls()
+    stmt: Any = parse_sql(f"SELECT ({sql})")[0].stmt
+    calls(stmt.targetList[0].val)
+    return sorted(calls.names & _VOLATILE) + (["CURRENT_*"] if calls.sql_value else [])
+
+
+def is_volatile(sql: str) -> bool:
+    return bool(volatile_calls(sql))
+
+
 def generated_expr(values: list[DirectiveValue], what: str) -> str | None:
     d = first(values, "wes_generated")
     if d is None:
         return None
     sql = normalize_expression(d.need("expr"), ExprKind.CHECK, d.location, f"generated {what}")
-    calls = _Calls()
-    stmt: Any = parse_sql(f"SELECT ({sql})")[0].stmt
-    calls(stmt.targetList[0].val)
-    volatile = sorted(calls.names & _VOLATILE) + (["CURRENT_*"] if calls.sql_value else [])
+    volatile = volatile_calls(sql)
     if volatile:
         raise input_error(
             "INVALID_EXPRESSION",
@@ -102,3 +111,92 @@ def check_generated(
                 "a generated column is computed from other, ordinary columns of its row",
                 d.location,
             )
+
+
+def computed_of(values: list[DirectiveValue], what: str) -> Computed | None:
+    """`@wes_computed(expr:)` or `@wes_computed(count: "Type.field")` (the count is resolved
+    once every table is known: `resolve_counts`)."""
+    d = first(values, "wes_computed")
+    if d is None:
+        return None
+    expr, count = d.args.get("expr"), d.args.get("count")
+    if (expr is None) == (count is None):
+        raise input_error(
+            "INVALID_ARGUMENT",
+            f"@{d.spelled} on {what} needs exactly one of expr: or count:",
+            'expr: an SQL expression over the row (expr: "lower(email)"); count: the rows of '
+            'another type referring here (count: "Comment.postId")',
+            d.location,
+        )
+    for other, why in (
+        ("wes_generated", "a column is either generated or computed"),
+        ("wes_updatedAt", "@wes_updatedAt already sets it on every update"),
+    ):
+        if first(values, other) is not None:
+            raise input_error(
+                "INVALID_ARGUMENT", f"@{d.spelled} on {what} with @{other}", why, d.location
+            )
+    if expr is not None:
+        sql = normalize_expression(str(expr), ExprKind.CHECK, d.location, f"computed {what}")
+        if "$wesley$" in sql:
+            raise input_error(
+                "INVALID_EXPRESSION",
+                f"@{d.spelled} on {what} contains $wesley$",
+                "Wesley quotes the trigger body with it: write the text another way",
+                d.location,
+            )
+        return Computed(kind="expr", expr=sql)
+    return Computed(kind="count", table=str(count))
+
+
+def resolve_counts(tables: list[Table], file: str | None) -> list[Table]:
+    """`count: "Comment.postId"` → the counted table and its column, which must be a foreign
+    key to this table's single-column key; the counting column must be an integer."""
+    out = []
+    for t in tables:
+        cols = []
+        for col in t.columns:
+            c = col.computed
+            if c is None or c.kind != "count" or c.column is not None:
+                cols.append(col)
+                continue
+            where = Location(file, col.source.line, col.source.column)
+            what = f"@wes_computed(count: {c.table!r}) on {t.name}.{col.name}"
+            type_name, _, field = (c.table or "").partition(".")
+            child = next((x for x in tables if type_name in (x.type_name, x.name)), None)
+            child_col = None
+            if child is not None:
+                child_col = next((x for x in child.columns if field in (x.field, x.name)), None)
+            if child is None or child_col is None:
+                raise input_error(
+                    "UNKNOWN_COLUMN",
+                    f"{what}: no field {c.table!r}",
+                    'name the referring field as "Type.field", e.g. count: "Comment.postId"',
+                    where,
+                )
+            fk = next(
+                (
+                    f
+                    for f in child.foreign_keys
+                    if f.columns == [child_col.name] and f.ref_table == t.name
+                ),
+                None,
+            )
+            if fk is None:
+                raise input_error(
+                    "INVALID_ARGUMENT",
+                    f"{what}: {child.name}.{child_col.name} is not a foreign key to {t.name}",
+                    f'mark it @wes_fk(ref: "{t.type_name}.<key>")',
+                    where,
+                )
+            if col.type not in ("integer", "bigint") or col.array:
+                raise input_error(
+                    "INVALID_ARGUMENT",
+                    f"{what}: a count needs an Int or BigInt field, not {col.type}",
+                    "declare it Int! (or BigInt!)",
+                    where,
+                )
+            computed = Computed(kind="count", table=child.name, column=child_col.name)
+            cols.append(col.model_copy(update={"computed": computed}))
+        out.append(t.model_copy(update={"columns": cols}))
+    return out

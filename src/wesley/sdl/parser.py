@@ -9,6 +9,7 @@ from graphql.language import EnumTypeDefinitionNode, ObjectTypeDefinitionNode
 from wesley.errors import Diagnostic, input_error
 from wesley.ir import IR, Enum, ForeignKey, SourcePos, Table
 from wesley.naming import BUILTIN_TYPE_NAMES, constraint_name
+from wesley.sdl.derived import resolve_counts
 from wesley.sdl.document import (
     DirectiveReader,
     build_schema,
@@ -104,7 +105,7 @@ def parse_sdl(
                 location_of(node, file),
             )
         drafts.append(draft)
-    tables = [_with_fks(d, drafts) for d in drafts]
+    tables = resolve_counts([_with_fks(d, drafts) for d in drafts], file)
     if not tables:
         warnings.append(
             Diagnostic(

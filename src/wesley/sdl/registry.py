@@ -150,6 +150,9 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
         "wes_regex", (FIELD,), (("pattern", "String!"), ("check", "Boolean")), legacy=("regex",)
     ),
     DirectiveSpec("wes_generated", (FIELD,), (("expr", "String!"),), legacy=("generated",)),
+    DirectiveSpec(
+        "wes_computed", (FIELD,), (("expr", "String"), ("count", "String")), legacy=("computed",)
+    ),
 )
 
 BY_CANONICAL: dict[str, DirectiveSpec] = {d.name: d for d in DIRECTIVES}

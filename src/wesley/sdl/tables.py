@@ -28,7 +28,7 @@ from wesley.ir import (
 )
 from wesley.naming import constraint_name
 from wesley.sdl.columns import field_type, literal_default, sql_type
-from wesley.sdl.derived import check_generated, generated_expr
+from wesley.sdl.derived import check_generated, computed_of, generated_expr
 from wesley.sdl.document import (
     DirectiveReader,
     DirectiveValue,
@@ -169,6 +169,8 @@ class TableBuilder:
             checks.extend(refine_checks)
             if column.generated:
                 reads.append((column.generated, first(fvalues, "wes_generated")))
+            if column.computed and column.computed.expr:
+                reads.append((column.computed.expr, first(fvalues, "wes_computed")))
             if column.name in fields.values():
                 raise input_error(
                     "DUPLICATE_COLUMN",
@@ -376,6 +378,7 @@ class TableBuilder:
             renamed_from=_renamed(values),
             cast=_cast(values, name, _renamed(values), self.naming),
             generated=generated_expr(values, f"{table}.{name}"),
+            computed=computed_of(values, f"{table}.{name}"),
             directives=_uses(values),
             source=_pos(where),
         )

@@ -10,8 +10,8 @@ rows and probe role included). The plan count is computed from the assertions em
 from __future__ import annotations
 
 from wesley.ir import IR, Table
-from wesley.refinements import bad_value
-from wesley.samples import Infeasible, RowPlan, tenant_values
+from wesley.refinements import bad_value, is_text
+from wesley.samples import Infeasible, RowPlan, sample_literal, tenant_values
 from wesley.sqltext import STANDARD_STRINGS, quote_ident, quote_literal
 from wesley.targets.base import Artifact, TextBuilder
 from wesley.targets.sqlnames import format_type
@@ -147,6 +147,96 @@ def _refinements(s: _Suite, table: Table, ir: IR) -> None:
             )
 
 
+COMPUTED_SALT = 800_000
+
+
+def _computed(s: _Suite, table: Table, ir: IR) -> None:
+    """Insert rows and read the computed values back: an expression equals itself evaluated
+    over the row; a count follows its rows being inserted and deleted."""
+    cols = [c for c in table.columns if c.computed is not None]
+    if not cols or not table.primary_key:
+        return
+    t = table.name
+    rows = RowPlan(ir, salt=COMPUTED_SALT + 1000 * ir.tables.index(table))
+    tenant = None
+    tenant_col = table.column(table.tenant_by) if table.tenant_by else None
+    if tenant_col is not None:  # a tenant of its own: the RLS probes use 900001 and 900002
+        tenant = sample_literal(table.name, tenant_col, ir, 900003)
+    try:
+        # a value the expression would not give, so a missing trigger shows
+        unlike = {
+            c.name: quote_literal("not computed")
+            for c in cols
+            if c.computed is not None and c.computed.kind == "expr" and is_text(c)
+        }
+        row = rows.row(table, unlike, tenant=tenant)
+        parents = list(rows.inserts)
+        rows.inserts.clear()
+        children: dict[str, list[str]] = {}
+        for col in cols:
+            c = col.computed
+            if c is not None and c.kind == "count" and c.table and c.column:
+                child = ir.table(c.table)
+                fk = next(
+                    f for f in (child.foreign_keys if child else []) if f.columns == [c.column]
+                )
+                assert child is not None
+                for _ in range(2):
+                    rows.row(child, {c.column: row[fk.ref_columns[0]]}, tenant=tenant)
+                # the row planner adds the referred row (and its parents) again: they exist
+                done = {i.split(" (", 1)[0] for i in parents}
+                children[col.name] = [i for i in rows.inserts if i.split(" (", 1)[0] not in done]
+                rows.inserts.clear()
+    except Infeasible as why:
+        s.count += 1
+        s.b.line(f"SELECT skip({quote_literal(f'computed columns of {t}: {why}')}, 1);")
+        return
+    key = " AND ".join(f"{quote_ident(k)} = {row[k]}" for k in table.primary_key)
+    qt = quote_ident(t)
+    setup = ([f"SET LOCAL app.tenant_id = {tenant}"] if tenant else []) + parents
+    s.test(f"lives_ok({quote_literal('; '.join(setup))}, {_desc(f'{t}: a row to compute')})")
+    for col in cols:
+        c = col.computed
+        assert c is not None
+        qc = quote_ident(col.name)
+        with s.b.block(col.uid):
+            if c.kind == "expr":
+                s.test(
+                    f"is((SELECT {qc} FROM {qt} WHERE {key}), (SELECT {c.expr} FROM {qt} WHERE "
+                    f"{key}), {_desc(f'{t}.{col.name} is computed on insert')})"
+                )
+                continue
+            s.test(
+                f"is((SELECT {qc} FROM {qt} WHERE {key})::bigint, 0::bigint, "
+                f"{_desc(f'{t}.{col.name} starts at 0')})"
+            )
+            inserts = "; ".join(children[col.name])
+            s.test(f"lives_ok({quote_literal(inserts)}, {_desc(f'{t}.{col.name}: two rows')})")
+            s.test(
+                f"is((SELECT {qc} FROM {qt} WHERE {key})::bigint, 2::bigint, "
+                f"{_desc(f'{t}.{col.name} counts the rows inserted')})"
+            )
+            counted = quote_ident(c.table or "")
+            ref = quote_ident(c.column or "")
+            one = (
+                f"DELETE FROM {counted} WHERE ctid = (SELECT ctid FROM {counted} WHERE {ref} = "
+                f"(SELECT {quote_ident(_key_of(ir, table, c.column or '', c.table or ''))} "
+                f"FROM {qt} WHERE {key}) LIMIT 1)"
+            )
+            s.b.line(f"{one};")
+            s.test(
+                f"is((SELECT {qc} FROM {qt} WHERE {key})::bigint, 1::bigint, "
+                f"{_desc(f'{t}.{col.name} counts the rows deleted')})"
+            )
+
+
+def _key_of(ir: IR, parent: Table, column: str, child_name: str) -> str:
+    child = ir.table(child_name)
+    assert child is not None
+    fk = next(f for f in child.foreign_keys if f.columns == [column])
+    return fk.ref_columns[0]
+
+
 def _policies(s: _Suite, table: Table) -> None:
     names = sorted(p.name for p in table.policies)
     if not names:
@@ -235,6 +325,7 @@ def pgtap(ir: IR) -> list[Artifact]:
             s.b.line(f"-- {table.name} ({table.uid})")
             _structure(s, table)
             _refinements(s, table, ir)
+            _computed(s, table, ir)
             _policies(s, table)
         s.b.line()
     probed = _probed(ir)

@@ -13,6 +13,7 @@ from wesley.ir import IR, ForeignKey, Index, Table
 from wesley.naming import constraint_name
 from wesley.sqltext import STANDARD_STRINGS, quote_ident, quote_literal
 from wesley.targets.base import Artifact, TextBuilder
+from wesley.targets.computed import statements as computed_statements
 from wesley.targets.sqlnames import (
     column_type,
     dependency_order,
@@ -152,4 +153,16 @@ def postgres(ir: IR) -> list[Artifact]:
             if (table.name, fk.name) in deferred:
                 with b.block(table.uid):
                     b.line(f"ALTER TABLE {quote_ident(table.name)} ADD {fk_clause(fk)};")
+    # computed columns last: a count's trigger lives on the counted table
+    done: set[str] = set()
+    for table in ordered:
+        for col in table.columns:
+            if col.computed is None:
+                continue
+            b.line()
+            with b.block(col.uid):
+                for sql in computed_statements(ir, table, col):
+                    if sql.startswith("CREATE OR REPLACE TRIGGER") or sql not in done:
+                        b.line(sql + ";")
+                        done.add(sql)
     return [b.artifact("schema.sql", "sql")]

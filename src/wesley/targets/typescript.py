@@ -118,7 +118,12 @@ def enum_of(ir: IR, column: Column) -> Enum:
 
 
 def is_optional_on_insert(column: Column) -> bool:
-    return column.default is not None or column.nullable or column.generated is not None
+    return (
+        column.default is not None
+        or column.nullable
+        or column.generated is not None
+        or column.computed is not None  # the trigger sets it
+    )
 
 
 def property_key(name: str) -> str:

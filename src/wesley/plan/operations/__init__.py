@@ -35,6 +35,7 @@ from wesley.plan.operations.rename_index import rename_index
 from wesley.plan.operations.rename_policy import rename_policy
 from wesley.plan.operations.rename_table import rename_table
 from wesley.plan.operations.set_column_comment import set_column_comment
+from wesley.plan.operations.set_computed import set_computed
 from wesley.plan.operations.set_default import set_default
 from wesley.plan.operations.set_not_null import set_not_null
 from wesley.plan.operations.set_primary_key import set_primary_key
@@ -76,6 +77,7 @@ OPERATIONS: dict[str, Operation] = {
     "rename_constraint": rename_constraint,
     "rename_index": rename_index,
     "alter_generated": alter_generated,
+    "set_computed": set_computed,
 }
 
 __all__ = ["OPERATIONS", "Context", "Draft", "Refused", "add_column", "alter_column_type"]
