@@ -9,6 +9,7 @@ import psycopg
 import pytest
 
 from tests.plan_apply import apply_plan
+from tests.schemas_refined import COMPUTED_SDL as SDL
 from wesley.db.apply import apply_script
 from wesley.db.introspect import introspect
 from wesley.db.pgtap import run_suite
@@ -19,24 +20,6 @@ from wesley.sdl import parse_sdl
 from wesley.targets.pgtap import pgtap
 from wesley.targets.postgres import postgres
 from wesley.targets.rls import rls
-
-SDL = """
-type Org @wes_table { id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()") name: String! }
-type Post @wes_table @wes_tenant(by: "orgId") {
-  id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()")
-  orgId: ID! @wes_fk(ref: "Org.id")
-  title: String!
-  slug: String! @wes_computed(expr: "lower(replace(title, ' ', '-'))")
-  touched: DateTime @computed(expr: "now()")
-  commentCount: Int! @wes_computed(count: "Comment.postId")
-  EXTRA
-}
-type Comment @wes_table {
-  id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()")
-  postId: ID! @wes_fk(ref: "Post.id", onDelete: CASCADE)
-  body: String
-}
-"""
 
 
 def _ir(extra: str = "", sdl: str = SDL) -> IR:
@@ -70,7 +53,9 @@ def test_values_follow_the_rows(pg_dsn: str) -> None:
         for _ in range(3):
             conn.execute("INSERT INTO comment (post_id) VALUES (%s)", a)
         conn.execute("INSERT INTO comment (post_id) VALUES (%s)", b)
-        counts = dict(conn.execute("SELECT title, comment_count FROM post").fetchall())
+        counts: dict[object, object] = dict(
+            conn.execute("SELECT title, comment_count FROM post").fetchall()
+        )
         assert counts == {"Hello World": 3, "Other": 1}
         conn.execute(
             "UPDATE comment SET post_id = %s WHERE id = (SELECT id FROM comment WHERE post_id = "

@@ -14,6 +14,7 @@ from typing import Any
 import psycopg
 import pytest
 
+from tests.schemas_refined import REFINED_SDL as SDL
 from tests.test_target_ts_zod import ZODS, _generate, _node, _project, _tsc
 from wesley.db.apply import apply_script
 from wesley.db.pgtap import run_suite
@@ -23,27 +24,6 @@ from wesley.sdl import parse_sdl
 from wesley.targets.pgtap import pgtap
 from wesley.targets.postgres import postgres
 from wesley.targets.rls import rls
-
-SDL = """
-type Org @wes_table { id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()") name: String! }
-
-type Contact @wes_table @wes_tenant(by: "orgId") {
-  id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()")
-  orgId: ID! @wes_fk(ref: "Org.id")
-  email: String @wes_email
-  site: String @url
-  ip: String @wesley_ip
-  name: String @wes_length(min: 2, max: 4)
-  code: String @wes_regex(pattern: "^[A-Z]{2}[0-9]*$")
-  n: Int @wes_min(value: -5) @wes_max(value: 10)
-  price: Decimal @wes_min(value: "0.01") @wes_max(value: "99.99")
-  big: BigInt @wes_max(value: 9007199254740993)
-  ratio: Float @wes_min(value: -0.5)
-  shout: String @min(value: 3, check: false)
-  total: Int @wes_generated(expr: "n * 2")
-  label: String! @wes_generated(expr: "upper(coalesce(name, 'none'))")
-}
-"""
 
 SQL_TYPES = {"n": "integer", "ratio": "double precision", "price": "numeric", "big": "bigint"}
 

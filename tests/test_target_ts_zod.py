@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 
 from tests.helpers import REPO, VALID_FIXTURES
+from tests.schemas_refined import COMPUTED_SDL, REFINED_SDL
 from wesley.errors import WesleyError
 from wesley.ir import IR, Column, Table, ir_from_json
+from wesley.refinements import sample_number, sample_text
 from wesley.sdl import parse_sdl
 from wesley.sdl.parser import ParseOptions
 from wesley.targets.base import Artifact
@@ -117,6 +119,10 @@ def _cases() -> list[Case]:
     cases = [Case("upstream_" + re.sub(r"\W", "_", p.stem), _parse(p)) for p in VALID_FIXTURES]
     cases.append(Case("template", _parse(TEMPLATE)))
     cases.append(Case("rich", _rich_ir()))
+    # refinements, generated and computed columns (issue 15)
+    cases.append(Case("refined", parse_sdl(REFINED_SDL, "refined.graphql").ir))
+    computed = COMPUTED_SDL.replace("EXTRA", "")
+    cases.append(Case("computed", parse_sdl(computed, "computed.graphql").ir))
     return cases
 
 
@@ -248,6 +254,14 @@ def _good(ir: IR, c: Column) -> Any:
         one: Any = text[:14] + "0" + text[15:]
     elif scalar is Scalar.ENUM:
         one = enum_of(ir, c).values[-1]
+    elif c.refinements and scalar is Scalar.TEXT:
+        one = sample_text(c, 1)
+    elif c.refinements and scalar in (Scalar.INT16, Scalar.INT32):
+        one = int(sample_number(c, 1))
+    elif c.refinements and scalar is Scalar.FLOAT:
+        one = float(sample_number(c, 1))
+    elif c.refinements and scalar in (Scalar.BIGINT, Scalar.NUMERIC):
+        one = sample_number(c, 1)
     else:
         one = _GOOD[scalar]
     return [one, one] if c.array else one
@@ -268,6 +282,10 @@ def _samples(ir: IR, t: Table) -> dict[str, Any]:
     nulls = {c.field: None if c.nullable else _good(ir, c) for c in t.columns}
     required = [c for c in t.columns if not is_optional_on_insert(c)]
     minimal = {c.field: row[c.field] for c in required}
+    # a write never gives a generated column (the database computes it)
+    generated = {c.field for c in t.columns if c.generated}
+    full = {k: v for k, v in row.items() if k not in generated}
+    null_write = {k: v for k, v in nulls.items() if k not in generated}
     bad_rows = [
         {"field": c.field, "value": v, "row": row | {c.field: v}}
         for c in t.columns
@@ -279,7 +297,7 @@ def _samples(ir: IR, t: Table) -> dict[str, Any]:
     return {
         "schema": t.type_name,
         "good": {"row": row, "nulls": nulls},
-        "good_insert": {"full": row, "nulls": nulls, "minimal": minimal},
+        "good_insert": {"full": full, "nulls": null_write, "minimal": minimal},
         "bad_rows": bad_rows,
         "missing_on_insert": missing,
     }
@@ -310,7 +328,7 @@ for (const name of JSON.parse(process.argv[2])) {
     }
     for (const [k, v] of Object.entries(s.good_insert)) good["insert_" + k] = problems(ins, v);
     good.update_empty = problems(upd, {});
-    good.update_full = problems(upd, s.good.row);
+    good.update_full = problems(upd, s.good_insert.full);
     out[name][s.schema] = {
       good,
       bad_rows: s.bad_rows.map((b) => ({ field: b.field, value: b.value,
