@@ -486,8 +486,23 @@ CASES: tuple[LockCase, ...] = (
         " AS $$BEGIN RETURN (SELECT count(*) FROM child); END$$",
         None,
     ),
+    # @wes_rpc functions: a PL/pgSQL body that reads and writes child locks nothing at CREATE
+    LockCase(
+        "create_rpc_function",
+        "CREATE OR REPLACE FUNCTION public.get_child(id integer) RETURNS jsonb LANGUAGE plpgsql"
+        " STABLE SECURITY INVOKER AS $$ DECLARE r public.child; BEGIN"
+        " SELECT * INTO r FROM public.child WHERE child.id = $1; RETURN to_jsonb(r); END $$",
+        None,
+    ),
+    LockCase("comment_function", "COMMENT ON FUNCTION wes_v_probe.sync() IS 'x'", None),
+    LockCase("grant_execute", "GRANT EXECUTE ON FUNCTION wes_v_probe.sync() TO PUBLIC", None),
+    LockCase("revoke_execute", "REVOKE ALL ON FUNCTION wes_v_probe.sync() FROM PUBLIC", None),
     LockCase("grant", "GRANT SELECT ON child TO PUBLIC", None),
     LockCase("revoke", "REVOKE SELECT ON child FROM PUBLIC", None),
+    # the statements of the plan's grant / revoke steps (issue 9): several privileges, a column
+    LockCase("grant_privileges", "GRANT SELECT, INSERT, UPDATE, DELETE ON child TO PUBLIC", None),
+    LockCase("grant_column", "GRANT SELECT (note), UPDATE (note) ON child TO PUBLIC", None),
+    LockCase("revoke_column", "REVOKE SELECT (note) ON child FROM PUBLIC", None),
     LockCase("set_lock_timeout", "SET lock_timeout = '2s'", None),
     # batched backfill
     LockCase(
@@ -834,7 +849,7 @@ VERSION_RULES: tuple[VersionRule, ...] = (
         "GRANT / REVOKE on a table take ACCESS SHARE on it (none on 15; 16 and 17 are not"
         " observed here and assumed like 18)",
         "ACCESS SHARE from 16 on, note on 16 and 17",
-        ("grant", "revoke"),
+        ("grant", "revoke", "grant_privileges", "grant_column", "revoke_column"),
     ),
     VersionRule(
         ">= 17",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from wesley.ir import IR, Table
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
+from wesley.sdl.literals import default_key
 from wesley.targets.sqlnames import pk_name
 
 
@@ -51,7 +52,7 @@ def assert_database_matches(
                 assert gcol.default is None, at
             else:
                 assert gcol.default is not None, at
-                assert gcol.default.sql == comparable_expression(col.default.sql), at
+                assert default_key(gcol) == default_key(col), at
             assert gcol.unique == col.unique, at
         assert got.primary_key == table.primary_key, where
         if table.primary_key:

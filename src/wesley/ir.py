@@ -13,7 +13,7 @@ import hashlib
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 IR_VERSION: Literal[1] = 1
@@ -92,6 +92,28 @@ class Computed(_Model):
     column: str | None = Field(default=None, description="count: its column referring here")
 
 
+Privilege = Literal["SELECT", "INSERT", "UPDATE", "DELETE"]
+PRIVILEGES: tuple[Privilege, ...] = ("SELECT", "INSERT", "UPDATE", "DELETE")
+TABLE_GRANT: list[Privilege] = list(PRIVILEGES)  # what `@wes_grant` on a type grants
+COLUMN_GRANT: list[Privilege] = ["SELECT"]  # what `@wes_grant` on a field grants
+PUBLIC = "PUBLIC"  # the grantee everyone is
+
+
+class Grant(_Model):
+    """Privileges one role holds on a table (or a column), as PostgreSQL's ACL says. Wesley
+    manages SELECT, INSERT, UPDATE and DELETE of every role but the table's owner."""
+
+    role: str = Field(description='a role name, or "PUBLIC"')
+    privileges: list[Privilege] = Field(description="in the order SELECT, INSERT, UPDATE, DELETE")
+
+
+def _grants(value: Any, privileges: list[Privilege]) -> Any:
+    # IR files written before grants carried privileges list role names only
+    if isinstance(value, list):
+        return [{"role": g, "privileges": privileges} if isinstance(g, str) else g for g in value]
+    return value
+
+
 class Column(_Model):
     name: str
     field: str = Field(description="the GraphQL field name (TypeScript and Zod use it)")
@@ -106,7 +128,7 @@ class Column(_Model):
     weight: int | None = Field(default=None, description="explicit @wes_weight, 1..10")
     classification: list[Literal["critical", "sensitive", "pii"]] = Field(default_factory=list)
     updated_at: bool = Field(default=False, description="@wes_updatedAt: set on every update")
-    grants: list[str] = Field(default_factory=list)
+    grants: list[Grant] = Field(default_factory=list)
     renamed_from: str | None = None
     cast: Cast | None = None
     refinements: list[Refinement] = Field(default_factory=list)
@@ -116,6 +138,21 @@ class Column(_Model):
     computed: Computed | None = None
     directives: list[DirectiveUse] = Field(default_factory=list)
     source: SourcePos
+
+    @field_validator("grants", mode="before")
+    @classmethod
+    def _old_grants(cls, value: Any) -> Any:
+        return _grants(value, COLUMN_GRANT)
+
+    @property
+    def no_rpc(self) -> bool:
+        """`@wes_noRPC`: the `@wes_rpc` functions neither accept nor return this field."""
+        return any(d.name == "wes_noRPC" for d in self.directives)
+
+    @property
+    def read_only(self) -> bool:
+        """The database sets it (`@wes_generated`, `@wes_computed`): no client writes it."""
+        return self.generated is not None or self.computed is not None
 
 
 FkAction = Literal["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"]
@@ -161,7 +198,13 @@ class Rls(_Model):
     insert: str | None = None
     update: str | None = None
     delete: str | None = None
-    roles: list[str] = Field(default_factory=list)
+    roles: list[str] = Field(
+        default_factory=list, description="TO of every policy without roles of its own"
+    )
+    select_roles: list[str] = Field(default_factory=list, description="TO of the select policy")
+    insert_roles: list[str] = Field(default_factory=list, description="TO of the insert policy")
+    update_roles: list[str] = Field(default_factory=list, description="TO of the update policy")
+    delete_roles: list[str] = Field(default_factory=list, description="TO of the delete policy")
     preset: str | None = None
 
 
@@ -204,13 +247,18 @@ class Table(_Model):
     rls: Rls | None = None
     policies: list[Policy] = Field(default_factory=list)
     owner: Owner | None = None
-    grants: list[str] = Field(default_factory=list)
+    grants: list[Grant] = Field(default_factory=list)
     weight: int | None = None
     classification: list[Literal["critical", "sensitive", "pii"]] = Field(default_factory=list)
     relations: list[Relation] = Field(default_factory=list)
     renamed_from: str | None = None
     directives: list[DirectiveUse] = Field(default_factory=list)
     source: SourcePos
+
+    @field_validator("grants", mode="before")
+    @classmethod
+    def _old_grants(cls, value: Any) -> Any:
+        return _grants(value, TABLE_GRANT)
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
@@ -224,16 +272,46 @@ class Enum(_Model):
     source: SourcePos
 
 
+RpcKind = Literal["create", "get", "update", "delete", "list"]
+
+
+class Function(_Model):
+    """A generated SQL function (`@wes_rpc`), as PostgreSQL prints it back: `arguments` is
+    `pg_get_function_arguments`, `identity` `pg_get_function_identity_arguments`, `returns`
+    `pg_get_function_result`, `body` the text between the dollar quotes (`prosrc`). So a
+    function read from a database compares equal to the one the schema asks for."""
+
+    name: str
+    kind: RpcKind
+    table: str
+    uid: str
+    arguments: str
+    identity: str
+    returns: str
+    body: str
+    language: str = "plpgsql"
+    volatility: Literal["volatile", "stable", "immutable"] = "volatile"
+    security_definer: bool = False
+    grants: list[str] = Field(
+        default_factory=list, description="roles with EXECUTE (PUBLIC's is revoked)"
+    )
+    source: SourcePos
+
+
 class IR(_Model):
     version: Literal[1] = IR_VERSION
     tables: list[Table] = Field(default_factory=list)
     enums: list[Enum] = Field(default_factory=list)
+    functions: list[Function] = Field(default_factory=list)
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)
 
     def to_json_data(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", by_alias=True)
+        data = self.model_dump(mode="json", by_alias=True)
+        if not data["functions"]:
+            del data["functions"]  # a schema without @wes_rpc keeps the ir_hash it always had
+        return data
 
 
 def canonical_json(data: Any) -> str:

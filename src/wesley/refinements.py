@@ -137,8 +137,9 @@ def bounds(r: Refinement) -> tuple[int | None, int | None]:
 # --- values that satisfy, and values that break, a column's refinements ----------------------
 
 
-def sample_text(col: Column, n: int) -> str:
-    """A text value meeting every refinement of `col` (best effort for patterns)."""
+def sample_text(col: Column, n: int, limit: int | None = None) -> str:
+    """A text value meeting every refinement of `col` (best effort for patterns), at most
+    `limit` characters long (a varchar(n)'s n)."""
     kinds = {r.kind for r in col.refinements}
     if "url" in kinds:
         text = f"https://wesley.test/p{n}"
@@ -150,6 +151,8 @@ def sample_text(col: Column, n: int) -> str:
         if r.kind == "regex" and r.pattern and not re.search(r.pattern, text):
             text = example_of(r.pattern, n) or text
     lo, hi = length_bounds(col)
+    if limit is not None and (hi is None or limit < hi):
+        hi = limit
     if hi is not None and len(text) > hi:
         text = text[-hi:] if hi else ""
     if lo is not None and len(text) < lo:
@@ -168,9 +171,9 @@ def length_bounds(col: Column) -> tuple[int | None, int | None]:
     return lo, hi
 
 
-def sample_number(col: Column, n: int) -> str:
-    """`1000 + n`, moved inside the column's min/max."""
-    value = Decimal(1000 + n)
+def sample_number(col: Column, n: int, start: str | None = None) -> str:
+    """`start` (by default `1000 + n`), moved inside the column's min/max."""
+    value = Decimal(start) if start is not None else Decimal(1000 + n)
     for r in col.refinements:
         if r.kind == "min" and r.value is not None and value < Decimal(r.value):
             value = Decimal(r.value)

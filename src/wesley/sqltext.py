@@ -11,7 +11,7 @@ from pglast.keywords import COL_NAME_KEYWORDS
 from pglast.stream import RawStream, maybe_double_quote_name
 
 from wesley.errors import input_error
-from wesley.ir import Column
+from wesley.ir import PUBLIC, Column, Grant
 from wesley.naming import identifier_problem, shown
 
 # The first statement of every generated .sql file: its literals are written the standard way
@@ -44,3 +44,17 @@ def column_type(col: Column) -> str:
     """A column's type as written in DDL: enum names are identifiers, quoted where needed."""
     base = quote_ident(col.enum) if col.enum else col.type.removesuffix("[]")
     return base + ("[]" if col.array else "")
+
+
+def grantee(role: str) -> str:
+    """A role in GRANT/REVOKE: PUBLIC is the keyword, every other name an identifier."""
+    return "PUBLIC" if role == PUBLIC else quote_ident(role)
+
+
+def grant_sql(table: str, grant: Grant, column: str | None = None, revoke: bool = False) -> str:
+    """`GRANT SELECT, INSERT ON t TO r` (with `column`: `GRANT SELECT (c) ON t TO r`), or the
+    REVOKE of the same privileges."""
+    cols = f" ({quote_ident(column)})" if column else ""
+    privs = ", ".join(p + cols for p in grant.privileges)
+    verb, prep = ("REVOKE", "FROM") if revoke else ("GRANT", "TO")
+    return f"{verb} {privs} ON {quote_ident(table)} {prep} {grantee(grant.role)}"

@@ -43,8 +43,8 @@ from wesley.db import target as on_target
 from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import LOCK_POLL_S, ExecOptions, Executor, Progress, StepFailed
 from wesley.db.migration_lock import locked_error
-from wesley.db.pgtap import TapResult, run_suite
-from wesley.db.privileges import check_probe_role
+from wesley.db.pgtap import TapResult, run_suite, suite_failure
+from wesley.db.privileges import check_probe_role, check_roles
 from wesley.db.progress import Meter
 from wesley.db.records import StepRecord
 from wesley.db.session import connect, lost, lost_error, server_version
@@ -262,6 +262,8 @@ def deploy(
         log(f"--force: deploying despite: {p}")
     with connect(dsn) as conn:  # before any step
         check_probe_role(conn, new)
+        if stage != "abort":
+            check_roles(conn, new)
     for r in plan.destructive if not plan.allow_destructive else []:
         log(
             f"not deployed: {r.change} {r.table}{'.' + r.column if r.column else ''} is "
@@ -308,11 +310,16 @@ def deploy(
         two_stage=plan.two_stage,
     )
     if tap is not None and not tap.ok:
+        why = suite_failure(
+            tap, "the target differs from the schema: investigate before the next deploy"
+        )
         raise WesleyError(
-            "TESTS_FAILED",
-            f"deployed, but {tap.failed} of {tap.planned} pgTAP assertions fail on the target: "
-            + (tap.failures[0].splitlines()[0] if tap.failures else "the suite did not finish"),
-            "the target differs from the schema: investigate before the next deploy",
+            why.code,
+            f"deployed, but {why.message}"
+            if why.code != "TESTS_FAILED"
+            else f"deployed, but {tap.failed} of {tap.planned} pgTAP assertions fail on the "
+            f"target: {why.test}",
+            why.hint,
             exit_code=ExitCode.EXECUTION_FAILED,
             result=result,
         )

@@ -16,6 +16,7 @@ from wesley.config import load_config
 from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import ExecOptions, Executor, Progress, StepFailed
 from wesley.db.introspect import introspect
+from wesley.db.privileges import check_roles
 from wesley.db.progress import Meter
 from wesley.db.records import StepRecord
 from wesley.db.session import connect
@@ -76,6 +77,7 @@ def up(
     new = load_schema(schema, sdl=sdl, config=config).ir
     with connect(dsn, autocommit=False) as conn:  # one snapshot for the whole catalog
         live, version = introspect(conn), conn.info.server_version
+        check_roles(conn, new)  # before any step
     plan = build_plan(
         live,
         new,

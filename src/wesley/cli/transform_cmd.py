@@ -18,6 +18,22 @@ from wesley.cli.common import global_options, output
 @click.option(
     "--bundle-dir", default=BUNDLE_DIR, show_default=True, help="Where evidence files go."
 )
+@click.option(
+    "--ops",
+    "ops_dir",
+    help="A folder of *.op.json query operations: views and functions in wes_ops (<out>/ops/).",
+)
+@click.option(
+    "--ops-allow-errors",
+    is_flag=True,
+    help="Skip invalid operations (each one a warning) instead of failing.",
+)
+@click.option(
+    "--i-know-what-im-doing",
+    "override",
+    is_flag=True,
+    help="Allow --ops-allow-errors when CI=true.",
+)
 @global_options
 @click.pass_context
 def transform(
@@ -26,10 +42,21 @@ def transform(
     target_spec: str | None,
     out_dir: str | None,
     bundle_dir: str,
+    ops_dir: str | None,
+    ops_allow_errors: bool,
+    override: bool,
 ) -> None:
     """Compile the schema into artifacts and evidence."""
     out = output(ctx)
-    result = run_transform(schema_path, targets=target_spec, out=out_dir, bundle_dir=bundle_dir)
+    result = run_transform(
+        schema_path,
+        targets=target_spec,
+        out=out_dir,
+        bundle_dir=bundle_dir,
+        ops=ops_dir,
+        ops_allow_errors=ops_allow_errors,
+        i_know_what_im_doing=override,
+    )
     out.warn(result.warnings)
     for a in [*result.artifacts, *result.evidence]:
         out.info(f"{'wrote' if a.changed else 'kept '} {a.path}  sha256:{a.sha256[:12]}")

@@ -8,26 +8,31 @@ are normalised with the same functions the SDL side uses, so equal schemas compa
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import psycopg
 
 from wesley.ir import (
     IR,
+    PRIVILEGES,
     Check,
     Column,
     Default,
     Enum,
     FkAction,
     ForeignKey,
+    Function,
+    Grant,
     Index,
     Policy,
     Rls,
+    RpcKind,
     SourcePos,
     Table,
     Unique,
 )
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
+from wesley.sdl.literals import canonical_default
 from wesley.targets.computed import parse_marker, trigger_name
 from wesley.targets.sqlnames import UID_COMMENT_PREFIX
 
@@ -94,12 +99,46 @@ SELECT p.polname, p.polcmd, p.polpermissive,
        pg_get_expr(p.polqual, p.polrelid), pg_get_expr(p.polwithcheck, p.polrelid)
 FROM pg_policy p WHERE p.polrelid = %s ORDER BY p.polname
 """
+# privileges Wesley manages (wesley.ir.PRIVILEGES) of every role but the table's owner;
+# grantee 0 is PUBLIC
+_TABLE_ACL = """
+SELECT NULL::name, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE r.rolname END, x.privilege_type
+FROM pg_class c CROSS JOIN LATERAL aclexplode(c.relacl) x LEFT JOIN pg_roles r ON r.oid = x.grantee
+WHERE c.oid = %(oid)s AND x.grantee <> c.relowner
+  AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+UNION
+SELECT a.attname, CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE r.rolname END, x.privilege_type
+FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid
+CROSS JOIN LATERAL aclexplode(a.attacl) x LEFT JOIN pg_roles r ON r.oid = x.grantee
+WHERE c.oid = %(oid)s AND a.attnum > 0 AND NOT a.attisdropped AND x.grantee <> c.relowner
+  AND x.privilege_type IN ('SELECT', 'INSERT', 'UPDATE', 'DELETE')
+"""
 _COMMANDS: dict[str, Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]] = {
     "*": "ALL",
     "r": "SELECT",
     "a": "INSERT",
     "w": "UPDATE",
     "d": "DELETE",
+}
+_FUNCTIONS = """
+SELECT p.proname, obj_description(p.oid, 'pg_proc'), pg_get_function_arguments(p.oid),
+       pg_get_function_identity_arguments(p.oid), pg_get_function_result(p.oid), p.prosrc,
+       l.lanname, p.provolatile, p.prosecdef,
+       CASE WHEN p.proacl IS NULL THEN ARRAY['PUBLIC']
+       ELSE ARRAY(SELECT DISTINCT COALESCE(r.rolname, 'PUBLIC')
+                  FROM aclexplode(p.proacl) a LEFT JOIN pg_roles r ON r.oid = a.grantee
+                  WHERE a.privilege_type = 'EXECUTE' AND a.grantee <> p.proowner
+                  ORDER BY 1) END
+FROM pg_proc p
+JOIN pg_namespace n ON n.oid = p.pronamespace
+JOIN pg_language l ON l.oid = p.prolang
+WHERE n.nspname = %s AND obj_description(p.oid, 'pg_proc') LIKE %s
+ORDER BY p.oid
+"""
+_VOLATILITY: dict[str, Literal["volatile", "stable", "immutable"]] = {
+    "v": "volatile",
+    "s": "stable",
+    "i": "immutable",
 }
 _ENUMS = """
 SELECT t.typname, obj_description(t.oid, 'pg_type'),
@@ -116,14 +155,32 @@ def _uid(comment: str | None, fallback: str) -> str:
     return fallback
 
 
-def _default(expr: str | None) -> Default | None:
-    return None if expr is None else Default(kind="expr", sql=comparable_expression(expr))
+def _default(expr: str | None, type_sql: str, array: bool) -> Default | None:
+    # a constant in the spelling the schema side uses (`'-3'::integer` → `-3`)
+    return (
+        None if expr is None else Default(kind="expr", sql=canonical_default(expr, type_sql, array))
+    )
 
 
 def _check_expr(definition: str) -> str:
     # pg_get_constraintdef: "CHECK ((a > 0))" possibly followed by "NOT VALID"
     body = definition.removeprefix("CHECK ").removesuffix(" NOT VALID")
     return comparable_expression(body)
+
+
+def _grants(rows: list[tuple[Any, ...]]) -> dict[str | None, list[Grant]]:
+    """ACL rows (column or None, role, privilege) → per column (None: the table) its grants,
+    roles sorted, privileges in Wesley's order."""
+    held: dict[str | None, dict[str, set[str]]] = {}
+    for column, role, privilege in rows:
+        held.setdefault(column, {}).setdefault(role, set()).add(privilege)
+    return {
+        column: [
+            Grant(role=role, privileges=[p for p in PRIVILEGES if p in privs])
+            for role, privs in sorted(roles.items())
+        ]
+        for column, roles in held.items()
+    }
 
 
 def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
@@ -152,18 +209,21 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
             is_array,
             generated,
         ) in conn.execute(_COLUMNS, (oid,)).fetchall():
+            ctype = normalize_type_name(ftype, None, "column type")
             columns.append(
                 Column(
                     name=cname,
                     field=cname,
                     uid=_uid(ccomment, f"col:{tname}.{cname}"),
-                    type=normalize_type_name(ftype, None, "column type"),
+                    type=ctype,
                     graphql_type="",
                     nullable=nullable,
                     array=bool(is_array),
                     enum=base if is_enum else None,
                     # a stored generated column keeps its expression where a default would be
-                    default=None if generated else _default(default),
+                    default=None
+                    if generated
+                    else _default(default, "text" if is_enum else ctype, bool(is_array)),
                     generated=comparable_expression(default) if generated else None,
                     source=_NOWHERE,
                 )
@@ -223,7 +283,7 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                 name=pname,
                 command=_COMMANDS[cmd],
                 permissive=permissive,
-                roles=list(roles),
+                roles=sorted(roles),
                 using=comparable_expression(qual) if qual else None,
                 check=comparable_expression(wcheck) if wcheck else None,
             )
@@ -232,7 +292,11 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
             ).fetchall()
         ]
         unique_cols = {u.columns[0] for u in uniques if len(u.columns) == 1}
-        columns = [c.model_copy(update={"unique": c.name in unique_cols}) for c in columns]
+        grants = _grants(conn.execute(_TABLE_ACL, {"oid": oid}).fetchall())
+        columns = [
+            c.model_copy(update={"unique": c.name in unique_cols, "grants": grants.get(c.name, [])})
+            for c in columns
+        ]
         tables.append(
             Table(
                 name=tname,
@@ -246,7 +310,37 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                 checks=checks,
                 rls=Rls(enabled=True, force=rls_force) if rls_on else None,
                 policies=policies,
+                grants=grants.get(None, []),
                 source=_NOWHERE,
             )
         )
-    return IR(tables=tables, enums=enums)
+    return IR(tables=tables, enums=enums, functions=_functions(conn, schema))
+
+
+def _functions(conn: psycopg.Connection[Any], schema: str) -> list[Function]:
+    """The functions Wesley generated (`@wes_rpc`): those whose comment carries an rpc uid."""
+    out: list[Function] = []
+    rows = conn.execute(_FUNCTIONS, (schema, UID_COMMENT_PREFIX + "rpc:%")).fetchall()
+    for name, comment, args, ident, result, src, lang, vol, secdef, grants in rows:
+        uid = _uid(comment, "")
+        table, _, kind = uid.removeprefix("rpc:").rpartition(".")
+        if kind not in ("create", "get", "update", "delete", "list"):
+            continue  # not a uid Wesley writes: not one of its functions
+        out.append(
+            Function(
+                name=name,
+                kind=cast(RpcKind, kind),
+                table=table,
+                uid=uid,
+                arguments=args,
+                identity=ident,
+                returns=result,
+                body=src,
+                language=lang,
+                volatility=_VOLATILITY[vol],
+                security_definer=secdef,
+                grants=sorted(grants),
+                source=_NOWHERE,
+            )
+        )
+    return out

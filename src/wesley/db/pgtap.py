@@ -11,6 +11,7 @@ import psycopg
 from wesley.db.apply import statements
 from wesley.db.session import run_one
 from wesley.errors import ExitCode, WesleyError
+from wesley.targets.pgtap import PROBE_POLICY, PROBE_ROLE, PROBE_SETUP
 
 _RESULT = re.compile(r"^(not ok|ok) (\d+)(?: - )?(.*?)(?:\s*#\s*(SKIP|TODO)\b.*)?$")
 
@@ -31,6 +32,64 @@ class TapResult:
     @property
     def ok(self) -> bool:
         return self.failed == 0 and self.planned == self.ran and self.planned > 0
+
+
+@dataclass(frozen=True)
+class SuiteFailure:
+    """What a failed suite means: the database differs from the schema (TESTS_FAILED), or
+    Wesley's own RLS probe could not insert its rows (PROBE_SETUP_FAILED: a bug of ours)."""
+
+    code: str
+    message: str
+    hint: str
+    test: str
+
+
+INTERNAL_HINT = (
+    "internal: a bug in Wesley's generated RLS probe, not in your schema or database; "
+    "report it with the suite's TAP output (realm.json tests.tap)"
+)
+
+
+def suite_failure(tap: TapResult, differs_hint: str) -> SuiteFailure:
+    """The failure to report for a suite that is not ok (the first probe set-up that died
+    wins: every assertion after it fails because of it)."""
+    stopped = next((ln for ln in tap.tap.splitlines() if ln.startswith(_STOPPED)), None)
+    if stopped is not None and PROBE_SETUP in stopped:
+        return SuiteFailure(
+            "PROBE_SETUP_FAILED",
+            "internal error: " + stopped.removeprefix("not ok - "),
+            INTERNAL_HINT,
+            stopped,
+        )
+    setup = next((f for f in tap.failures if PROBE_SETUP in f.splitlines()[0]), None)
+    if setup is not None:
+        head = setup.splitlines()
+        died = next((ln.lstrip("# ").strip() for ln in head[1:] if "died:" in ln), "")
+        table = head[0].split(":")[0].removeprefix("RLS ").strip()
+        return SuiteFailure(
+            "PROBE_SETUP_FAILED",
+            f"internal error: the generated RLS probe for {table} could not insert its own "
+            f"rows{(' (' + died + ')') if died else ''}; the database was not found to differ "
+            "from the schema",
+            INTERNAL_HINT,
+            head[0],
+        )
+    first = tap.failures[0].splitlines()[0] if tap.failures else "the suite did not finish"
+    return SuiteFailure(
+        "TESTS_FAILED",
+        f"{tap.failed} of {tap.planned} pgTAP assertions failed, first: {first}",
+        differs_hint,
+        first,
+    )
+
+
+_STOPPED = "not ok - the suite stopped"
+
+
+def _probe_sql(sql: str) -> bool:
+    """A statement of the RLS probe itself (its role, grants, policy), not an assertion."""
+    return PROBE_ROLE in sql or PROBE_POLICY in sql
 
 
 def parse_tap(tap: str) -> TapResult:
@@ -83,7 +142,8 @@ def run_suite(conn: psycopg.Connection[Any], script: str) -> TapResult:
             cur = run_one(conn, sql)
         except psycopg.Error as exc:
             conn.execute("ROLLBACK")
-            lines.append(f"not ok - the suite stopped: {exc.diag.message_primary or exc}")
+            ours = f" (at the RLS probe's own statement: {PROBE_SETUP})" if _probe_sql(sql) else ""
+            lines.append(f"not ok - the suite stopped{ours}: {exc.diag.message_primary or exc}")
             break
         if cur.description:
             lines.extend(str(row[0]) for row in cur.fetchall() if row and row[0] is not None)

@@ -53,6 +53,7 @@ def _all_uids(ir: IR) -> list[str]:
     for t in ir.tables:
         uids.append(t.uid)
         uids.extend(c.uid for c in t.columns)
+    uids.extend(f.uid for f in ir.functions)
     return uids
 
 
@@ -100,4 +101,7 @@ def source_of(ir: IR, artifact: Artifact, line: int) -> tuple[str, SourcePos] | 
         for col in table.columns:
             if col.uid == span.uid:
                 return span.uid, col.source
+    for fn in ir.functions:
+        if fn.uid == span.uid:
+            return span.uid, fn.source
     return None

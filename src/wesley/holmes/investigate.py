@@ -344,6 +344,8 @@ def investigate(ev: Evidence, weights: WeightRules, thresholds: dict[str, float]
         items = [_coverage(e) for e in mine]
         on_table = [s for s in steps if s.table == table.name]
         own = by_uid.get(table.uid, [])
+        # the tests of its @wes_rpc functions count as the table's own
+        own = own + [a for f in ev.ir.functions if f.table == table.name for a in by_uid[f.uid]]
         executed = own + [a for e in mine for a in e.assertions]
         tables.append(
             TableReport(

@@ -302,7 +302,12 @@ def flight_for(
         if e.name in used and e.name not in have:
             enums.append(e)
             flight.retired_enums.append(e)
-    flight.mid = IR(tables=tables, enums=enums)
+    # @wes_rpc functions keep their old bodies while two versions run (the old version calls
+    # them by the old names); the contract replaces them (see build_plan)
+    kept = {f.name: f for f in old.functions}
+    functions = [kept.get(f.name, f) for f in new.functions]
+    functions += [f for f in old.functions if f.name not in {g.name for g in functions}]
+    flight.mid = IR(tables=tables, enums=enums, functions=functions)
     flight.blocked += _name_clashes(flight)
     return flight
 

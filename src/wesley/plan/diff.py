@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from wesley.ir import IR, Column, Enum, Policy, Table
+from wesley.ir import IR, PRIVILEGES, Column, Enum, Grant, Policy, Table
 from wesley.naming import constraint_name, snake_case
 from wesley.sdl.expressions import comparable_expression, normalize_type_name, rename_columns
+from wesley.sdl.literals import default_key
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ def _computed(col: Column) -> tuple[object, ...] | None:
 
 
 def _default(col: Column) -> str | None:
-    return _expr(col.default.sql) if col.default else None
+    # by value, typed by the column (`'3'` = `3` on an integer): see wesley.sdl.literals
+    return default_key(col)
 
 
 T = TypeVar("T", Table, Column)
@@ -115,7 +117,7 @@ def _by_name(items: list[Any]) -> dict[str, Any]:
 
 
 def _policy_key(p: Policy) -> tuple[object, ...]:
-    return (p.command, p.permissive, tuple(p.roles), _expr(p.using), _expr(p.check))
+    return (p.command, p.permissive, tuple(sorted(p.roles)), _expr(p.using), _expr(p.check))
 
 
 def _table_changes(
@@ -184,6 +186,53 @@ def _table_changes(
     out += _named_changes(o.policies, t.policies, name, "policy", _policy_key)
     if old_rls and not new_rls:
         out.append(Change("disable_rls", name, old=o, new=t))
+    out += grant_changes(o, t)
+    return out
+
+
+def _held(grants: list[Grant]) -> dict[str, set[str]]:
+    return {g.role: set(g.privileges) for g in grants}
+
+
+def _grant(role: str, privileges: set[str]) -> Grant:
+    return Grant(role=role, privileges=[p for p in PRIVILEGES if p in privileges])
+
+
+def _grant_diff(old: list[Grant], new: list[Grant], table: str, column: str | None) -> list[Change]:
+    before, after = _held(old), _held(new)
+    out: list[Change] = []
+    for role in sorted(set(before) | set(after)):
+        had, has = before.get(role, set()), after.get(role, set())
+        if has - had:
+            out.append(Change("grant", table, column, new=_grant(role, has - had)))
+        if had - has:
+            out.append(Change("revoke", table, column, old=_grant(role, had - has)))
+    return out
+
+
+def grant_changes(o: Table | None, t: Table) -> list[Change]:
+    """GRANTs and REVOKEs from `o`'s privileges to `t`'s (all of `t`'s for a new table), per
+    role, table-level and per column. A table-level REVOKE also takes the privilege off every
+    column (PostgreSQL's rule), so the column grants of the new schema are granted again after
+    it (change detail `regrant`: the operation puts them after the revokes)."""
+    out = _grant_diff(o.grants if o else [], t.grants, t.name, None)
+    pairs = match_columns(o, t) if o else [(None, c) for c in t.columns]
+    for oc, nc in pairs:
+        if nc is not None:
+            out += _grant_diff(oc.grants if oc else [], nc.grants, t.name, nc.name)
+    revoked = {
+        (c.old.role, p)
+        for c in out
+        if c.kind == "revoke" and c.column is None
+        for p in c.old.privileges
+    }
+    for col in t.columns:
+        for g in col.grants:
+            again = {str(p) for p in g.privileges if (g.role, p) in revoked}
+            if again:
+                out.append(
+                    Change("grant", t.name, col.name, new=_grant(g.role, again), detail="regrant")
+                )
     return out
 
 
@@ -362,14 +411,38 @@ def column_renames(pairs: list[tuple[Table | None, Table | None]]) -> dict[str, 
     return out
 
 
+def function_changes(old: IR, new: IR) -> list[Change]:
+    """`@wes_rpc` functions, matched by name: a new body is CREATE OR REPLACE; new arguments
+    or a new result type need the old function dropped first."""
+    out: list[Change] = []
+    olds = {f.name: f for f in old.functions}
+    for f in new.functions:
+        before = olds.pop(f.name, None)
+        if before is None:
+            out.append(Change("create_function", f.table, new=f))
+            continue
+        if (before.identity, before.returns) != (f.identity, f.returns):
+            out.append(Change("drop_function", f.table, old=before, detail="redefined"))
+            out.append(Change("create_function", f.table, new=f))
+            continue
+        shape = ("arguments", "body", "language", "volatility", "security_definer", "uid")
+        if any(getattr(before, k) != getattr(f, k) for k in shape):
+            out.append(Change("replace_function", f.table, old=before, new=f))
+        if before.grants != f.grants:
+            out.append(Change("set_function_grants", f.table, old=before, new=f))
+    out.extend(Change("drop_function", f.table, old=f) for f in olds.values())
+    return out
+
+
 def diff(old: IR, new: IR) -> list[Change]:
-    changes = _enum_changes(old, new)
+    changes = _enum_changes(old, new) + function_changes(old, new)
     pairs = match_tables(old, new)
     renamed = {o.name: t.name for o, t in pairs if o is not None and t is not None}
     columns = column_renames(pairs)
     for o, t in pairs:
         if o is None and t is not None:
             changes.append(Change("create_table", t.name, new=t))
+            changes.extend(grant_changes(None, t))
         elif t is None and o is not None:
             changes.append(Change("drop_table", o.name, old=o))
         elif o is not None and t is not None:

@@ -78,6 +78,10 @@ class Realm(_Model):
     database: str = Field(description="the shadow database, password removed")
     ephemeral: bool = False
     seed_rows: int = 0
+    roles_created: list[str] = Field(
+        default_factory=list,
+        description="roles the schema grants to that the shadow lacked: created NOLOGIN",
+    )
     steps: list[StepRecord] = Field(default_factory=list)
     tests: Tests = Field(default_factory=Tests)
     replan_empty: bool | None = None

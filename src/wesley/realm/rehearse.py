@@ -17,8 +17,8 @@ from wesley.db.cluster import EphemeralCluster, create_database
 from wesley.db.dsn import check_dsn, redact
 from wesley.db.executor import ExecOptions, Executor, Progress, RunResult, StepFailed
 from wesley.db.introspect import introspect
-from wesley.db.pgtap import TapResult, run_suite
-from wesley.db.privileges import check_probe_role
+from wesley.db.pgtap import TapResult, run_suite, suite_failure
+from wesley.db.privileges import check_probe_role, create_missing_roles, schema_roles
 from wesley.db.progress import Meter
 from wesley.db.records import StepRecord
 from wesley.db.seed import SeedReport, seed_rows
@@ -33,6 +33,7 @@ from wesley.realm.models import Failure, Realm, Rehearsal, Stages, Tests, Versio
 from wesley.targets.pgtap import pgtap, version_suite
 from wesley.targets.postgres import postgres
 from wesley.targets.rls import rls
+from wesley.targets.rpc import rpc
 
 
 @dataclass
@@ -211,6 +212,8 @@ def _build_old(
         if old is not None and old.tables and fresh:
             apply_script(conn, postgres(old)[0].text, "old schema.sql")
             apply_script(conn, rls(old)[0].text, "old rls.sql")
+            if old.functions:
+                apply_script(conn, rpc(old)[0].text, "old rpc.sql")
             if opts.seed_rows:
                 seeded = seed_rows(conn, old, opts.seed_rows, opts.seed_report)
                 realm.notes.append(seeded.describe())
@@ -251,6 +254,14 @@ def _run(
         timings["lock_ms"] = int((time.monotonic() - t0) * 1000)
         with connect(dsn) as conn:  # said before anything is built or applied
             check_probe_role(conn, new)
+            # the shadow stands in for a target that has these roles (Supabase's anon,
+            # authenticated, service_role...): create those it lacks, and say so
+            realm.roles_created = create_missing_roles(conn, schema_roles(old, new))
+        if realm.roles_created:
+            realm.notes.append(
+                "roles created NOLOGIN in the shadow (the schema grants to them; deploy "
+                "needs them on the target): " + ", ".join(realm.roles_created)
+            )
         _build_old(old, dsn, opts, realm, timings)
         t0 = time.monotonic()
         try:
@@ -318,13 +329,17 @@ def _stages(
                     VersionTests(version=version, search_path=path, tests=_tests(tap))
                 )
                 if not tap.ok:
-                    first = tap.failures[0].splitlines()[0] if tap.failures else "it did not finish"
+                    why = suite_failure(
+                        tap, "the expanded database does not serve that version as it expects"
+                    )
+                    message = (
+                        why.message
+                        if why.code != "TESTS_FAILED"
+                        else f"the {version} application version's suite (search_path "
+                        f"{path}) failed while both are live: {why.test}"
+                    )
                     realm.failure = Failure(
-                        code="TESTS_FAILED",
-                        message=f"the {version} application version's suite (search_path "
-                        f"{path}) failed while both are live: {first}",
-                        hint="the expanded database does not serve that version as it expects",
-                        test=first,
+                        code=why.code, message=message, hint=why.hint, test=why.test
                     )
                     return None
     if plan.abort:
@@ -411,13 +426,10 @@ def _verify(new: IR, dsn: str, realm: Realm, timings: dict[str, int]) -> None:
         timings["replan_ms"] = int((time.monotonic() - t0) * 1000)
     realm.replan_empty = not again.steps
     if not tap.ok:
-        first = tap.failures[0].splitlines()[0] if tap.failures else "the suite did not finish"
-        realm.failure = Failure(
-            code="TESTS_FAILED",
-            message=f"{tap.failed} of {tap.planned} pgTAP assertions failed, first: {first}",
-            hint="the migrated database differs from the schema: see tests.tap in realm.json",
-            test=first,
+        why = suite_failure(
+            tap, "the migrated database differs from the schema: see tests.tap in realm.json"
         )
+        realm.failure = Failure(code=why.code, message=why.message, hint=why.hint, test=why.test)
         return
     if again.steps:
         realm.failure = Failure(

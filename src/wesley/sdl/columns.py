@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +12,7 @@ from graphql.type import GraphQLEnumType, GraphQLScalarType
 from wesley.errors import Diagnostic, Location, input_error
 from wesley.ir import Default
 from wesley.sdl.expressions import ExprKind, is_function_call, normalize_expression
+from wesley.sdl.literals import json_literal, type_kind, typed_literal
 from wesley.sdl.registry import BUILTIN_SCALARS
 from wesley.sqltext import quote_literal
 
@@ -80,11 +78,9 @@ def sql_type(
     )
 
 
-_INT_TYPES = {"integer", "bigint", "smallint"}
-_NUM_TYPES = _INT_TYPES | {"double precision", "numeric", "real"}
-_INT_TEXT = re.compile(r"^[+-]?\d+$")
 # types whose upstream `value: "now()"`-style defaults mean the function, not a string
 _CALLABLE_DEFAULT_TYPES = {"timestamptz", "timestamp", "date", "time", "timetz", "uuid"}
+_NUMBER_KINDS = {"int", "float", "real", "numeric"}
 
 
 def literal_default(
@@ -96,7 +92,8 @@ def literal_default(
     what: str,
     warnings: list[Diagnostic],
 ) -> Default:
-    """`@wes_default(value:)`: quoted by Wesley, checked against the column type.
+    """`@wes_default(value:)`: typed by the column (`"3"` on an integer is 3, see
+    `wesley.sdl.literals`), INVALID_DEFAULT when it is no value of that type.
 
     Upstream wrote `value: "now()"` for timestamps; a string that parses as a bare function
     call on a non-text column is taken as that expression, with a warning to write `expr:`.
@@ -117,20 +114,29 @@ def literal_default(
             "write it as an expression, e.g. expr: \"ARRAY['a','b']\" or expr: \"'{}'\"",
             where,
         )
-    if sql == "jsonb" and not isinstance(value, str):
-        text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        return Default(kind="literal", sql=quote_literal(text))
+    kind = type_kind(sql)
+    if kind == "jsonb" and not isinstance(value, str):
+        try:
+            return Default(kind="literal", sql=json_literal(value))
+        except ValueError:
+            raise bad from None
     if isinstance(value, bool):
-        if sql != "boolean":
+        if kind != "bool":
             raise bad
         return Default(kind="literal", sql="true" if value else "false")
     if isinstance(value, int | float):
-        if sql not in _NUM_TYPES or (isinstance(value, float) and sql in _INT_TYPES):
+        if kind not in _NUMBER_KINDS or (isinstance(value, float) and kind == "int"):
             raise bad
-        return Default(kind="literal", sql=repr(value))
-    if not isinstance(value, str):
+        text = str(value) if isinstance(value, int) else repr(value)
+    elif isinstance(value, str):
+        text = value
+    else:
         raise bad
-    if sql.split("(")[0] in _CALLABLE_DEFAULT_TYPES and is_function_call(value):
+    if (
+        isinstance(value, str)
+        and sql.split("(")[0] in _CALLABLE_DEFAULT_TYPES
+        and is_function_call(value)
+    ):
         warnings.append(
             Diagnostic(
                 "W_DEFAULT_VALUE_IS_EXPR",
@@ -147,13 +153,33 @@ def literal_default(
             "one of: " + ", ".join(enum_values),
             where,
         )
-    if sql in _INT_TYPES and not _INT_TEXT.match(value):
-        raise bad
-    if sql == "boolean" and value.lower() not in ("true", "false"):
-        raise bad
-    if sql == "uuid":
-        try:
-            uuid.UUID(value)
-        except ValueError:
-            raise bad from None
-    return Default(kind="literal", sql=quote_literal(value))
+    if enum_values is not None:
+        return Default(kind="literal", sql=quote_literal(text))
+    try:
+        return Default(kind="literal", sql=typed_literal(text, sql))
+    except (ValueError, TypeError) as exc:
+        raise input_error(
+            "INVALID_DEFAULT",
+            f"{what}: default {value!r} is not a value of type {sql} ({exc})",
+            _HINTS.get(kind, "give a value of the column's type, or an SQL expression with expr:"),
+            where,
+        ) from None
+
+
+_HINTS = {
+    "int": 'an integer in range, e.g. value: 3 or value: "3"',
+    "float": 'a number, e.g. value: 1.5 or value: "1.5"',
+    "real": "a number in single-precision range, e.g. value: 1.5",
+    "numeric": 'a decimal number, e.g. value: "12.50"',
+    "bool": "true or false",
+    "uuid": 'a UUID, e.g. value: "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"',
+    "jsonb": 'JSON text, e.g. value: "[1, 2]", or a GraphQL object: value: {a: 1}',
+    "timestamptz": 'an ISO 8601 timestamp with its offset, e.g. value: "2024-01-01T00:00:00Z", '
+    'or expr: "now()" for the time of the insert',
+    "timestamp": 'an ISO 8601 timestamp without offset, e.g. value: "2024-01-01T12:00:00"',
+    "date": 'an ISO 8601 date, e.g. value: "2024-01-01", or expr: "CURRENT_DATE"',
+    "time": 'an ISO 8601 time, e.g. value: "12:30:00"',
+    "timetz": 'an ISO 8601 time with its offset, e.g. value: "12:30:00+02:00"',
+    "inet": 'an IP address, e.g. value: "10.0.0.1" or "10.0.0.0/8"',
+    "cidr": 'a network, e.g. value: "10.0.0.0/8"',
+}

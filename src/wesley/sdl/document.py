@@ -26,7 +26,14 @@ from graphql.validation.validate import validate_sdl
 
 from wesley.errors import Diagnostic, Location, WesleyError, input_error
 from wesley.naming import SHOWN_NAME_CHARS, identifier_problem, shown
-from wesley.sdl.registry import ALIASES, BY_CANONICAL, canonical_name, is_alias, prelude
+from wesley.sdl.registry import (
+    ALIASES,
+    BY_CANONICAL,
+    UNSUPPORTED_ARGS,
+    canonical_name,
+    is_alias,
+    prelude,
+)
 
 
 def location_of(node: Node | None, file: str | None) -> Location | None:
@@ -242,6 +249,15 @@ class DirectiveReader:
                     f"check the argument types of @{canonical}",
                     where,
                 ) from None
+            for arg, value in args.items():
+                refused = UNSUPPORTED_ARGS.get((canonical, arg))
+                if refused is not None and value is not None:
+                    raise input_error(
+                        refused[0],
+                        f"@{spelled}({arg}:) is not supported yet",
+                        refused[1],
+                        where,
+                    )
             values.append(DirectiveValue(canonical, spelled, args, where))
         return values
 

@@ -11,7 +11,7 @@ import re
 from enum import Enum
 from typing import Any
 
-from pglast import ast, parse_sql, visitors
+from pglast import ast, enums, parse_sql, visitors
 from pglast.parser import ParseError
 from pglast.stream import RawStream
 
@@ -172,6 +172,42 @@ def _literal(node: Any) -> Any:
     return inner
 
 
+class _Canonical(visitors.Visitor):
+    """The shapes PostgreSQL's parser rewrites before it stores an expression: `x BETWEEN a
+    AND b` → `x >= a AND x <= b` (NOT: `x < a OR x > b`), `x IN (a, b)` → `x = ANY
+    (ARRAY[a, b])` (NOT IN: `<> ALL`; one element: `x = a`)."""
+
+    def visit_A_Expr(self, ancestors: Any, node: Any) -> Any:
+        kind = node.kind
+        if kind in (enums.A_Expr_Kind.AEXPR_BETWEEN, enums.A_Expr_Kind.AEXPR_NOT_BETWEEN):
+            lo, hi = node.rexpr
+            yes = kind is enums.A_Expr_Kind.AEXPR_BETWEEN
+            ops, bool_op = ((">=", "<="), "AND_EXPR") if yes else (("<", ">"), "OR_EXPR")
+            return ast.BoolExpr(
+                boolop=getattr(enums.BoolExprType, bool_op),
+                args=(_op(ops[0], node.lexpr, lo), _op(ops[1], node.lexpr, hi)),
+            )
+        if kind is enums.A_Expr_Kind.AEXPR_IN and isinstance(node.rexpr, tuple | list):
+            name = str(node.name[0].sval)
+            if len(node.rexpr) == 1:
+                return _op(name, node.lexpr, node.rexpr[0])
+            kinds = enums.A_Expr_Kind
+            any_all = kinds.AEXPR_OP_ANY if name == "=" else kinds.AEXPR_OP_ALL
+            return ast.A_Expr(
+                kind=any_all,
+                name=(ast.String(sval=name),),
+                lexpr=node.lexpr,
+                rexpr=ast.A_ArrayExpr(elements=tuple(node.rexpr)),
+            )
+        return None
+
+
+def _op(name: str, left: Any, right: Any) -> Any:
+    return ast.A_Expr(
+        kind=enums.A_Expr_Kind.AEXPR_OP, name=(ast.String(sval=name),), lexpr=left, rexpr=right
+    )
+
+
 class _DropLiteralCasts(visitors.Visitor):
     """`'x'::text` → `'x'`: PostgreSQL adds these casts when it stores an expression."""
 
@@ -187,6 +223,7 @@ def comparable_expression(sql: str) -> str:
     except ParseError:
         return sql
     node = stmt.targetList[0].val
+    node = _Canonical()(node)
     node = _DropLiteralCasts()(node)
     return str(RawStream()(node))
 

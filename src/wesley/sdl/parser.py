@@ -18,6 +18,8 @@ from wesley.sdl.document import (
     parse_document,
     require_identifier,
 )
+from wesley.sdl.policy_check import check_policy_rule
+from wesley.sdl.rpc import rpc_functions, rpc_operations
 from wesley.sdl.tables import Naming, PendingFk, TableBuilder, TableDraft
 
 
@@ -106,6 +108,10 @@ def parse_sdl(
             )
         drafts.append(draft)
     tables = resolve_counts([_with_fks(d, drafts) for d in drafts], file)
+    by_name = {t.name: t for t in tables}
+    for draft in drafts:
+        for rule in draft.policy_rules:
+            check_policy_rule(draft.table, by_name, rule)
     if not tables:
         warnings.append(
             Diagnostic(
@@ -115,7 +121,10 @@ def parse_sdl(
                 "mark a type with @wes_table",
             )
         )
-    return ParseResult(IR(tables=tables, enums=enums), warnings)
+    functions = [
+        f for t in tables for f in rpc_functions(t, rpc_operations(t, file, warnings), file)
+    ]
+    return ParseResult(IR(tables=tables, enums=enums, functions=functions), warnings)
 
 
 def _with_fks(draft: TableDraft, drafts: list[TableDraft]) -> Table:

@@ -4,7 +4,8 @@
   (`wesley.current_tenant()`); a session without it sees and writes nothing.
 - `@wes_owner(column:)`: rows belong to the user named by `app.user_id`
   (`wesley.current_user_id()`).
-- `@wes_rls(...)`: the schema's own expressions, one policy per command.
+- `@wes_rls(...)`: the schema's own expressions, one policy per command, `TO` the command's
+  own roles (`selectRoles:` ...) or else `roles:` (empty: PUBLIC).
 When a table has tenant isolation *and* other policies, the tenant policy is RESTRICTIVE, so
 no other policy can widen it across tenants.
 """
@@ -63,19 +64,40 @@ def derive_policies(table: Table) -> list[Policy]:
             )
         )
     if rls.select:
-        out.append(Policy(name=name("select"), command="SELECT", roles=rls.roles, using=rls.select))
+        out.append(
+            Policy(
+                name=name("select"),
+                command="SELECT",
+                roles=rls.select_roles or rls.roles,
+                using=rls.select,
+            )
+        )
     if rls.insert:
-        out.append(Policy(name=name("insert"), command="INSERT", roles=rls.roles, check=rls.insert))
+        out.append(
+            Policy(
+                name=name("insert"),
+                command="INSERT",
+                roles=rls.insert_roles or rls.roles,
+                check=rls.insert,
+            )
+        )
     if rls.update:
         out.append(
             Policy(
                 name=name("update"),
                 command="UPDATE",
-                roles=rls.roles,
+                roles=rls.update_roles or rls.roles,
                 using=rls.update,
                 check=rls.update,
             )
         )
     if rls.delete:
-        out.append(Policy(name=name("delete"), command="DELETE", roles=rls.roles, using=rls.delete))
+        out.append(
+            Policy(
+                name=name("delete"),
+                command="DELETE",
+                roles=rls.delete_roles or rls.roles,
+                using=rls.delete,
+            )
+        )
     return out

@@ -116,7 +116,8 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
         legacy=("owner",),
     ),
     DirectiveSpec("wes_grant", (OBJ, FIELD), (("roles", _ROLES),), legacy=("grant",)),
-    DirectiveSpec("wes_noRPC", (OBJ,), legacy=("noRPC",)),
+    DirectiveSpec("wes_rpc", (OBJ,), (("operations", "[String!]"),), legacy=("rpc",)),
+    DirectiveSpec("wes_noRPC", (OBJ, FIELD), legacy=("noRPC",)),
     DirectiveSpec("wes_uid", (OBJ, FIELD, ENUM), (("value", "String!"),), legacy=("uid",)),
     DirectiveSpec("wes_weight", (OBJ, FIELD), (("value", "Int!"),), legacy=("weight",)),
     DirectiveSpec("wes_critical", (OBJ, FIELD), legacy=("critical",)),
@@ -156,6 +157,43 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
 )
 
 BY_CANONICAL: dict[str, DirectiveSpec] = {d.name: d for d in DIRECTIVES}
+
+# Arguments the registry declares (upstream files use them) that Wesley does not implement
+# yet: rejected with a coded error whenever a schema passes one, never silently dropped
+# (tests/test_directive_arguments.py holds every argument to "consumed or rejected").
+_PRESETS_LATER = "RLS presets are not implemented yet (planned: issue 15)"
+UNSUPPORTED_ARGS: dict[tuple[str, str], tuple[str, str]] = {
+    ("wes_rls", "preset"): (
+        "PRESET_UNSUPPORTED",
+        f"{_PRESETS_LATER}; write the rules as SQL: select:, insert:, update:, delete:, or "
+        "@wes_tenant(by:) / @wes_owner(column:) for tenant and owner isolation",
+    ),
+    ("wes_rls", "name"): (
+        "ARGUMENT_UNSUPPORTED",
+        f"name: goes with preset:; {_PRESETS_LATER}. Wesley names policies <table>_<command>",
+    ),
+    ("wes_rls", "options"): (
+        "ARGUMENT_UNSUPPORTED",
+        f"options: goes with preset:; {_PRESETS_LATER}",
+    ),
+    **{
+        ("wes_owner", command): (
+            "ARGUMENT_UNSUPPORTED",
+            f"@wes_owner takes column: only; write a {command} rule as SQL in "
+            f'@wes_rls({command}: "...") (the owner policy covers every command)',
+        )
+        for command in ("select", "insert", "update", "delete")
+    },
+    **{
+        (relation, arg): (
+            "ARGUMENT_UNSUPPORTED",
+            "relation fields are virtual: the join is the @wes_fk of the related type; "
+            "only type: is read",
+        )
+        for relation in ("wes_hasMany", "wes_hasOne", "wes_belongsTo")
+        for arg in ("field", "via", "ref")
+    },
+}
 
 
 def _aliases() -> dict[str, str]:

@@ -12,14 +12,19 @@ from graphql.type import GraphQLObjectType
 
 from wesley.errors import Diagnostic, Location, WesleyError, input_error
 from wesley.ir import (
+    COLUMN_GRANT,
+    PUBLIC,
+    TABLE_GRANT,
     Cast,
     Check,
     Column,
     Default,
     DirectiveUse,
     FkAction,
+    Grant,
     Index,
     Owner,
+    Privilege,
     Relation,
     Rls,
     SourcePos,
@@ -39,6 +44,7 @@ from wesley.sdl.document import (
 )
 from wesley.sdl.expressions import ExprKind, column_refs, normalize_expression
 from wesley.sdl.policies import derive_policies
+from wesley.sdl.policy_check import PolicyRule
 from wesley.sdl.refine import read_refinements
 
 Classification = Literal["critical", "sensitive", "pii"]
@@ -85,6 +91,13 @@ class TableDraft:
     table: Table
     fields: dict[str, str]  # GraphQL field name → column name
     pending_fks: list[PendingFk] = field(default_factory=list)
+    # checked once every table is known: a subquery may read another table
+    policy_rules: list[PolicyRule] = field(default_factory=list)
+
+
+def listed(d: DirectiveValue) -> list[str] | None:
+    names = d.args.get("columns") or d.args.get("fields")
+    return list(names) if names else None
 
 
 def _uses(values: list[DirectiveValue]) -> list[DirectiveUse]:
@@ -93,6 +106,29 @@ def _uses(values: list[DirectiveValue]) -> list[DirectiveUse]:
 
 def _jsonable(args: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in sorted(args.items()) if v is not None}
+
+
+def _grants(values: list[DirectiveValue], privileges: list[Privilege]) -> list[Grant]:
+    """`@wes_grant(roles:)`: the roles in the order written, once each; `public` (any case)
+    is PUBLIC, everyone."""
+    d = first(values, "wes_grant")
+    if d is None:
+        return []
+    roles = d.args.get("roles")
+    if not roles:
+        raise input_error(
+            "MISSING_ARGUMENT",
+            f"@{d.spelled} names no role",
+            'list the roles that get access, e.g. @wes_grant(roles: ["authenticated"])',
+            d.location,
+        )
+    out: list[Grant] = []
+    for role in roles:
+        name = PUBLIC if str(role).lower() == "public" else str(role)
+        require_identifier(name, "role name", d.location)
+        if all(g.role != name for g in out):
+            out.append(Grant(role=name, privileges=list(privileges)))
+    return out
 
 
 def _weight(values: list[DirectiveValue]) -> int | None:
@@ -182,6 +218,15 @@ class TableBuilder:
             columns.append(column)
             all_fvalues[column.name] = fvalues
             floc = location_of(fnode, self.file)
+            for d in fvalues:
+                if d.canonical in ("wes_pk", "wes_unique", "wes_index") and listed(d):
+                    raise input_error(
+                        "INVALID_ARGUMENT",
+                        f"@{d.spelled}(columns:) on the field {fnode.name.value} is not read: "
+                        "on a field, the key is that field",
+                        f"drop columns:, or move @{d.spelled}(columns: [...]) to the type",
+                        d.location,
+                    )
             if first(fvalues, "wes_pk"):
                 pk.append(column.name)
             for u in all_of(fvalues, "wes_unique"):
@@ -225,14 +270,16 @@ class TableBuilder:
                 out.append(col)
             return out
 
-        def listed(d: DirectiveValue) -> list[str] | None:
-            names = d.args.get("columns") or d.args.get("fields")
-            return list(names) if names else None
-
         for d in all_of(directives, "wes_pk"):
             names = listed(d)
-            if names:
-                pk.extend(c for c in resolve(names, d) if c not in pk)
+            if not names:
+                raise input_error(
+                    "MISSING_ARGUMENT",
+                    "a type-level @wes_pk needs columns:",
+                    'e.g. @wes_pk(columns: ["org_id", "user_id"]), or mark a field @wes_pk',
+                    d.location,
+                )
+            pk.extend(c for c in resolve(names, d) if c not in pk)
         for d in all_of(directives, "wes_unique"):
             names = listed(d)
             if not names:
@@ -296,7 +343,6 @@ class TableBuilder:
         tenant_by = self._tenant(directives, fields, by_name, type_name)
         owner = self._owner(directives, fields, by_name, type_name)
         rls = self._rls(directives, tenant_by is not None or owner is not None)
-        grant = first(directives, "wes_grant")
         table = Table(
             name=name,
             type_name=type_name,
@@ -309,7 +355,7 @@ class TableBuilder:
             tenant_by=tenant_by,
             rls=rls,
             owner=owner,
-            grants=list(grant.args.get("roles") or []) if grant else [],
+            grants=_grants(directives, TABLE_GRANT),
             weight=_weight(directives),
             classification=_classes(directives),
             relations=relations,
@@ -318,7 +364,13 @@ class TableBuilder:
             source=_pos(where),
         )
         table = table.model_copy(update={"policies": derive_policies(table)})
-        return TableDraft(table, fields, pending)
+        rls_dir = first(directives, "wes_rls")
+        rules = [
+            PolicyRule(key, sql, rls_dir.spelled, rls_dir.location)
+            for key in POLICY_ARGS
+            if rls is not None and rls_dir is not None and (sql := getattr(rls, key))
+        ]
+        return TableDraft(table, fields, pending, rules)
 
     def _relation(
         self, fnode: FieldDefinitionNode, values: list[DirectiveValue]
@@ -360,7 +412,6 @@ class TableBuilder:
         name = (col_dir.text("name") if col_dir else None) or self.naming.sql(fnode.name.value)
         name = require_identifier(name, "column name", col_dir.location if col_dir else where)
         uid_dir = first(values, "wes_uid")
-        grant = first(values, "wes_grant")
         return Column(
             name=name,
             field=fnode.name.value,
@@ -374,7 +425,7 @@ class TableBuilder:
             weight=_weight(values),
             classification=_classes(values),
             updated_at=first(values, "wes_updatedAt") is not None,
-            grants=list(grant.args.get("roles") or []) if grant else [],
+            grants=_grants(values, COLUMN_GRANT),
             renamed_from=_renamed(values),
             cast=_cast(values, name, _renamed(values), self.naming),
             generated=generated_expr(values, f"{table}.{name}"),
@@ -484,20 +535,53 @@ class TableBuilder:
         if d is None:
             return Rls() if implied else None
         exprs: dict[str, str | None] = {}
-        for key in ("using", "check", "select", "insert", "update", "delete"):
+        for key in POLICY_ARGS:
             raw = d.args.get(key)
             exprs[key] = (
                 None
                 if raw is None
                 else normalize_expression(str(raw), ExprKind.POLICY, d.location, f"RLS {key}")
             )
+        roles: dict[str, list[str]] = {}
+        for key in ("roles", *(f"{c}Roles" for c in COMMANDS)):
+            roles[key] = _roles(d, key)
+        for command in COMMANDS:
+            if d.args.get(f"{command}Roles") is not None and exprs[command] is None:
+                raise input_error(
+                    "INVALID_ARGUMENT",
+                    f"@{d.spelled}({command}Roles:) names the roles of the {command} policy, "
+                    f"but there is no {command}: rule",
+                    f'add the rule, e.g. {command}: "true", or use roles: for every policy',
+                    d.location,
+                )
         return Rls(
             enabled=bool(d.args.get("enabled", True)),
             force=bool(d.args.get("force", True)),
-            roles=list(d.args.get("roles") or []),
-            preset=d.args.get("preset"),
+            roles=roles["roles"],
+            select_roles=roles["selectRoles"],
+            insert_roles=roles["insertRoles"],
+            update_roles=roles["updateRoles"],
+            delete_roles=roles["deleteRoles"],
             **exprs,
         )
+
+
+COMMANDS = ("select", "insert", "update", "delete")
+POLICY_ARGS = ("using", "check", *COMMANDS)
+
+
+def _roles(d: DirectiveValue, key: str) -> list[str]:
+    """A policy's roles, sorted and without repeats (PostgreSQL keeps a set); PUBLIC among
+    them means every role, which PostgreSQL stores as no role at all."""
+    raw = d.args.get(key)
+    if raw is None:
+        return []
+    names = [str(r) for r in raw]
+    for name in names:
+        require_identifier(name, f"role in {key}:", d.location)
+    if any(n.lower() == "public" for n in names):
+        return []
+    return sorted(set(names))
 
 
 def _cast(

@@ -7,12 +7,14 @@ from wesley.targets.ir_json import ir_json
 from wesley.targets.pgtap import pgtap
 from wesley.targets.postgres import postgres
 from wesley.targets.rls import rls
+from wesley.targets.rpc import rpc
 from wesley.targets.typescript import typescript
 from wesley.targets.zod import zod
 
 TARGETS: dict[str, Target] = {
     "postgres": postgres,
     "rls": rls,
+    "rpc": rpc,
     "typescript": typescript,
     "zod": zod,
     "pgtap": pgtap,

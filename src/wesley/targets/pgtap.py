@@ -1,7 +1,7 @@
 """`pgtap` target → `tests.sql`: a pgTAP suite that proves the database is what the schema
 says: every table and column (type, nullability, default), keys, foreign keys, uniques,
-indexes, checks, policies, and behavioural RLS probes for tenant tables (as tenant A, rows of
-tenant B are invisible and cannot be inserted, updated or moved).
+indexes, checks, policies, grants, and behavioural RLS probes for tenant tables (as tenant A,
+rows of tenant B are invisible and cannot be inserted, updated or moved).
 
 The suite runs in one transaction and rolls back, so it leaves nothing behind (its probe
 rows and probe role included). The plan count is computed from the assertions emitted.
@@ -9,17 +9,23 @@ rows and probe role included). The plan count is computed from the assertions em
 
 from __future__ import annotations
 
-from wesley.ir import IR, Table
+from wesley.ir import IR, Check, Table
 from wesley.refinements import bad_value, is_text
 from wesley.samples import Infeasible, RowPlan, sample_literal, tenant_values
+from wesley.sdl.expressions import column_refs
 from wesley.sqltext import STANDARD_STRINGS, quote_ident, quote_literal
 from wesley.targets.base import Artifact, TextBuilder
+from wesley.targets.pgtap_rpc import rpc_suite
 from wesley.targets.sqlnames import format_type
 
 SCHEMA = "public"
 PROBE_ROLE = "wesley_rls_probe"
+PROBE_POLICY = "wesley_rls_probe_open"
 PROBE_ASSERTIONS = 6
 PROBE_SALT = 700_000  # probe rows must not collide with rows already in the database
+# the description of a probe's set-up assertion: when it fails, Wesley's generated rows broke
+# a constraint (a bug of ours), not the database (wesley.db.pgtap.tap_failure tells them apart)
+PROBE_SETUP = "probe set-up: rows for two tenants"
 
 
 def _name(text: str) -> str:
@@ -34,7 +40,7 @@ def _desc(text: str) -> str:
     return quote_literal(text)
 
 
-class _Suite:
+class Suite:
     def __init__(self) -> None:
         self.b = TextBuilder()
         self.count = 0
@@ -44,7 +50,7 @@ class _Suite:
         self.b.line(f"SELECT {call};")
 
 
-def _structure(s: _Suite, table: Table) -> None:
+def _structure(s: Suite, table: Table) -> None:
     t = table.name
     st = f"{_name(SCHEMA)}, {_name(t)}"
     s.test(f"has_table({st}, {_desc(f'table {t} exists')})")
@@ -86,18 +92,10 @@ def _structure(s: _Suite, table: Table) -> None:
         if ix.unique:
             s.test(f"index_is_unique({st}, {_name(ix.name)}, {_desc(f'{ix.name} is unique')})")
     for ck in table.checks:
-        cols = [ck.column] if ck.column else []
-        if cols:
-            s.test(f"col_has_check({st}, {_names(cols)}, {_desc(f'check {ck.name} exists')})")
-        else:
-            s.test(
-                f"ok(EXISTS (SELECT 1 FROM pg_constraint WHERE conname = {quote_literal(ck.name)}"
-                f" AND contype = 'c' AND conrelid = {quote_literal(quote_ident(t))}::regclass), "
-                f"{_desc(f'check {ck.name} exists')})"
-            )
+        s.test(_check_test(table, ck))
 
 
-def _refinements(s: _Suite, table: Table, ir: IR) -> None:
+def _refinements(s: Suite, table: Table, ir: IR) -> None:
     """Each refinement's CHECK rejects a bad value (SQLSTATE 23514). The rows go into a
     temporary copy of the table with its CHECK constraints (LIKE ... INCLUDING CONSTRAINTS:
     the very expressions the database holds), so neither foreign keys nor row-level security
@@ -150,7 +148,7 @@ def _refinements(s: _Suite, table: Table, ir: IR) -> None:
 COMPUTED_SALT = 800_000
 
 
-def _computed(s: _Suite, table: Table, ir: IR) -> None:
+def _computed(s: Suite, table: Table, ir: IR) -> None:
     """Insert rows and read the computed values back: an expression equals itself evaluated
     over the row; a count follows its rows being inserted and deleted."""
     cols = [c for c in table.columns if c.computed is not None]
@@ -160,7 +158,7 @@ def _computed(s: _Suite, table: Table, ir: IR) -> None:
     rows = RowPlan(ir, salt=COMPUTED_SALT + 1000 * ir.tables.index(table))
     tenant = None
     tenant_col = table.column(table.tenant_by) if table.tenant_by else None
-    if tenant_col is not None:  # a tenant of its own: the RLS probes use 900001 and 900002
+    if tenant_col is not None:  # a tenant of its own, outside the probe rows' range
         tenant = sample_literal(table.name, tenant_col, ir, 900003)
     try:
         # a value the expression would not give, so a missing trigger shows
@@ -237,7 +235,24 @@ def _key_of(ir: IR, parent: Table, column: str, child_name: str) -> str:
     return fk.ref_columns[0]
 
 
-def _policies(s: _Suite, table: Table) -> None:
+def _check_test(table: Table, ck: Check) -> str:
+    """The check exists under its name and reads the columns PostgreSQL records for it
+    (every column its expression names, wherever it was declared: `lo <= hi` on `hi` is a
+    check of {hi, lo})."""
+    cols = sorted(column_refs(ck.expr))
+    rel = f"{quote_literal(quote_ident(table.name))}::regclass"
+    have = (
+        "(SELECT ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.conrelid"
+        ' AND a.attnum = ANY(c.conkey) ORDER BY a.attname COLLATE "C") FROM pg_constraint c'
+        " WHERE c.conname = "
+        f"{quote_literal(ck.name)} AND c.contype = 'c' AND c.conrelid = {rel})"
+    )
+    want = "ARRAY[" + ", ".join(quote_literal(c) for c in cols) + "]::text[]"
+    shown = "{" + ",".join(cols) + "}"
+    return f"is({have}, {want}, {_desc(f'check {ck.name} exists on {shown}')})"
+
+
+def _policies(s: Suite, table: Table) -> None:
     names = sorted(p.name for p in table.policies)
     if not names:
         return
@@ -248,24 +263,73 @@ def _policies(s: _Suite, table: Table) -> None:
         f"{_desc(f'{table.name} has row-level security enabled')})"
     )
     s.test(f"policies_are({st}, {_names(names)}, {_desc(f'{table.name} policies')})")
+    for p in sorted(table.policies, key=lambda p: p.name):
+        pol = f"{st}, {_name(p.name)}"
+        cmd = quote_literal(p.command)
+        s.test(f"policy_cmd_is({pol}, {cmd}, {_desc(f'{p.name} is FOR {p.command}')})")
+        to = ", ".join(p.roles) or "PUBLIC"
+        # PUBLIC is no role in pg_roles: an empty list, and any role the policy has fails it
+        s.test(f"policy_roles_are({pol}, {_names(p.roles)}, {_desc(f'{p.name} is TO {to}')})")
 
 
-def _probe(s: _Suite, table: Table, ir: IR) -> None:
+_ACL_ROWS = (
+    "SELECT CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE r.rolname END || ':' || {col}"
+    "x.privilege_type FROM {source}, aclexplode({acl}) x LEFT JOIN pg_roles r ON r.oid = "
+    "x.grantee WHERE {rel} AND x.grantee <> c.relowner AND x.privilege_type IN "
+    "('SELECT', 'INSERT', 'UPDATE', 'DELETE')"
+)
+
+
+def _grants(s: Suite, table: Table) -> None:
+    """The privileges Wesley manages on the table and its columns, exactly: every non-owner
+    role's SELECT/INSERT/UPDATE/DELETE as the ACLs list them (`role:priv`,
+    `role:column:priv`). Like table_privs_are, but read from the ACL itself, so PUBLIC's
+    grants, role memberships and privileges Wesley leaves alone (TRUNCATE, ...) do not blur
+    what the schema granted."""
+    want = sorted(
+        [f"{g.role}:{p}" for g in table.grants for p in g.privileges]
+        + [f"{g.role}:{c.name}:{p}" for c in table.columns for g in c.grants for p in g.privileges]
+    )
+    if not want:
+        return
+    oid = f"{quote_literal(quote_ident(table.name))}::regclass"
+    have = (
+        _ACL_ROWS.format(col="", source="pg_class c", acl="c.relacl", rel=f"c.oid = {oid}")
+        + " UNION "
+        + _ACL_ROWS.format(
+            col="a.attname || ':' || ",
+            source="pg_class c JOIN pg_attribute a ON a.attrelid = c.oid",
+            acl="a.attacl",
+            rel=f"c.oid = {oid} AND a.attnum > 0 AND NOT a.attisdropped",
+        )
+    )
+    expected = "ARRAY[" + ", ".join(quote_literal(w) for w in want) + "]"
+    s.test(
+        f"set_eq({quote_literal(have)}, {expected}, "
+        f"{_desc(f'{table.name}: privileges granted are the schema grants')})"
+    )
+
+
+def _probe(s: Suite, table: Table, rows: RowPlan) -> None:
+    """The RLS probe of one tenant table. `rows` is the suite's one plan of probe rows: its
+    values never repeat, and parents already planned by an earlier block are reused, so no
+    block inserts a row (or a key) another block inserted."""
     t = table.name
     col = table.tenant_by
     assert col is not None
-    a, b = tenant_values(table, ir)
-    rows = RowPlan(ir, salt=PROBE_SALT)
     try:
+        a, b = tenant_values(table, rows)
         rows.row(table, {}, tenant=a)
         setup_a = list(rows.inserts)
         rows.inserts.clear()
         rows.row(table, {}, tenant=b)
-        setup_b = list(rows.inserts)
+        rows.row(table, {col: b}, tenant=b, fresh=True)
+        rows.planned[table.name].pop()  # the forged row is never inserted
+        forged = rows.inserts.pop()
+        setup_b = list(rows.inserts)  # B's row and any parent the forged row needs
         rows.inserts.clear()
-        rows.row(table, {col: b}, tenant=b)
-        forged = rows.inserts[-1]  # the parents of a B row exist already
     except Infeasible as why:
+        rows.inserts.clear()
         s.count += PROBE_ASSERTIONS
         s.b.line(f"SELECT skip({quote_literal(f'RLS probe for {t}: {why}')}, {PROBE_ASSERTIONS});")
         return
@@ -276,12 +340,21 @@ def _probe(s: _Suite, table: Table, ir: IR) -> None:
         s.b.line(f"SET LOCAL app.tenant_id = {value};")
 
     s.b.line(f"-- RLS probe for {t}: tenants {a} and {b}")
+    # With other policies beside it, the tenant policy is RESTRICTIVE: the probe checks that
+    # one, so for its own rows it opens the table with a permissive policy of its own (the
+    # schema's rules, say owner = auth.uid(), would hide the probe's rows); rolled back.
+    opened = any(not p.permissive for p in table.policies)
+    if opened:
+        s.b.line(
+            f"CREATE POLICY {PROBE_POLICY} ON {qt} AS PERMISSIVE FOR ALL TO {PROBE_ROLE}, "
+            "CURRENT_USER USING (true) WITH CHECK (true);"
+        )
     script = []
     for value, inserts in ((a, setup_a), (b, setup_b)):
         script.append(f"SET LOCAL app.tenant_id = {value}")
         script.extend(inserts)
     body = "; ".join(script)
-    s.test(f"lives_ok({quote_literal(body)}, {_desc(f'{label} probe rows for two tenants')})")
+    s.test(f"lives_ok({quote_literal(body)}, {_desc(f'{label} {PROBE_SETUP}')})")
     s.b.line(f"GRANT USAGE ON SCHEMA {quote_ident(SCHEMA)}, wesley TO {PROBE_ROLE};")
     s.b.line(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {qt} TO {PROBE_ROLE};")
     s.b.line(f"SET LOCAL ROLE {PROBE_ROLE};")
@@ -307,6 +380,8 @@ def _probe(s: _Suite, table: Table, ir: IR) -> None:
         f"NULL, {_desc(f'{label} tenant A cannot move its rows to tenant B')})"
     )
     s.b.line("RESET ROLE;")
+    if opened:
+        s.b.line(f"DROP POLICY {PROBE_POLICY} ON {qt};")
 
 
 def _probed(ir: IR) -> list[Table]:
@@ -315,11 +390,11 @@ def _probed(ir: IR) -> list[Table]:
 
 def needs_probe_role(ir: IR) -> bool:
     """Whether the suite creates the probe role (so it must run as a role that may)."""
-    return bool(_probed(ir))
+    return bool(_probed(ir)) or bool(ir.functions)
 
 
 def pgtap(ir: IR) -> list[Artifact]:
-    s = _Suite()
+    s = Suite()
     for table in ir.tables:
         with s.b.block(table.uid):
             s.b.line(f"-- {table.name} ({table.uid})")
@@ -327,16 +402,23 @@ def pgtap(ir: IR) -> list[Artifact]:
             _refinements(s, table, ir)
             _computed(s, table, ir)
             _policies(s, table)
+            _grants(s, table)
         s.b.line()
     probed = _probed(ir)
-    if probed:
+    if needs_probe_role(ir):
         s.b.line(f"CREATE ROLE {PROBE_ROLE} NOLOGIN NOSUPERUSER NOBYPASSRLS;")
         # a role with CREATEROLE (not superuser) may SET ROLE only to roles it is a member of
         s.b.line(f"GRANT {PROBE_ROLE} TO CURRENT_USER;")
+    rows = RowPlan(ir, salt=PROBE_SALT, share=True)
     for table in probed:
         with s.b.block(table.uid):
-            _probe(s, table, ir)
+            _probe(s, table, rows)
         s.b.line()
+    for table in ir.tables:
+        functions = [f for f in ir.functions if f.table == table.name]
+        if functions:
+            rpc_suite(s, table, functions, ir)
+            s.b.line()
     head = TextBuilder()
     head.line("-- Generated by Wesley: pgTAP suite. Run with pg_prove, or psql -f in a database")
     head.line("-- built from schema.sql and rls.sql. It rolls back: it leaves nothing behind.")
@@ -360,7 +442,7 @@ def version_suite(ir: IR, search_path: str, schema: str, views: set[str]) -> str
     session with `search_path` sees it, and each view of the version schema writable
     (INSERT, UPDATE, DELETE go through to the table). Keys, constraints and indexes live on
     the tables of public; the full suite checks them after --complete."""
-    s = _Suite()
+    s = Suite()
     for table in ir.tables:
         t = table.name
         with s.b.block(table.uid):

@@ -3,11 +3,11 @@ classifier), risk, ids and the plan hash."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from wesley.ir import IR, Column, Table
+from wesley.ir import IR, PUBLIC, Column, Table
 from wesley.plan.diff import Change
 from wesley.plan.facts import Facts
 from wesley.plan.models import Backfill, BehaviourChange, Phase
@@ -30,11 +30,13 @@ RANK = {
     "add_column": 6,
     "set_default": 7,
     "create_index": 8,
+    "drop_function": 7,  # an rpc function redefined: dropped just before it is created again
     "create_function": 8,
     "create_trigger": 9,
     "add_fk": 10,
     "add_check": 11,
     "comment": 12,
+    "grant_function": 12,
     "backfill": 13,
     "validate_fk": 14,
     "validate_check": 15,
@@ -50,6 +52,9 @@ RANK = {
     "enable_rls": 27,
     "drop_policy": 28,
     "create_policy": 29,
+    "grant": 32,
+    "revoke": 38,
+    "regrant": 39,
     "drop_constraint": 40,
     "drop_index": 41,
     "drop_column": 42,
@@ -213,6 +218,30 @@ def guard_column_comment(table: str, column: str, text: str) -> str:
         f"SELECT COALESCE((SELECT col_description(attrelid, attnum) = {lit(text)} "
         f"FROM pg_attribute WHERE attrelid = {rel(table)} AND attname = {lit(column)}), false)"
     )
+
+
+def guard_privileges(
+    table: str, column: str | None, role: str, privileges: Sequence[str], held: bool
+) -> str:
+    """Done when the role holds every privilege (held) or none of them (not held) directly,
+    as the table's (or the column's) ACL lists it; PUBLIC is grantee 0."""
+    acl = (
+        f"(SELECT attacl FROM pg_attribute WHERE attrelid = {rel(table)} AND attname = "
+        f"{lit(column)} AND NOT attisdropped)"
+        if column
+        else f"(SELECT relacl FROM pg_class WHERE oid = {rel(table)})"
+    )
+    grantee = (
+        "0"
+        if role == PUBLIC
+        else f"COALESCE((SELECT oid FROM pg_roles WHERE rolname = {lit(role)}), -1)"
+    )
+    privs = ", ".join(lit(p) for p in privileges)
+    count = (
+        f"(SELECT count(DISTINCT x.privilege_type) FROM aclexplode({acl}) x "
+        f"WHERE x.grantee = {grantee} AND x.privilege_type IN ({privs}))"
+    )
+    return f"SELECT {count} = {len(privileges)}" if held else f"SELECT {count} = 0"
 
 
 IDEMPOTENT = "SELECT false"  # the statement itself is idempotent: running it again is harmless

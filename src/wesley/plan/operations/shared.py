@@ -22,11 +22,11 @@ from wesley.plan.operations.base import (
 from wesley.sqltext import quote_ident
 from wesley.targets.postgres import fk_clause, trigger_sql
 from wesley.targets.rls import (
-    AUTH_UID_EXISTS,
-    AUTH_UID_FUNCTION,
-    AUTH_UID_SHIM,
+    AUTH_SCHEMA,
     HELPERS,
-    called_functions,
+    auth_calls,
+    auth_exists,
+    auth_function,
     policy_sql,
 )
 from wesley.targets.sqlnames import ident_list
@@ -345,26 +345,28 @@ def helper_drafts(policies: list[Policy]) -> list[Draft]:
         )
         for sql in HELPERS
     ]
-    if any("auth.uid" in called_functions(e) for p in policies for e in (p.using, p.check) if e):
+    auth = auth_calls([e for p in policies for e in (p.using, p.check) if e])
+    if auth:
         drafts += [
             Draft(
                 "expand",
                 "ensure_helpers",
                 sql.removesuffix(";"),
                 "SELECT false",
-                "the auth schema for auth.uid()",
+                "the auth schema for " + ", ".join(f"{name}()" for name in auth),
             )
-            for sql in AUTH_UID_SHIM[:2]
+            for sql in AUTH_SCHEMA
         ]
-        drafts.append(
-            Draft(
-                "expand",
-                "ensure_helpers",
-                AUTH_UID_FUNCTION,
-                AUTH_UID_EXISTS,
-                "auth.uid() from request.jwt.claim.sub, where none exists (Supabase has one)",
-            )
+    drafts += [
+        Draft(
+            "expand",
+            "ensure_helpers",
+            auth_function(name),
+            auth_exists(name),
+            f"{name}() from the request.jwt settings, where none exists (Supabase has one)",
         )
+        for name in auth
+    ]
     return drafts
 
 
