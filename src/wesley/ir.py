@@ -63,6 +63,35 @@ class Cast(_Model):
     reverse: str | None = None
 
 
+RefinementKind = Literal["email", "url", "ip", "min", "max", "length", "regex"]
+
+
+class Refinement(_Model):
+    """A value refinement (`@wes_email`, `@wes_min(value:)`, …): a zod refinement in `zod.ts`
+    and, unless `check` is None (opted out with `check: false`), the CHECK constraint of that
+    name in `checks`. On text, min/max/length count characters; on numbers min/max bound the
+    value."""
+
+    kind: RefinementKind
+    value: str | None = Field(default=None, description="min/max: the bound as decimal text")
+    min: int | None = Field(default=None, description="length: the least number of characters")
+    max: int | None = Field(default=None, description="length: the most number of characters")
+    pattern: str | None = Field(default=None, description="regex: the pattern")
+    check: str | None = Field(default=None, description="the CHECK constraint's name")
+
+
+class Computed(_Model):
+    """`@wes_computed`: a value triggers maintain. `expr`: one SQL expression over the row's own
+    columns, set before every insert and update (volatile functions allowed: `now()`);
+    `count`: the number of rows of `table` whose foreign key column `column` refers to this
+    row, kept by triggers on that table."""
+
+    kind: Literal["expr", "count"]
+    expr: str | None = None
+    table: str | None = Field(default=None, description="count: the counted table")
+    column: str | None = Field(default=None, description="count: its column referring here")
+
+
 Privilege = Literal["SELECT", "INSERT", "UPDATE", "DELETE"]
 PRIVILEGES: tuple[Privilege, ...] = ("SELECT", "INSERT", "UPDATE", "DELETE")
 TABLE_GRANT: list[Privilege] = list(PRIVILEGES)  # what `@wes_grant` on a type grants
@@ -102,6 +131,11 @@ class Column(_Model):
     grants: list[Grant] = Field(default_factory=list)
     renamed_from: str | None = None
     cast: Cast | None = None
+    refinements: list[Refinement] = Field(default_factory=list)
+    generated: str | None = Field(
+        default=None, description="@wes_generated: GENERATED ALWAYS AS (generated) STORED"
+    )
+    computed: Computed | None = None
     directives: list[DirectiveUse] = Field(default_factory=list)
     source: SourcePos
 
@@ -114,6 +148,11 @@ class Column(_Model):
     def no_rpc(self) -> bool:
         """`@wes_noRPC`: the `@wes_rpc` functions neither accept nor return this field."""
         return any(d.name == "wes_noRPC" for d in self.directives)
+
+    @property
+    def read_only(self) -> bool:
+        """The database sets it (`@wes_generated`, `@wes_computed`): no client writes it."""
+        return self.generated is not None or self.computed is not None
 
 
 FkAction = Literal["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"]

@@ -33,6 +33,7 @@ from wesley.ir import (
 )
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
 from wesley.sdl.literals import canonical_default
+from wesley.targets.computed import parse_marker, trigger_name
 from wesley.targets.sqlnames import UID_COMMENT_PREFIX
 
 _NOWHERE = SourcePos(line=0, column=0)
@@ -55,13 +56,17 @@ _COLUMNS = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
        pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum),
        t.typtype = 'e' OR et.typtype = 'e', COALESCE(et.typname, t.typname), a.attndims > 0
-         OR t.typcategory = 'A'
+         OR t.typcategory = 'A', a.attgenerated = 's'
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum
+"""
+_COMPUTED = """
+SELECT obj_description(t.oid, 'pg_trigger'), t.tgname
+FROM pg_trigger t WHERE t.tgrelid = %s AND NOT t.tgisinternal ORDER BY t.tgname
 """
 _CONSTRAINTS = """
 SELECT con.conname, con.contype,
@@ -202,9 +207,17 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
     tables: list[Table] = []
     for oid, tname, comment, rls_on, rls_force in conn.execute(_TABLES, (schema,)).fetchall():
         columns = []
-        for cname, ftype, nullable, default, ccomment, is_enum, base, is_array in conn.execute(
-            _COLUMNS, (oid,)
-        ).fetchall():
+        for (
+            cname,
+            ftype,
+            nullable,
+            default,
+            ccomment,
+            is_enum,
+            base,
+            is_array,
+            generated,
+        ) in conn.execute(_COLUMNS, (oid,)).fetchall():
             ctype = normalize_type_name(ftype, None, "column type")
             columns.append(
                 Column(
@@ -216,10 +229,27 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                     nullable=nullable,
                     array=bool(is_array),
                     enum=base if is_enum else None,
-                    default=_default(default, "text" if is_enum else ctype, bool(is_array)),
+                    # a stored generated column keeps its expression where a default would be
+                    default=None
+                    if generated
+                    else _default(default, "text" if is_enum else ctype, bool(is_array)),
+                    generated=comparable_expression(default) if generated else None,
                     source=_NOWHERE,
                 )
             )
+        # @wes_computed: its trigger's comment says what it maintains
+        computed = {}
+        for tcomment, tgname in conn.execute(_COMPUTED, (oid,)).fetchall():
+            spec = parse_marker(tcomment)
+            owner = next((c for c in columns if trigger_name(tname, c.name) == tgname), None)
+            if spec is not None and owner is not None:
+                if spec.expr:
+                    spec = spec.model_copy(update={"expr": comparable_expression(spec.expr)})
+                computed[owner.name] = spec
+        columns = [
+            c.model_copy(update={"computed": computed[c.name]}) if c.name in computed else c
+            for c in columns
+        ]
         pk: list[str] = []
         fks: list[ForeignKey] = []
         uniques: list[Unique] = []

@@ -9,6 +9,7 @@ from graphql.language import EnumTypeDefinitionNode, ObjectTypeDefinitionNode
 from wesley.errors import Diagnostic, input_error
 from wesley.ir import IR, Enum, ForeignKey, SourcePos, Table
 from wesley.naming import BUILTIN_TYPE_NAMES, constraint_name
+from wesley.sdl.derived import resolve_counts
 from wesley.sdl.document import (
     DirectiveReader,
     build_schema,
@@ -108,7 +109,7 @@ def parse_sdl(
                 location_of(node, file),
             )
         drafts.append(draft)
-    fixed = [_with_fks(d, drafts) for d in drafts]
+    fixed = resolve_counts([_with_fks(d, drafts) for d in drafts], file)
     by_name = {t.name: t for t in fixed}
     for draft in drafts:
         for rule in draft.policy_rules:

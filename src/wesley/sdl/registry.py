@@ -131,6 +131,29 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
     ),
     DirectiveSpec("wes_updatedAt", (FIELD,), legacy=("updatedAt",)),
     DirectiveSpec("wes_cast", (FIELD,), (("using", "String"), ("reverse", "String"))),
+    # value refinements: a zod refinement and (check: false opts out) a CHECK constraint
+    DirectiveSpec("wes_email", (FIELD,), (("check", "Boolean"),), legacy=("email",)),
+    DirectiveSpec("wes_url", (FIELD,), (("check", "Boolean"),), legacy=("url",)),
+    DirectiveSpec("wes_ip", (FIELD,), (("check", "Boolean"),), legacy=("ip",)),
+    DirectiveSpec(
+        "wes_min", (FIELD,), (("value", f"{ANY_SCALAR}!"), ("check", "Boolean")), legacy=("min",)
+    ),
+    DirectiveSpec(
+        "wes_max", (FIELD,), (("value", f"{ANY_SCALAR}!"), ("check", "Boolean")), legacy=("max",)
+    ),
+    DirectiveSpec(
+        "wes_length",
+        (FIELD,),
+        (("min", "Int"), ("max", "Int"), ("check", "Boolean")),
+        legacy=("length",),
+    ),
+    DirectiveSpec(
+        "wes_regex", (FIELD,), (("pattern", "String!"), ("check", "Boolean")), legacy=("regex",)
+    ),
+    DirectiveSpec("wes_generated", (FIELD,), (("expr", "String!"),), legacy=("generated",)),
+    DirectiveSpec(
+        "wes_computed", (FIELD,), (("expr", "String"), ("count", "String")), legacy=("computed",)
+    ),
 )
 
 BY_CANONICAL: dict[str, DirectiveSpec] = {d.name: d for d in DIRECTIVES}

@@ -33,6 +33,7 @@ from wesley.ir import (
 )
 from wesley.naming import constraint_name
 from wesley.sdl.columns import field_type, literal_default, sql_type
+from wesley.sdl.derived import check_generated, computed_of, generated_expr
 from wesley.sdl.document import (
     DirectiveReader,
     DirectiveValue,
@@ -44,6 +45,7 @@ from wesley.sdl.document import (
 from wesley.sdl.expressions import ExprKind, column_refs, normalize_expression
 from wesley.sdl.policy_check import PolicyRule
 from wesley.sdl.presets import split_keywords
+from wesley.sdl.refine import read_refinements
 
 Classification = Literal["critical", "sensitive", "pii"]
 _CLASSES: tuple[tuple[str, Classification], ...] = (
@@ -189,7 +191,9 @@ class TableBuilder:
         indexes: list[Index] = []
         checks: list[Check] = []
         pending: list[PendingFk] = []
-        reads: list[tuple[str | None, DirectiveValue]] = []  # expressions to check for columns
+        # expressions to check for columns
+        reads: list[tuple[str | None, DirectiveValue | None]] = []
+        all_fvalues: dict[str, list[DirectiveValue]] = {}  # column → its directives
         for fnode in node.fields or ():
             fvalues = self.reader.read(fnode.directives or ())
             relation = self._relation(fnode, fvalues)
@@ -197,6 +201,13 @@ class TableBuilder:
                 relations.append(relation)
                 continue
             column = self._column(name, fnode, fvalues)
+            refinements, refine_checks = read_refinements(name, column, fvalues)
+            column = column.model_copy(update={"refinements": refinements})
+            checks.extend(refine_checks)
+            if column.generated:
+                reads.append((column.generated, first(fvalues, "wes_generated")))
+            if column.computed and column.computed.expr:
+                reads.append((column.computed.expr, first(fvalues, "wes_computed")))
             if column.name in fields.values():
                 raise input_error(
                     "DUPLICATE_COLUMN",
@@ -206,6 +217,7 @@ class TableBuilder:
                 )
             fields[fnode.name.value] = column.name
             columns.append(column)
+            all_fvalues[column.name] = fvalues
             floc = location_of(fnode, self.file)
             for d in fvalues:
                 if d.canonical in ("wes_pk", "wes_unique", "wes_index") and listed(d):
@@ -293,7 +305,9 @@ class TableBuilder:
         for d in all_of(directives, "wes_check"):
             checks.append(self._check(name, None, d))
             reads.append((checks[-1].expr, d))
-        for expr, d in reads:
+        for expr, read_by in reads:
+            assert read_by is not None
+            d = read_by
             unknown = sorted(column_refs(expr) - set(by_name)) if expr else []
             if unknown:
                 raise input_error(
@@ -324,6 +338,7 @@ class TableBuilder:
                 )
             )
         # unique columns: a single-column unique constraint marks the column itself
+        check_generated(columns, by_name, all_fvalues, type_name)
         unique_cols = {u.columns[0] for u in uniques if len(u.columns) == 1}
         columns = [c.model_copy(update={"unique": c.name in unique_cols}) for c in columns]
         tenant_by = self._tenant(directives, fields, by_name, type_name)
@@ -415,6 +430,8 @@ class TableBuilder:
             grants=_grants(values, COLUMN_GRANT),
             renamed_from=_renamed(values),
             cast=_cast(values, name, _renamed(values), self.naming),
+            generated=generated_expr(values, f"{table}.{name}"),
+            computed=computed_of(values, f"{table}.{name}"),
             directives=_uses(values),
             source=_pos(where),
         )

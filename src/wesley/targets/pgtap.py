@@ -10,7 +10,8 @@ rows and probe role included). The plan count is computed from the assertions em
 from __future__ import annotations
 
 from wesley.ir import IR, Check, Table
-from wesley.samples import Infeasible, RowPlan, tenant_values
+from wesley.refinements import bad_value, is_text
+from wesley.samples import Infeasible, RowPlan, sample_literal, tenant_values
 from wesley.sdl.expressions import column_refs
 from wesley.sdl.policies import rule_policies
 from wesley.sqltext import STANDARD_STRINGS, quote_ident, quote_literal
@@ -64,7 +65,10 @@ def _structure(s: Suite, table: Table) -> None:
                 s.test(f"col_is_null({c}, {_desc(f'{where} is nullable')})")
             else:
                 s.test(f"col_not_null({c}, {_desc(f'{where} is NOT NULL')})")
-            if col.default is not None:
+            if col.generated is not None:
+                # PostgreSQL keeps a generation expression where a default would be
+                s.test(f"col_has_default({c}, {_desc(f'{where} has its generation expression')})")
+            elif col.default is not None:
                 s.test(f"col_has_default({c}, {_desc(f'{where} has a default')})")
             else:
                 s.test(f"col_hasnt_default({c}, {_desc(f'{where} has no default')})")
@@ -89,6 +93,146 @@ def _structure(s: Suite, table: Table) -> None:
             s.test(f"index_is_unique({st}, {_name(ix.name)}, {_desc(f'{ix.name} is unique')})")
     for ck in table.checks:
         s.test(_check_test(table, ck))
+
+
+def _refinements(s: Suite, table: Table, ir: IR) -> None:
+    """Each refinement's CHECK rejects a bad value (SQLSTATE 23514). The rows go into a
+    temporary copy of the table with its CHECK constraints (LIKE ... INCLUDING CONSTRAINTS:
+    the very expressions the database holds), so neither foreign keys nor row-level security
+    stand in the way; a valid row is accepted first, so a rejection is the check's doing."""
+    refined = [(c, r) for c in table.columns for r in c.refinements if r.check]
+    generated = [c for c in table.columns if c.generated]
+    if not refined and not generated:
+        return
+    t = table.name
+    copy = quote_ident(f"wesley_refine_{t}"[:63])
+    s.b.line(
+        f"CREATE TEMP TABLE {copy} (LIKE {quote_ident(SCHEMA)}.{quote_ident(t)} "
+        "INCLUDING CONSTRAINTS INCLUDING DEFAULTS INCLUDING GENERATED) ON COMMIT DROP;"
+    )
+    good = RowPlan(ir).good_values(table)
+
+    def insert(values: dict[str, str]) -> str:
+        cols = list(values)
+        return (
+            f"INSERT INTO pg_temp.{copy} ({', '.join(quote_ident(c) for c in cols)}) "
+            f"VALUES ({', '.join(values[c] for c in cols)})"
+        )
+
+    s.test(f"lives_ok({quote_literal(insert(good))}, {_desc(f'{t}: a valid row is accepted')})")
+    for col in generated:
+        with s.b.block(col.uid):
+            c = quote_ident(col.name)
+            s.test(
+                f"is((SELECT {c} FROM pg_temp.{copy} LIMIT 1), (SELECT {col.generated} FROM "
+                f"pg_temp.{copy} LIMIT 1), {_desc(f'{t}.{col.name} is computed on insert')})"
+            )
+            s.test(
+                f"ok((SELECT attgenerated = 's' FROM pg_attribute WHERE attrelid = "
+                f"{quote_literal(quote_ident(t))}::regclass AND attname = {quote_literal(col.name)}"
+                f"), {_desc(f'{t}.{col.name} is a stored generated column')})"
+            )
+    for col, r in refined:
+        bad = bad_value(col, r)
+        with s.b.block(col.uid):
+            label = f"{t}.{col.name} @{r.kind}: the database rejects {bad}"
+            if bad is None:
+                s.test(f"pass({_desc(f'{t}.{col.name} @{r.kind}: no value breaks it')})")
+                continue
+            s.test(
+                f"throws_ok({quote_literal(insert(good | {col.name: bad}))}, '23514', NULL, "
+                f"{_desc(label)})"
+            )
+
+
+COMPUTED_SALT = 800_000
+
+
+def _computed(s: Suite, table: Table, ir: IR) -> None:
+    """Insert rows and read the computed values back: an expression equals itself evaluated
+    over the row; a count follows its rows being inserted and deleted."""
+    cols = [c for c in table.columns if c.computed is not None]
+    if not cols or not table.primary_key:
+        return
+    t = table.name
+    rows = RowPlan(ir, salt=COMPUTED_SALT + 1000 * ir.tables.index(table))
+    tenant = None
+    tenant_col = table.column(table.tenant_by) if table.tenant_by else None
+    if tenant_col is not None:  # a tenant of its own, outside the probe rows' range
+        tenant = sample_literal(table.name, tenant_col, ir, 900003)
+    try:
+        # a value the expression would not give, so a missing trigger shows
+        unlike = {
+            c.name: quote_literal("not computed")
+            for c in cols
+            if c.computed is not None and c.computed.kind == "expr" and is_text(c)
+        }
+        row = rows.row(table, unlike, tenant=tenant)
+        parents = list(rows.inserts)
+        rows.inserts.clear()
+        children: dict[str, list[str]] = {}
+        for col in cols:
+            c = col.computed
+            if c is not None and c.kind == "count" and c.table and c.column:
+                child = ir.table(c.table)
+                fk = next(
+                    f for f in (child.foreign_keys if child else []) if f.columns == [c.column]
+                )
+                assert child is not None
+                for _ in range(2):
+                    rows.row(child, {c.column: row[fk.ref_columns[0]]}, tenant=tenant)
+                # the row planner adds the referred row (and its parents) again: they exist
+                done = {i.split(" (", 1)[0] for i in parents}
+                children[col.name] = [i for i in rows.inserts if i.split(" (", 1)[0] not in done]
+                rows.inserts.clear()
+    except Infeasible as why:
+        s.count += 1
+        s.b.line(f"SELECT skip({quote_literal(f'computed columns of {t}: {why}')}, 1);")
+        return
+    key = " AND ".join(f"{quote_ident(k)} = {row[k]}" for k in table.primary_key)
+    qt = quote_ident(t)
+    setup = ([f"SET LOCAL app.tenant_id = {tenant}"] if tenant else []) + parents
+    s.test(f"lives_ok({quote_literal('; '.join(setup))}, {_desc(f'{t}: a row to compute')})")
+    for col in cols:
+        c = col.computed
+        assert c is not None
+        qc = quote_ident(col.name)
+        with s.b.block(col.uid):
+            if c.kind == "expr":
+                s.test(
+                    f"is((SELECT {qc} FROM {qt} WHERE {key}), (SELECT {c.expr} FROM {qt} WHERE "
+                    f"{key}), {_desc(f'{t}.{col.name} is computed on insert')})"
+                )
+                continue
+            s.test(
+                f"is((SELECT {qc} FROM {qt} WHERE {key})::bigint, 0::bigint, "
+                f"{_desc(f'{t}.{col.name} starts at 0')})"
+            )
+            inserts = "; ".join(children[col.name])
+            s.test(f"lives_ok({quote_literal(inserts)}, {_desc(f'{t}.{col.name}: two rows')})")
+            s.test(
+                f"is((SELECT {qc} FROM {qt} WHERE {key})::bigint, 2::bigint, "
+                f"{_desc(f'{t}.{col.name} counts the rows inserted')})"
+            )
+            counted = quote_ident(c.table or "")
+            ref = quote_ident(c.column or "")
+            one = (
+                f"DELETE FROM {counted} WHERE ctid = (SELECT ctid FROM {counted} WHERE {ref} = "
+                f"(SELECT {quote_ident(_key_of(ir, table, c.column or '', c.table or ''))} "
+                f"FROM {qt} WHERE {key}) LIMIT 1)"
+            )
+            s.b.line(f"{one};")
+            s.test(
+                f"is((SELECT {qc} FROM {qt} WHERE {key})::bigint, 1::bigint, "
+                f"{_desc(f'{t}.{col.name} counts the rows deleted')})"
+            )
+
+
+def _key_of(ir: IR, parent: Table, column: str, child_name: str) -> str:
+    child = ir.table(child_name)
+    assert child is not None
+    fk = next(f for f in child.foreign_keys if f.columns == [column])
+    return fk.ref_columns[0]
 
 
 def _check_test(table: Table, ck: Check) -> str:
@@ -266,6 +410,8 @@ def pgtap(ir: IR) -> list[Artifact]:
         with s.b.block(table.uid):
             s.b.line(f"-- {table.name} ({table.uid})")
             _structure(s, table)
+            _refinements(s, table, ir)
+            _computed(s, table, ir)
             _policies(s, table)
             _grants(s, table)
         s.b.line()
