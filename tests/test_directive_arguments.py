@@ -15,12 +15,13 @@ from wesley.sdl import parse_sdl
 from wesley.sdl.registry import DIRECTIVES
 
 TEMPLATE = """
-type Org @wes_table {{ id: ID! @wes_pk  name: String! @wes_unique }}
-type Team @wes_table {{ id: ID! @wes_pk }}
+type Org @wes_table {{ id: ID! @wes_pk  name: String! @wes_unique  n: Int {n} }}
+type Team @wes_table {{ id: ID! @wes_pk  org_id: ID @wes_fk(ref: "Org.id") }}
 type T {table} {obj} {{
   id: ID! @wes_pk
   a: Int! {a}
   b: Int!
+  s: String! {s}
   org_id: ID! {org_id}
   owner_id: ID
   user_id: ID
@@ -28,6 +29,7 @@ type T {table} {obj} {{
 }}
 """
 DEFAULTS = {"table": "@wes_table", "obj": "", "a": "", "org_id": '@wes_fk(ref: "Org.id")'}
+DEFAULTS |= {"s": "", "n": ""}
 DEFAULTS["rel"] = "@wes_belongsTo"
 
 # (directive, argument) -> (slot, text with {v}, first value, second value)
@@ -85,9 +87,14 @@ SAMPLES: dict[tuple[str, str], Sample] = {
         )
         for c in ("select", "insert", "update", "delete")
     },
-    ("wes_rls", "preset"): ("obj", "@wes_rls(preset: {v})", '"owner"', '"tenant"'),
+    ("wes_rls", "preset"): ("obj", "@wes_rls(preset: {v})", '"authenticated"', '"admin-only"'),
     ("wes_rls", "name"): ("obj", '@wes_rls(select: "true", name: {v})', '"p1"', '"p2"'),
-    ("wes_rls", "options"): ("obj", '@wes_rls(select: "true", options: {v})', "{a: 1}", "{a: 2}"),
+    ("wes_rls", "options"): (
+        "obj",
+        '@wes_rls(preset: "admin-only", options: {v})',
+        '{adminRoles: ["r1"]}',
+        '{adminRoles: ["r2"]}',
+    ),
     ("wes_owner", "column"): ("obj", "@wes_owner(column: {v})", '"owner_id"', '"user_id"'),
     **{
         ("wes_owner", c): (
@@ -113,6 +120,26 @@ SAMPLES: dict[tuple[str, str], Sample] = {
     ("wes_renamedFrom", "name"): ("a", "@wes_renamedFrom(name: {v})", '"x"', '"y"'),
     ("wes_cast", "using"): ("a", "@wes_cast(using: {v})", '"a + 1"', '"a + 2"'),
     ("wes_cast", "reverse"): ("a", "@wes_cast(reverse: {v})", '"a + 1"', '"a + 2"'),
+    **{
+        (f"wes_{kind}", "check"): ("s", f"@wes_{kind}(check: {{v}})", "true", "false")
+        for kind in ("email", "url", "ip")
+    },
+    **{
+        (f"wes_{bound}", "value"): ("a", f"@wes_{bound}(value: {{v}})", "1", "2")
+        for bound in ("min", "max")
+    },
+    **{
+        (f"wes_{bound}", "check"): ("a", f"@wes_{bound}(value: 1, check: {{v}})", "true", "false")
+        for bound in ("min", "max")
+    },
+    ("wes_length", "min"): ("s", "@wes_length(min: {v})", "1", "2"),
+    ("wes_length", "max"): ("s", "@wes_length(max: {v})", "5", "6"),
+    ("wes_length", "check"): ("s", "@wes_length(min: 1, check: {v})", "true", "false"),
+    ("wes_regex", "pattern"): ("s", "@wes_regex(pattern: {v})", '"^a"', '"^b"'),
+    ("wes_regex", "check"): ("s", '@wes_regex(pattern: "^a", check: {v})', "true", "false"),
+    ("wes_generated", "expr"): ("a", "@wes_generated(expr: {v})", '"b + 1"', '"b + 2"'),
+    ("wes_computed", "expr"): ("a", "@wes_computed(expr: {v})", '"b + 1"', '"b + 2"'),
+    ("wes_computed", "count"): ("n", "@wes_computed(count: {v})", '"T.org_id"', '"Team.org_id"'),
 }
 
 ARGUMENTS = [(spec.name, arg) for spec in DIRECTIVES for arg, _ in spec.args]

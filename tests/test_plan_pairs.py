@@ -334,6 +334,48 @@ PAIRS = [
         (UPSTREAM / "ecommerce-v2.graphql").read_text(),
     ),
     Pair("upstream-schema-from-nothing", "", (UPSTREAM / "schema.graphql").read_text()),
+    # refinements (issue 15): their CHECKs are added NOT VALID, then validated
+    Pair(
+        "add-refinements-to-existing-columns",
+        B,
+        item(
+            sub={
+                "  title: String! @wes_unique": (
+                    "  title: String! @wes_unique @wes_email @wes_length(min: 3, max: 200)"
+                ),
+                "  price: Int @wes_check": "  price: Int @wes_min(value: -5) @wes_max(value: 9) "
+                "@wes_check",
+                "  note: String": '  note: String @wes_regex(pattern: "^[a-z]+$") @url(check: false)',
+            }
+        ),
+    ),
+    Pair("drop-a-refinement", item(sub={"  note: String": "  note: String @wes_email"}), B),
+    Pair(
+        "rename-a-refined-column",
+        item(sub={"  note: String": "  note: String @wes_email @wes_max(value: 40)"}),
+        item(
+            sub={
+                "  note: String": (
+                    '  memo: String @wes_email @wes_max(value: 40) @wes_renamedFrom(name: "note")'
+                )
+            }
+        ),
+    ),
+    Pair(
+        "new-table-with-refinements-and-generated",
+        B,
+        item(
+            head="type Tag @wes_table { id: ID! @wes_pk  name: String! @wes_length(min: 1, max: 9)"
+            '  slug: String! @wes_generated(expr: "lower(name)") @wes_index }\n'
+        ),
+    ),
+    # a stored generated column is computed for every existing row: a rewrite, so destructive
+    Pair(
+        "add-generated-column-rewrites",
+        B,
+        item('  double: Int @wes_generated(expr: "price * 2")'),
+        destructive=True,
+    ),
 ]
 
 

@@ -1,5 +1,5 @@
 """RLS policy rules are checked at SDL → IR time (issue 9, item 5): unknown columns and
-tables, a qualifier that names no table in scope and the original Wesley's preset keywords
+tables, a qualifier that names no table in scope and misused policy keywords
 are coded errors at the directive's line:col; rules reading other tables through subqueries,
 Supabase's auth.* helpers and other schemas pass. auth.uid(), auth.role() and auth.jwt() are
 shims on plain PostgreSQL and never replace real ones."""
@@ -45,14 +45,14 @@ LINE, COLUMN = 6, 3  # where @wes_rls is
         ("delete: \"EXISTS (SELECT 1 FROM org o WHERE o.nam = 'x')\"", "UNKNOWN_COLUMN", "o.nam"),
         ('insert: "org_id IN (SELECT id FROM org WHERE titl = 1)"', "UNKNOWN_COLUMN", "titl"),
         ("using: \"org.name = 'x'\"", "INVALID_EXPRESSION", "no table 'org'"),
-        ('select: "tenant"', "PRESET_UNSUPPORTED", "preset keyword"),
-        ('update: "owner_or_admin"', "PRESET_UNSUPPORTED", "owner_or_admin"),
-        ('insert: "tenant_and_owner"', "PRESET_UNSUPPORTED", "tenant_and_owner"),
-        ('delete: "never"', "PRESET_UNSUPPORTED", "never"),
+        # keywords are rules now (issue 15): one that needs an owner column on a table without
+        ('update: "owner_or_admin"', "OWNER_COLUMN_MISSING", "owner_or_admin"),
+        ('insert: "tenant_and_owner"', "OWNER_COLUMN_MISSING", "tenant_and_owner"),
+        ('using: "tenant"', "UNKNOWN_POLICY_KEYWORD", "per command"),
         ('select: "1; DROP TABLE org"', "INVALID_EXPRESSION", "';'"),
-        ('preset: "tenant"', "PRESET_UNSUPPORTED", "preset"),
+        ('preset: "nope"', "UNKNOWN_PRESET", "preset"),
         ('select: "true", name: "p"', "ARGUMENT_UNSUPPORTED", "name"),
-        ('select: "true", options: {a: 1}', "ARGUMENT_UNSUPPORTED", "options"),
+        ('select: "true", options: {a: 1}', "INVALID_PRESET_OPTION", "'a'"),
         ('selectRoles: ["anon"]', "INVALID_ARGUMENT", "no select: rule"),
     ],
 )

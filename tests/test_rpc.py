@@ -354,3 +354,84 @@ def test_evidence_names_the_functions(tmp_path: Path) -> None:
     text = json.dumps(evidence)
     assert "rpc:member.create" in text and "rpc.sql" in text
     assert (tmp_path / "out" / "rpc.sql").is_file()
+
+
+DERIVED = """
+type Org @wes_table { id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()") name: String! }
+type Post @wes_table @wes_tenant(by: "orgId") @wes_rpc {
+  id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()")
+  orgId: ID! @wes_fk(ref: "Org.id")
+  title: String!
+  slug: String! @wes_generated(expr: "lower(title)")
+  shout: String @wes_computed(expr: "upper(title)")
+  commentCount: Int! @wes_computed(count: "Comment.postId")
+}
+type Comment @wes_table {
+  id: ID! @wes_pk @wes_default(expr: "gen_random_uuid()")
+  postId: ID! @wes_fk(ref: "Post.id", onDelete: CASCADE)
+}
+"""
+DERIVED_USAGE = """
+import type { RpcFunctions, PostRpcRow } from "./types";
+declare function rpc<K extends keyof RpcFunctions>(
+  name: K, args: RpcFunctions[K]["Args"]): Promise<RpcFunctions[K]["Returns"]>;
+export async function use(): Promise<void> {
+  const p: PostRpcRow = await rpc("create_post", { input: { title: "T" } });
+  const slug: string = p.slug;
+  const count: number = p.commentCount;
+  await rpc("update_post", { id: p.id, patch: { title: "U" } });
+  void slug; void count;
+  // @ts-expect-error a generated field is not part of create's input
+  await rpc("create_post", { input: { title: "T", slug: "s" } });
+  // @ts-expect-error nor a computed one
+  await rpc("create_post", { input: { title: "T", commentCount: 3 } });
+  // @ts-expect-error nor of update's patch
+  await rpc("update_post", { id: p.id, patch: { shout: "S" } });
+}
+"""
+
+
+def test_generated_and_computed_fields_are_returned_but_not_written(
+    pg_dsn: str, tmp_path: Path
+) -> None:
+    """create_/update_ refuse generated and computed fields (PostgreSQL or a trigger sets
+    them: a value there would be silently overruled), return them, and their TypeScript
+    input and patch leave them out."""
+    ir = _ir(DERIVED)
+    post = {f.kind: f for f in ir.functions if f.table == "post"}
+    assert "INSERT INTO public.post (id, org_id, title)\n" in post["create"].body
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        _build(conn, ir)
+        org = conn.execute("INSERT INTO org (name) VALUES ('o') RETURNING id::text").fetchone()
+        assert org is not None
+        conn.execute("SELECT set_config('app.tenant_id', %s, false)", org)
+        created = conn.execute('SELECT create_post(\'{"title": "Hello"}\')').fetchone()
+        assert created is not None
+        row = created[0]
+        assert (row["slug"], row["shout"], row["commentCount"]) == ("hello", "HELLO", 0)
+        conn.execute("INSERT INTO comment (post_id) VALUES (%s)", (row["id"],))
+        for field, value in (("slug", "s"), ("shout", "S"), ("commentCount", 7)):
+            for call, args in (
+                ("SELECT create_post(%s::jsonb)", ()),
+                ("SELECT update_post(%s, %s::jsonb)", (row["id"],)),
+            ):
+                payload = json.dumps({"title": "x", field: value})
+                with pytest.raises(BAD, match="not writable") as caught:
+                    conn.execute(call, (*args, payload))
+                assert field in str(caught.value)
+        got = conn.execute('SELECT update_post(%s, \'{"title": "Bye"}\')', (row["id"],)).fetchone()
+        assert got is not None
+        assert (got[0]["slug"], got[0]["shout"], got[0]["commentCount"]) == ("bye", "BYE", 1)
+        listed = conn.execute('SELECT * FROM list_post(\'{"slug": "bye"}\')').fetchall()
+        assert [r[0]["id"] for r in listed] == [row["id"]]
+    (tmp_path / "types.ts").write_text(typescript(ir)[0].text, encoding="utf-8")
+    (tmp_path / "use.ts").write_text(DERIVED_USAGE, encoding="utf-8")
+    _project(tmp_path, ["types.ts", "use.ts"], None)
+    done = _tsc("-p", "tsconfig.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_pgtap_suite_passes_with_generated_and_computed_fields(pg_dsn: str) -> None:
+    result = _suite(pg_dsn, _ir(DERIVED))
+    assert result.ok and result.failed == 0, result.failures
+    assert any("RPC post: create_post returns the new row" in ln for ln in result.tap.splitlines())

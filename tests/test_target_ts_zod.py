@@ -22,8 +22,10 @@ from typing import Any
 import pytest
 
 from tests.helpers import REPO, VALID_FIXTURES
+from tests.schemas_refined import COMPUTED_SDL, REFINED_SDL
 from wesley.errors import WesleyError
 from wesley.ir import IR, Column, Table, ir_from_json
+from wesley.refinements import sample_number, sample_text
 from wesley.sdl import parse_sdl
 from wesley.sdl.parser import ParseOptions
 from wesley.targets.base import Artifact
@@ -31,7 +33,12 @@ from wesley.targets.typescript import Scalar, enum_of, is_optional_on_insert, sc
 from wesley.targets.zod import zod
 
 NODE_MODULES = REPO / "tools" / "node" / "node_modules"
-TSC = NODE_MODULES / ".bin" / "tsc"
+# tools/node pins both majors of each (npm aliases): generated code must serve zod 3 (what older
+# projects have) and zod 4 (what `npm i zod` installs), TypeScript 5.9 and 7 (the native tsc,
+# published on npm as `typescript` from 7.0)
+ZODS = {"zod3": "zod", "zod4": "zod4"}
+TSCS = {"ts5": "typescript", "ts7": "typescript7"}
+TSC = NODE_MODULES / "typescript" / "bin" / "tsc"
 TEMPLATE = REPO / "src" / "wesley" / "templates" / "schema.graphql"
 
 RICH_SDL = """
@@ -112,6 +119,10 @@ def _cases() -> list[Case]:
     cases = [Case("upstream_" + re.sub(r"\W", "_", p.stem), _parse(p)) for p in VALID_FIXTURES]
     cases.append(Case("template", _parse(TEMPLATE)))
     cases.append(Case("rich", _rich_ir()))
+    # refinements, generated and computed columns (issue 15)
+    cases.append(Case("refined", parse_sdl(REFINED_SDL, "refined.graphql").ir))
+    computed = COMPUTED_SDL.replace("EXTRA", "")
+    cases.append(Case("computed", parse_sdl(computed, "computed.graphql").ir))
     return cases
 
 
@@ -132,22 +143,27 @@ def _node() -> str:
     return node
 
 
-def _tsc(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    assert TSC.exists(), f"{TSC} is missing: run ./scripts/setup (npm ci in tools/node)"
+def _tsc(*args: str, cwd: Path, ts: str = "ts5") -> subprocess.CompletedProcess[str]:
+    tsc = NODE_MODULES / TSCS[ts] / "bin" / "tsc"
+    assert tsc.exists(), f"{tsc} is missing: run ./scripts/setup (npm ci in tools/node)"
     return subprocess.run(
-        [_node(), str(TSC), *args], cwd=cwd, capture_output=True, text=True, timeout=300
+        [_node(), str(tsc), *args], cwd=cwd, capture_output=True, text=True, timeout=300
     )
 
 
-def _project(root: Path, include: list[str], out_dir: str | None) -> None:
-    """A tsconfig for `root`; zod resolves through a symlink to tools/node/node_modules."""
-    (root / "node_modules").symlink_to(NODE_MODULES, target_is_directory=True)
+def _project(root: Path, include: list[str], out_dir: str | None, zod: str = "zod3") -> None:
+    """A tsconfig for `root`; `zod` resolves through a symlink to one of tools/node's zods."""
+    (root / "node_modules").mkdir()
+    (root / "node_modules" / "zod").symlink_to(NODE_MODULES / ZODS[zod], target_is_directory=True)
     options: dict[str, Any] = {
         "strict": True,
         "target": "es2020",
         "module": "commonjs",
         "types": [],
         "noEmitOnError": True,
+        # what `tsc --init` sets (and TypeScript 7 always assumes); zod 4's own declaration
+        # files need it under module commonjs
+        "esModuleInterop": True,
     }
     if out_dir is None:
         options["noEmit"] = True
@@ -232,9 +248,20 @@ _BAD: dict[Scalar, list[Any]] = {
 def _good(ir: IR, c: Column) -> Any:
     scalar = scalar_of(c)
     if scalar is Scalar.UUID:
-        one: Any = str(uuid.uuid5(uuid.NAMESPACE_URL, c.uid))
+        # version nibble 0: not an RFC 9562 uuid, but one PostgreSQL stores (zod 4's .uuid()
+        # would refuse it)
+        text = str(uuid.uuid5(uuid.NAMESPACE_URL, c.uid))
+        one: Any = text[:14] + "0" + text[15:]
     elif scalar is Scalar.ENUM:
         one = enum_of(ir, c).values[-1]
+    elif c.refinements and scalar is Scalar.TEXT:
+        one = sample_text(c, 1)
+    elif c.refinements and scalar in (Scalar.INT16, Scalar.INT32):
+        one = int(sample_number(c, 1))
+    elif c.refinements and scalar is Scalar.FLOAT:
+        one = float(sample_number(c, 1))
+    elif c.refinements and scalar in (Scalar.BIGINT, Scalar.NUMERIC):
+        one = sample_number(c, 1)
     else:
         one = _GOOD[scalar]
     return [one, one] if c.array else one
@@ -255,6 +282,10 @@ def _samples(ir: IR, t: Table) -> dict[str, Any]:
     nulls = {c.field: None if c.nullable else _good(ir, c) for c in t.columns}
     required = [c for c in t.columns if not is_optional_on_insert(c)]
     minimal = {c.field: row[c.field] for c in required}
+    # a write never gives a generated column (the database computes it)
+    generated = {c.field for c in t.columns if c.generated}
+    full = {k: v for k, v in row.items() if k not in generated}
+    null_write = {k: v for k, v in nulls.items() if k not in generated}
     bad_rows = [
         {"field": c.field, "value": v, "row": row | {c.field: v}}
         for c in t.columns
@@ -266,7 +297,7 @@ def _samples(ir: IR, t: Table) -> dict[str, Any]:
     return {
         "schema": t.type_name,
         "good": {"row": row, "nulls": nulls},
-        "good_insert": {"full": row, "nulls": nulls, "minimal": minimal},
+        "good_insert": {"full": full, "nulls": null_write, "minimal": minimal},
         "bad_rows": bad_rows,
         "missing_on_insert": missing,
     }
@@ -280,7 +311,7 @@ const problems = (schema, value) => {
   const r = schema.safeParse(value);
   return r.success ? null : r.error.issues.map((i) => ({ path: i.path, message: i.message }));
 };
-const out = {};
+const out = { zod_version: require("zod/package.json").version };
 for (const name of JSON.parse(process.argv[2])) {
   const Z = require(path.join(__dirname, "js", name, "zod.js"));
   const tables = JSON.parse(fs.readFileSync(path.join(__dirname, name, "samples.json"), "utf8"));
@@ -297,7 +328,7 @@ for (const name of JSON.parse(process.argv[2])) {
     }
     for (const [k, v] of Object.entries(s.good_insert)) good["insert_" + k] = problems(ins, v);
     good.update_empty = problems(upd, {});
-    good.update_full = problems(upd, s.good.row);
+    good.update_full = problems(upd, s.good_insert.full);
     out[name][s.schema] = {
       good,
       bad_rows: s.bad_rows.map((b) => ({ field: b.field, value: b.value,
@@ -318,10 +349,16 @@ class Built:
     errors: dict[str, list[str]]
 
 
-@pytest.fixture(scope="session")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    """All cases in one project, type-checked and compiled to JS by a single tsc run."""
-    root = tmp_path_factory.mktemp("ts_zod")
+TOOLCHAINS = [(z, t) for z in ZODS for t in TSCS]
+TOOLCHAIN_IDS = [f"{z}-{t}" for z, t in TOOLCHAINS]
+
+
+@pytest.fixture(scope="session", params=TOOLCHAINS, ids=TOOLCHAIN_IDS)
+def built(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Built:
+    """All cases in one project, type-checked (and compiled to JS) by a single tsc run, for each
+    zod major and TypeScript major."""
+    zod_name, ts = request.param
+    root = tmp_path_factory.mktemp(f"ts_zod_{zod_name}_{ts}")
     for case in CASES:
         folder = root / case.name
         folder.mkdir()
@@ -330,13 +367,14 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
         (folder / "check.ts").write_text(_check_ts(case.ir), encoding="utf-8")
         samples = [_samples(case.ir, t) for t in case.ir.tables]
         (folder / "samples.json").write_text(json.dumps(samples, indent=1), encoding="utf-8")
-    _project(root, [f"{c.name}/*.ts" for c in CASES], out_dir="js")
-    done = _tsc("-p", "tsconfig.json", cwd=root)
+    _project(root, [f"{c.name}/*.ts" for c in CASES], out_dir="js", zod=zod_name)
+    done = _tsc("-p", "tsconfig.json", cwd=root, ts=ts)
     return Built(root, done, _errors_by_folder(done.stdout + done.stderr))
 
 
 @pytest.fixture(scope="session")
 def runtime(built: Built) -> dict[str, Any]:
+    """The compiled schemas run under node with the zod `built` compiled against."""
     assert built.tsc.returncode == 0, built.tsc.stdout + built.tsc.stderr
     (built.root / "runner.js").write_text(RUNNER, encoding="utf-8")
     names = json.dumps([c.name for c in CASES])
@@ -354,8 +392,12 @@ def runtime(built: Built) -> dict[str, Any]:
 def test_tools_are_pinned() -> None:
     package = json.loads((REPO / "tools/node/package.json").read_text(encoding="utf-8"))
     deps = package["devDependencies"]
-    assert re.fullmatch(r"5\.\d+\.\d+", deps["typescript"]), deps
+    assert re.fullmatch(r"5\.9\.\d+", deps["typescript"]), deps
+    assert re.fullmatch(r"npm:typescript@7\.\d+\.\d+", deps["typescript7"]), deps
     assert re.fullmatch(r"3\.\d+\.\d+", deps["zod"]), deps
+    assert re.fullmatch(r"npm:zod@4\.\d+\.\d+", deps["zod4"]), deps
+    for ts, expected in (("ts5", "Version 5.9."), ("ts7", "Version 7.")):
+        assert _tsc("--version", cwd=REPO, ts=ts).stdout.startswith(expected)
     assert (REPO / "tools/node/package-lock.json").exists()
 
 
@@ -370,6 +412,11 @@ def test_zod_infers_exactly_the_interfaces(built: Built, case: Case) -> None:
     # one assertion per enum and four per table, so an empty check.ts cannot pass unnoticed
     assert check.count("= true;") == len(case.ir.enums) + 4 * len(case.ir.tables)
     assert (built.root / "js" / case.name / "zod.js").exists()
+
+
+def test_runtime_runs_the_zod_it_was_built_for(built: Built, runtime: dict[str, Any]) -> None:
+    major = runtime["zod_version"].split(".")[0]
+    assert built.root.name.startswith(f"ts_zod_zod{major}_"), (built.root, runtime["zod_version"])
 
 
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
@@ -403,7 +450,8 @@ def test_rich_case_covers_every_scalar_kind() -> None:
     assert {c.field for c in kitchen.columns} >= {"delete", "class", "order", "new", "default"}
 
 
-def test_the_check_fails_when_the_files_disagree(tmp_path: Path) -> None:
+@pytest.mark.parametrize("zod_name", list(ZODS))
+def test_the_check_fails_when_the_files_disagree(tmp_path: Path, zod_name: str) -> None:
     """The equality check is not vacuous: three different drifts each fail tsc."""
     ir = _rich_ir()
     arts = _generate(ir)
@@ -424,8 +472,8 @@ def test_the_check_fails_when_the_files_disagree(tmp_path: Path) -> None:
                 text = text.replace(old, new, 1)
             (tmp_path / folder / name).write_text(text, encoding="utf-8")
         (tmp_path / folder / "check.ts").write_text(_check_ts(ir), encoding="utf-8")
-    _project(tmp_path, [f"{d}/*.ts" for d in drifts], out_dir=None)
-    done = _tsc("-p", "tsconfig.json", cwd=tmp_path)
+    _project(tmp_path, [f"{d}/*.ts" for d in drifts], out_dir=None, zod=zod_name)
+    done = _tsc("-p", "tsconfig.json", cwd=tmp_path, ts="ts7" if zod_name == "zod4" else "ts5")
     assert done.returncode != 0
     errors = _errors_by_folder(done.stdout)
     expected = {

@@ -379,3 +379,39 @@ def test_time_zone_offsets_name_one_instant() -> None:
     )
     assert typed_literal("12:30", "time") == canonical_default("'12:30:00'::time", "time")
     assert time.fromisoformat("12:30") == time(12, 30)
+
+
+NEGATIVE = """
+type Neg @wes_table {
+  id: Int! @wes_pk
+  a: Int! @wes_default(expr: "-5 + 1")
+  b: Float! @wes_default(expr: "abs(-0.5)")
+  c: Decimal! @wes_default(expr: "greatest(-1.5, 2)")
+  d: Int! @wes_default(value: -7)
+  e: BigInt @wes_default(value: "-9000000000")
+  xs: [Int!]! @wes_default(expr: "ARRAY[-1, 2]")
+  g: Int! @wes_generated(expr: "a * -3")
+  h: Float! @wes_generated(expr: "b - -0.25")
+  k: Decimal @wes_generated(expr: "c + -1.50") @wes_min(value: -10)
+}
+"""
+
+
+def test_negative_numbers_in_defaults_and_generated_columns_plan_to_nothing(pg_dsn: str) -> None:
+    """PostgreSQL stores a negative number as a string cast to its type (`'-5'::integer`),
+    inside an expression too: the typed defaults' canonical spelling and the expression
+    comparison (`comparable_expression`, which reads such a cast as the number) agree, for
+    defaults and for generated columns, so a built database re-plans empty."""
+    ir = _ir(NEGATIVE)
+    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+        apply_script(conn, postgres(ir)[0].text)
+        stored = [
+            r[0]
+            for r in conn.execute(
+                "SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d "
+                "WHERE d.adrelid = 'neg'::regclass ORDER BY d.adnum"
+            ).fetchall()
+        ]
+        assert "('-5'::integer + 1)" in stored and "(a * '-3'::integer)" in stored, stored
+        built = introspect(conn)
+    assert build_plan(built, ir).steps == []

@@ -66,6 +66,35 @@ class Cast(_Model):
     reverse: str | None = None
 
 
+RefinementKind = Literal["email", "url", "ip", "min", "max", "length", "regex"]
+
+
+class Refinement(_Model):
+    """A value refinement (`@wes_email`, `@wes_min(value:)`, …): a zod refinement in `zod.ts`
+    and, unless `check` is None (opted out with `check: false`), the CHECK constraint of that
+    name in `checks`. On text, min/max/length count characters; on numbers min/max bound the
+    value."""
+
+    kind: RefinementKind
+    value: str | None = Field(default=None, description="min/max: the bound as decimal text")
+    min: int | None = Field(default=None, description="length: the least number of characters")
+    max: int | None = Field(default=None, description="length: the most number of characters")
+    pattern: str | None = Field(default=None, description="regex: the pattern")
+    check: str | None = Field(default=None, description="the CHECK constraint's name")
+
+
+class Computed(_Model):
+    """`@wes_computed`: a value triggers maintain. `expr`: one SQL expression over the row's own
+    columns, set before every insert and update (volatile functions allowed: `now()`);
+    `count`: the number of rows of `table` whose foreign key column `column` refers to this
+    row, kept by triggers on that table."""
+
+    kind: Literal["expr", "count"]
+    expr: str | None = None
+    table: str | None = Field(default=None, description="count: the counted table")
+    column: str | None = Field(default=None, description="count: its column referring here")
+
+
 Privilege = Literal["SELECT", "INSERT", "UPDATE", "DELETE"]
 PRIVILEGES: tuple[Privilege, ...] = ("SELECT", "INSERT", "UPDATE", "DELETE")
 TABLE_GRANT: list[Privilege] = list(PRIVILEGES)  # what `@wes_grant` on a type grants
@@ -105,6 +134,11 @@ class Column(_Model):
     grants: list[Grant] = Field(default_factory=list)
     renamed_from: str | None = None
     cast: Cast | None = None
+    refinements: list[Refinement] = Field(default_factory=list)
+    generated: str | None = Field(
+        default=None, description="@wes_generated: GENERATED ALWAYS AS (generated) STORED"
+    )
+    computed: Computed | None = None
     directives: list[DirectiveUse] = Field(default_factory=list)
     source: SourcePos
 
@@ -117,6 +151,11 @@ class Column(_Model):
     def no_rpc(self) -> bool:
         """`@wes_noRPC`: the `@wes_rpc` functions neither accept nor return this field."""
         return any(d.name == "wes_noRPC" for d in self.directives)
+
+    @property
+    def read_only(self) -> bool:
+        """The database sets it (`@wes_generated`, `@wes_computed`): no client writes it."""
+        return self.generated is not None or self.computed is not None
 
 
 FkAction = Literal["NO ACTION", "RESTRICT", "CASCADE", "SET NULL", "SET DEFAULT"]
@@ -150,9 +189,28 @@ class Check(_Model):
     column: str | None = Field(default=None, description="set when declared on a field")
 
 
+class RlsPreset(_Model):
+    """`@wes_rls(preset:, options:)` resolved: the preset's canonical name and its options
+    with SQL names (columns, the membership table) and role lists filled in."""
+
+    name: Literal[
+        "owner",
+        "tenant",
+        "public-read",
+        "authenticated",
+        "admin-only",
+        "soft-delete",
+        "time-window",
+        "hierarchical",
+    ]
+    options: dict[str, str | list[str]] = Field(default_factory=dict)
+
+
 class Rls(_Model):
     """Row-level security. Expressions are SQL checked by pglast; None means no policy
-    for that command unless tenant/owner rules add one."""
+    for that command unless tenant/owner rules add one. `keywords`: the commands whose
+    rule is one of the upstream policy keywords (`tenant`, `owner_or_admin`, ...) instead of
+    SQL; `admin_roles`: the roles an admin rule (`admin-only`, `owner_or_admin`) grants to."""
 
     enabled: bool = True
     force: bool = True
@@ -169,7 +227,9 @@ class Rls(_Model):
     insert_roles: list[str] = Field(default_factory=list, description="TO of the insert policy")
     update_roles: list[str] = Field(default_factory=list, description="TO of the update policy")
     delete_roles: list[str] = Field(default_factory=list, description="TO of the delete policy")
-    preset: str | None = None
+    preset: RlsPreset | None = None
+    keywords: dict[str, str] = Field(default_factory=dict)
+    admin_roles: list[str] = Field(default_factory=list)
 
 
 class Policy(_Model):

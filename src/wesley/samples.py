@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from wesley.ir import IR, Column, Table
+from wesley.refinements import sample_number, sample_text
 from wesley.sample_checks import base36, meet_checks
 from wesley.sqltext import quote_ident, quote_literal
 
@@ -44,9 +45,10 @@ def sample_literal(
     mods = _modifiers(col.type)
     if base == "numeric" and mods:  # numeric(p, s): p - s digits before the point
         digits = mods[0] - (mods[1] if len(mods) > 1 else 0)
-        return str(n % 10**digits) if digits > 0 else "0"
+        return sample_number(col, n, str(n % 10**digits) if digits > 0 else "0")
     if base in ("integer", "bigint", "smallint", "numeric", "double precision", "real"):
-        return str(1000 + n % 30000) if base == "smallint" else str(1000 + n)
+        start = str(1000 + n % 30000) if base == "smallint" else str(1000 + n)
+        return sample_number(col, n, start)
     if base == "boolean":
         return ("true", "false")[index % 2] if distinct else "true"
     if not distinct:
@@ -70,10 +72,10 @@ def sample_literal(
             return quote_literal(f'{{"n": {n}}}')
     if base == "inet":
         return f"'10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256}'"
-    text = f"p{n}@wesley.test"
+    text = sample_text(col, n)
     sized = base in ("varchar", "character varying", "char", "character", "bpchar") and mods
     if sized and len(text) > mods[0]:  # as much of the number as fits: its last digits
-        text = base36(n)[-mods[0] :]
+        text = sample_text(col, n, mods[0]) if col.refinements else base36(n)[-mods[0] :]
     return quote_literal(text)
 
 
@@ -116,6 +118,19 @@ class RowPlan:
     def next_n(self) -> int:
         self.counter += 1
         return self.salt + self.counter
+
+    def good_values(self, table: Table) -> dict[str, str]:
+        """One row of `table` alone (its foreign keys aside): every column but the generated
+        ones and those left to their default, meeting every refinement."""
+        n = self.next_n()
+        keyed = {c for key in _keys(table) for c in key}
+        values = {
+            c.name: sample_literal(table.name, c, self.ir, n, c.name in keyed)
+            for c in table.columns
+            if not c.generated and (c.default is None or c.refinements)
+        }
+        meet_checks(table, values, set(values), n, keyed, 0)
+        return values
 
     def _existing(self, table: Table, values: dict[str, str]) -> dict[str, str] | None:
         """A row planned before that equals `values` on a whole key of `table`."""
@@ -185,9 +200,13 @@ class RowPlan:
         k = len(self.planned.get(table.name, []))
         for col in table.columns:
             needs_value = col.name in table.primary_key and col.default is None
+            if col.generated:
+                continue  # PostgreSQL computes it
             if col.name not in values and (needs_value or (not col.nullable and not col.default)):
                 values[col.name] = sample_literal(table.name, col, self.ir, n, col.name in keyed, k)
         for col in table.columns:  # the keys a child may refer to need a known value
+            if col.generated:
+                continue
             if col.name not in values and (col.unique or col.name in table.primary_key):
                 values[col.name] = sample_literal(table.name, col, self.ir, n, True, k)
         meet_checks(table, values, set(values) - given, n, keyed, k)

@@ -99,6 +99,7 @@ class TransformResult:
     tables: int = 0
     enums: int = 0
     cached: bool = False  # an unchanged run: its files were verified, nothing regenerated
+    supabase: str | None = None  # the Supabase migration written (transform --supabase)
     _ir: IR | None = None
     _ir_path: str | None = None  # where a cached run's IR is read from when asked for
 
@@ -114,7 +115,7 @@ class TransformResult:
 
     @property
     def changed(self) -> bool:
-        return any(w.changed for w in [*self.artifacts, *self.evidence])
+        return any(w.changed for w in [*self.artifacts, *self.evidence]) or bool(self.supabase)
 
 
 def _schema_text(schema: str | Path | None, sdl: str | None, config: Config) -> tuple[str, str]:
@@ -172,10 +173,14 @@ def transform(
     ops: str | Path | None = None,
     ops_allow_errors: bool = False,
     i_know_what_im_doing: bool = False,
+    supabase: bool = False,
 ) -> TransformResult:
     """Compile the schema. `cache`: an unchanged run (same schema, config, options, ops and
     Wesley, every file it wrote still as written) returns at once (see transform_cache).
-    `ops`: a folder of `*.op.json` query operations, compiled into `<out>/ops/`."""
+    `ops`: a folder of `*.op.json` query operations, compiled into `<out>/ops/`.
+    `supabase`: also write a Supabase CLI migration of what changed since the last one
+    (see `wesley.api._supabase`); such a run is never answered from the cache (the
+    migration depends on the migrations folder, which the key does not hold)."""
     config = load_config()
     try:
         text, shown = _schema_text(schema, sdl, config)
@@ -202,7 +207,7 @@ def transform(
         "ops_sources": sources,  # the operations' text: an edited op is a miss
     }
     key = cache_key(text, shown, asdict(config), options)
-    hit = lookup(bundle, key) if cache else None
+    hit = lookup(bundle, key) if cache and not supabase else None
     if hit is not None:
         return TransformResult(
             hit.ir_hash,
@@ -225,6 +230,7 @@ def transform(
         ops,
         sources,
         ops_allow_errors,
+        supabase,
     )
 
 
@@ -246,6 +252,7 @@ def _full(
     ops: str | Path | None,
     sources: list[tuple[str, str]] | None,
     ops_allow_errors: bool,
+    supabase: bool,
 ) -> TransformResult:
     from wesley.evidence.build import Placed, evidence_files
     from wesley.evidence.models import EvidenceMap
@@ -284,6 +291,13 @@ def _full(
     mapped = EvidenceMap.model_validate_json(texts["evidence-map.json"])
     noted = record_transform(bundle, result.ir, mapped, config.raw)
     warnings = [*result.warnings, *op_warnings, *([noted] if noted else [])]
+    migration_path: str | None = None
+    if supabase:
+        from wesley.api._supabase import write_migration
+
+        migration = write_migration(result.ir, bundle)
+        warnings += migration.warnings
+        migration_path = migration.path
     digest = ir_hash(result.ir)
     if key is not None:
         store(
@@ -305,5 +319,6 @@ def _full(
         warnings,
         len(result.ir.tables),
         len(result.ir.enums),
+        supabase=migration_path,
         _ir=result.ir,
     )

@@ -40,6 +40,12 @@ from wesley.cli.common import global_options, output
     is_flag=True,
     help="Allow --ops-allow-errors when CI=true.",
 )
+@click.option(
+    "--supabase",
+    is_flag=True,
+    help="Also write supabase/migrations/<version>_wesley_<hash>.sql: what changed since the "
+    "last one.",
+)
 @global_options
 @click.pass_context
 def transform(
@@ -52,6 +58,7 @@ def transform(
     ops_dir: str | None,
     ops_allow_errors: bool,
     override: bool,
+    supabase: bool,
 ) -> None:
     """Compile the schema into artifacts and evidence."""
     out = output(ctx)
@@ -64,10 +71,15 @@ def transform(
         ops=ops_dir,
         ops_allow_errors=ops_allow_errors,
         i_know_what_im_doing=override,
+        supabase=supabase,
     )
     out.warn(result.warnings)
     for a in [*result.artifacts, *result.evidence]:
         out.info(f"{'wrote' if a.changed else 'kept '} {a.path}  sha256:{a.sha256[:12]}")
+    if result.supabase:
+        out.info(f"wrote {result.supabase}  (Supabase migration)")
+    elif supabase:
+        out.info("no Supabase migration: the schema is what the last one made it")
     if not result.changed:
         out.info("no artifacts changed")
     out.info(f"{result.tables} tables, {result.enums} enums, ir_hash {result.ir_hash[:12]}")
@@ -82,5 +94,6 @@ def transform(
                 {"path": e.path, "sha256": e.sha256, "changed": e.changed} for e in result.evidence
             ],
             "changed": result.changed,
+            "supabase_migration": result.supabase,
         }
     )

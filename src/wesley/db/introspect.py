@@ -1,8 +1,9 @@
 """A live database → IR, from pg_catalog, in a fixed number of catalog queries whatever the
-number of tables (enums, tables, functions, then the columns, constraints, indexes, policies
-and ACLs of all of the schema's tables at once, grouped by table here: a query per table and
-kind made `plan --from-db` cost ~5 round trips a table). Used to check generated SQL against what
-PostgreSQL really built (the transform tests) and as the planner's `--from-db` old schema.
+number of tables (enums, tables, functions, then the columns, constraints, indexes, policies,
+ACLs and triggers of all of the schema's tables at once, grouped by table here: a query per
+table and kind made `plan --from-db` cost ~5 round trips a table). Used to check generated
+SQL against what PostgreSQL really built (the transform tests) and as the planner's
+`--from-db` old schema.
 
 What the catalog cannot know (GraphQL names, weights, classifications) is filled with
 neutral values; uids come back from the `COMMENT ON` Wesley writes. Types and expressions
@@ -37,6 +38,7 @@ from wesley.ir import (
 )
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
 from wesley.sdl.literals import canonical_default
+from wesley.targets.computed import parse_marker, trigger_name
 from wesley.targets.sqlnames import UID_COMMENT_PREFIX
 
 _NOWHERE = SourcePos(line=0, column=0)
@@ -59,7 +61,7 @@ _COLUMNS = """
 SELECT a.attrelid, a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
        pg_get_expr(d.adbin, d.adrelid), col_description(a.attrelid, a.attnum),
        t.typtype = 'e' OR et.typtype = 'e', COALESCE(et.typname, t.typname), a.attndims > 0
-         OR t.typcategory = 'A'
+         OR t.typcategory = 'A', a.attgenerated = 's'
 FROM pg_attribute a
 JOIN pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_type et ON et.oid = t.typelem AND t.typcategory = 'A'
@@ -69,6 +71,15 @@ WHERE a.attrelid IN (
   WHERE ns.nspname = %(schema)s AND rel.relkind IN ('r', 'p'))
   AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attrelid, a.attnum
+"""
+_COMPUTED = """
+SELECT t.tgrelid, obj_description(t.oid, 'pg_trigger'), t.tgname
+FROM pg_trigger t
+WHERE t.tgrelid IN (
+  SELECT rel.oid FROM pg_class rel JOIN pg_namespace ns ON ns.oid = rel.relnamespace
+  WHERE ns.nspname = %(schema)s AND rel.relkind IN ('r', 'p'))
+  AND NOT t.tgisinternal
+ORDER BY t.tgrelid, t.tgname
 """
 _CONSTRAINTS = """
 SELECT con.conrelid, con.conname, con.contype,
@@ -226,6 +237,7 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
     all_policies = _by_table(conn, _POLICIES, schema)
     all_acls = _by_table(conn, _TABLE_ACL, schema)
     all_touched = _by_table(conn, _TOUCHED, schema)
+    all_computed = _by_table(conn, _COMPUTED, schema)
     enums: list[Enum] = []
     for name, comment, labels in conn.execute(_ENUMS, (schema,)).fetchall():
         enums.append(
@@ -240,9 +252,17 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
     tables: list[Table] = []
     for oid, tname, comment, rls_on, rls_force in conn.execute(_TABLES, (schema,)).fetchall():
         columns = []
-        for cname, ftype, nullable, default, ccomment, is_enum, base, is_array in all_columns.get(
-            oid, []
-        ):
+        for (
+            cname,
+            ftype,
+            nullable,
+            default,
+            ccomment,
+            is_enum,
+            base,
+            is_array,
+            generated,
+        ) in all_columns.get(oid, []):
             ctype = normalize_type_name(ftype, None, "column type")
             columns.append(
                 Column(
@@ -254,10 +274,27 @@ def introspect(conn: psycopg.Connection[Any], schema: str = "public") -> IR:
                     nullable=nullable,
                     array=bool(is_array),
                     enum=base if is_enum else None,
-                    default=_default(default, "text" if is_enum else ctype, bool(is_array)),
+                    # a stored generated column keeps its expression where a default would be
+                    default=None
+                    if generated
+                    else _default(default, "text" if is_enum else ctype, bool(is_array)),
+                    generated=comparable_expression(default) if generated else None,
                     source=_NOWHERE,
                 )
             )
+        # @wes_computed: its trigger's comment says what it maintains
+        computed = {}
+        for tcomment, tgname in all_computed.get(oid, []):
+            spec = parse_marker(tcomment)
+            owner = next((c for c in columns if trigger_name(tname, c.name) == tgname), None)
+            if spec is not None and owner is not None:
+                if spec.expr:
+                    spec = spec.model_copy(update={"expr": comparable_expression(spec.expr)})
+                computed[owner.name] = spec
+        columns = [
+            c.model_copy(update={"computed": computed[c.name]}) if c.name in computed else c
+            for c in columns
+        ]
         pk: list[str] = []
         fks: list[ForeignKey] = []
         uniques: list[Unique] = []

@@ -22,6 +22,7 @@ import psycopg
 
 from wesley.db.session import run_one
 from wesley.ir import IR, Column, Table
+from wesley.refinements import length_bounds, sample_text
 from wesley.sqltext import column_type, quote_ident, quote_literal
 
 # (table, rows done, rows wanted) after each chunk
@@ -62,7 +63,7 @@ def _value(table: str, col: Column, ir: IR, g: str) -> str:
     if base == "uuid":
         return f"md5({quote_literal(f'{table}.{col.name}.')} || ({g}))::uuid"
     if base in ("integer", "bigint", "smallint", "numeric", "double precision", "real"):
-        return f"({g})"
+        return _bounded(col, f"({g})")
     if base == "boolean":
         return f"(mod({g}, 2) = 0)"
     if base.startswith("timestamp"):
@@ -75,7 +76,36 @@ def _value(table: str, col: Column, ir: IR, g: str) -> str:
         return f"jsonb_build_object('n', {g})"
     if base == "inet":
         return f"(inet '10.0.0.0' + ({g}))"
-    return f"('p' || ({g}) || '@wesley.test')"
+    return _refined_text(col, g)
+
+
+def _bounded(col: Column, expr: str) -> str:
+    """`expr` moved inside the column's @wes_min/@wes_max."""
+    for r in col.refinements:
+        if r.kind == "min" and r.value is not None:
+            expr = f"GREATEST({expr}, {r.value})"
+        if r.kind == "max" and r.value is not None:
+            expr = f"LEAST({expr}, {r.value})"
+    return expr
+
+
+def _refined_text(col: Column, g: str) -> str:
+    """Distinct text per row meeting the column's refinements (a pattern: one example)."""
+    kinds = {r.kind for r in col.refinements}
+    if "regex" in kinds:
+        return quote_literal(sample_text(col, 0))
+    if "url" in kinds:
+        expr = f"('https://wesley.test/p' || ({g}))"
+    elif "ip" in kinds:
+        expr = f"host(inet '10.0.0.0' + ({g}))"
+    else:
+        expr = f"('p' || ({g}) || '@wesley.test')"
+    lo, hi = length_bounds(col)
+    if hi is not None:
+        expr = f"right({expr}, {hi})"
+    if lo is not None:
+        expr = f"rpad({expr}, greatest(char_length({expr}), {lo}), 'x')"
+    return expr
 
 
 def _order(ir: IR) -> tuple[list[Table], dict[str, str]]:
@@ -130,7 +160,7 @@ def insert_sql(table: Table, ir: IR, seeded: set[str]) -> str:
     for u in table.uniques:
         keys.update(u.columns)
     for col in table.columns:
-        if col.name in values:
+        if col.name in values or col.generated:
             continue
         if col.name in keys or (not col.nullable and col.default is None):
             values[col.name] = _value(table.name, col, ir, g)

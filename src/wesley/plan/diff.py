@@ -39,6 +39,11 @@ def _type(col: Column) -> tuple[str, bool, str | None]:
     return (normalize_type_name(col.type, None, "type"), col.array, None)
 
 
+def _computed(col: Column) -> tuple[object, ...] | None:
+    c = col.computed
+    return None if c is None else (c.kind, _expr(c.expr), c.table, c.column)
+
+
 def _default(col: Column) -> str | None:
     # by value, typed by the column (`'3'` = `3` on an integer): see wesley.sdl.literals
     return default_key(col)
@@ -139,6 +144,10 @@ def _table_changes(
             out.append(Change("rename_column", name, nc.name, old=oc, new=nc))
         if _type(oc) != _type(nc):
             out.append(Change("alter_column_type", name, nc.name, old=oc, new=nc))
+        if _computed(oc) != _computed(nc):
+            out.append(Change("set_computed", name, nc.name, old=oc, new=nc))
+        if _expr(oc.generated) != _expr(nc.generated):
+            out.append(Change("alter_generated", name, nc.name, old=oc, new=nc))
         if _default(oc) != _default(nc):
             kind = "drop_default" if nc.default is None else "set_default"
             out.append(Change(kind, name, nc.name, old=oc, new=nc))
@@ -285,7 +294,13 @@ def _named_objects(t: Table) -> list[Any]:
     return [*t.uniques, *t.indexes, *t.foreign_keys, *t.checks, *t.policies]
 
 
-_DERIVED_SUFFIXES = ("key", "idx", "fkey", "check")
+_DERIVED_SUFFIXES = (
+    "key",
+    "idx",
+    "fkey",
+    "check",
+    *(f"{kind}_check" for kind in ("email", "url", "ip", "min", "max", "length", "regex")),
+)
 
 
 def rename_map(o: Table, t: Table, cmap: dict[str, str]) -> dict[str, str]:
@@ -432,4 +447,15 @@ def diff(old: IR, new: IR) -> list[Change]:
             changes.append(Change("drop_table", o.name, old=o))
         elif o is not None and t is not None:
             changes.extend(_table_changes(o, t, renamed, columns))
+    # computed columns of new tables and new columns: their triggers once every table exists
+    # (a count's trigger lives on the counted table)
+    for o, t in pairs:
+        if t is None:
+            continue
+        added = t.columns if o is None else [nc for oc, nc in match_columns(o, t) if oc is None]
+        changes += [
+            Change("set_computed", t.name, c.name, old=None, new=c)
+            for c in added
+            if c is not None and c.computed is not None
+        ]
     return changes

@@ -51,7 +51,8 @@ def _arg(f: Filter, value: str) -> str:
 def _probe_row(c: Compiled, ir: IR, salt: int) -> tuple[list[str], list[str]] | None:
     """Rows (parents first) that match every filter of the op, and the arguments that find
     them; None when the op's filters are not all equalities, patterns or lists on its own
-    table, or row-level security guards the table (the suite may not run as its owner)."""
+    table, one reads a generated or computed column, or row-level security guards the table
+    (the suite may not run as its owner)."""
     op = c.op
     if op.joins or any(t.rls and t.rls.enabled for t in ir.tables):
         return None
@@ -61,6 +62,8 @@ def _probe_row(c: Compiled, ir: IR, salt: int) -> tuple[list[str], list[str]] | 
         col = f.ref.column
         if f.ref.alias != op.alias or col.array or f.op not in ("eq", "like", "ilike", "in"):
             return None
+        if col.read_only:
+            return None  # generated or computed: the database sets it, a planted value won't hold
         if f.param is None:
             if f.value is None or (f.op == "in" and not f.value):
                 return None

@@ -9,6 +9,7 @@ from graphql.language import EnumTypeDefinitionNode, ObjectTypeDefinitionNode
 from wesley.errors import Diagnostic, input_error
 from wesley.ir import IR, Enum, ForeignKey, SourcePos, Table
 from wesley.naming import BUILTIN_TYPE_NAMES, Naming, constraint_name
+from wesley.sdl.derived import resolve_counts
 from wesley.sdl.document import (
     DirectiveReader,
     build_schema,
@@ -17,7 +18,9 @@ from wesley.sdl.document import (
     parse_document,
     require_identifier,
 )
+from wesley.sdl.policies import derive_policies
 from wesley.sdl.policy_check import check_policy_rule
+from wesley.sdl.presets import TableInfo, resolve
 from wesley.sdl.rpc import rpc_functions, rpc_operations
 from wesley.sdl.tables import PendingFk, TableBuilder, TableDraft
 
@@ -109,11 +112,13 @@ def parse_sdl(
         drafts.append(draft)
         by_name[draft.table.name] = draft
     index = _DraftIndex(drafts)
-    tables = [_with_fks(d, index) for d in drafts]
-    table_by_name = {t.name: t for t in tables}
+    fixed = resolve_counts([_with_fks(d, index) for d in drafts], file)
+    table_by_name = {t.name: t for t in fixed}
     for draft in drafts:
         for rule in draft.policy_rules:
             check_policy_rule(draft.table, table_by_name, rule)
+    infos = [TableInfo(t, d.fields) for t, d in zip(fixed, drafts, strict=True)]
+    tables = [_with_policies(i, d, infos) for i, d in zip(infos, drafts, strict=True)]
     if not tables:
         warnings.append(
             Diagnostic(
@@ -127,6 +132,16 @@ def parse_sdl(
         f for t in tables for f in rpc_functions(t, rpc_operations(t, file, warnings), file)
     ]
     return ParseResult(IR(tables=tables, enums=enums, functions=functions), warnings)
+
+
+def _with_policies(info: TableInfo, draft: TableDraft, infos: list[TableInfo]) -> Table:
+    table = info.table
+    d = draft.rls_directive
+    if d is not None and table.rls is not None:
+        table = resolve(
+            info, table.rls, d.args.get("preset"), d.args.get("options"), infos, d.location
+        )
+    return table.model_copy(update={"policies": derive_policies(table)})
 
 
 class _DraftIndex:

@@ -4,8 +4,8 @@ refuse (or, worse, a rule reading a column of another table) never reaches rehea
 Every column a rule reads must be a column of the policy's table, or of a table a subquery
 names in its FROM (those tables must exist in the schema too; relations of other schemas,
 such as Supabase's `auth.users`, functions in FROM and CTEs are taken on trust). A bare word
-that is one of the original Wesley's policy keywords (`tenant`, `owner_only`, ...) is a
-preset, which is refused until presets exist.
+that is one of the original Wesley's policy keywords (`tenant`, `owner_only`, ...) never
+reaches this check: `wesley.sdl.presets` turns it into rules first.
 """
 
 from __future__ import annotations
@@ -17,28 +17,6 @@ from pglast import ast, parse_sql
 
 from wesley.errors import Location, input_error
 from wesley.ir import Table
-
-# The original Wesley's policy keywords (upstream multi-tenant schemas use them as rules).
-PRESET_KEYWORDS = frozenset(
-    {
-        "tenant",
-        "tenant_only",
-        "tenant_and_owner",
-        "tenant_or_owner",
-        "tenant_or_shared",
-        "owner",
-        "owner_only",
-        "owner_or_admin",
-        "admin",
-        "admin_only",
-        "system_only",
-        "authenticated",
-        "public",
-        "public_read",
-        "never",
-        "always",
-    }
-)
 
 Columns = frozenset[str] | None  # None: a relation whose columns Wesley does not know
 
@@ -85,16 +63,6 @@ class _Checker:
             {self.table.name: frozenset(c.name for c in self.table.columns)},
             tables={self.table.name: self.table.name},
         )
-        if isinstance(node, ast.ColumnRef) and self._bare(node) in PRESET_KEYWORDS:
-            word = self._bare(node)
-            if self.table.column(str(word)) is None:
-                self.fail(
-                    "PRESET_UNSUPPORTED",
-                    f"is {word!r}, a policy preset keyword of the original Wesley, not an SQL "
-                    "rule; presets are not implemented yet (planned: issue 15)",
-                    'write the rule as SQL (e.g. select: "auth.uid() = owner_id"); for tenant '
-                    "or owner isolation use @wes_tenant(by:) or @wes_owner(column:)",
-                )
         self.walk(node, top)
 
     @staticmethod
@@ -228,12 +196,6 @@ class _Checker:
                     f"the field {by_field.field} of {table.type_name} is the column {by_field.name}"
                 )
             hints.append(f"{table.name}: " + ", ".join(c.name for c in table.columns))
-        if name in PRESET_KEYWORDS:
-            hints.insert(
-                0,
-                f"{name!r} is a policy preset keyword of the original Wesley: presets "
-                "are not implemented yet (issue 15), write the rule as SQL",
-            )
         where = " or ".join(t.name for t in tables) or "the tables in scope"
         self.fail(
             "UNKNOWN_COLUMN",
@@ -243,5 +205,5 @@ class _Checker:
 
 
 def check_policy_rule(table: Table, tables: dict[str, Table], rule: PolicyRule) -> None:
-    """Raise UNKNOWN_COLUMN, INVALID_EXPRESSION or PRESET_UNSUPPORTED at the directive."""
+    """Raise UNKNOWN_COLUMN or INVALID_EXPRESSION at the directive."""
     _Checker(table, tables, rule).run()

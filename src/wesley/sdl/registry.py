@@ -131,6 +131,29 @@ DIRECTIVES: tuple[DirectiveSpec, ...] = (
     ),
     DirectiveSpec("wes_updatedAt", (FIELD,), legacy=("updatedAt",)),
     DirectiveSpec("wes_cast", (FIELD,), (("using", "String"), ("reverse", "String"))),
+    # value refinements: a zod refinement and (check: false opts out) a CHECK constraint
+    DirectiveSpec("wes_email", (FIELD,), (("check", "Boolean"),), legacy=("email",)),
+    DirectiveSpec("wes_url", (FIELD,), (("check", "Boolean"),), legacy=("url",)),
+    DirectiveSpec("wes_ip", (FIELD,), (("check", "Boolean"),), legacy=("ip",)),
+    DirectiveSpec(
+        "wes_min", (FIELD,), (("value", f"{ANY_SCALAR}!"), ("check", "Boolean")), legacy=("min",)
+    ),
+    DirectiveSpec(
+        "wes_max", (FIELD,), (("value", f"{ANY_SCALAR}!"), ("check", "Boolean")), legacy=("max",)
+    ),
+    DirectiveSpec(
+        "wes_length",
+        (FIELD,),
+        (("min", "Int"), ("max", "Int"), ("check", "Boolean")),
+        legacy=("length",),
+    ),
+    DirectiveSpec(
+        "wes_regex", (FIELD,), (("pattern", "String!"), ("check", "Boolean")), legacy=("regex",)
+    ),
+    DirectiveSpec("wes_generated", (FIELD,), (("expr", "String!"),), legacy=("generated",)),
+    DirectiveSpec(
+        "wes_computed", (FIELD,), (("expr", "String"), ("count", "String")), legacy=("computed",)
+    ),
 )
 
 BY_CANONICAL: dict[str, DirectiveSpec] = {d.name: d for d in DIRECTIVES}
@@ -138,20 +161,11 @@ BY_CANONICAL: dict[str, DirectiveSpec] = {d.name: d for d in DIRECTIVES}
 # Arguments the registry declares (upstream files use them) that Wesley does not implement
 # yet: rejected with a coded error whenever a schema passes one, never silently dropped
 # (tests/test_directive_arguments.py holds every argument to "consumed or rejected").
-_PRESETS_LATER = "RLS presets are not implemented yet (planned: issue 15)"
 UNSUPPORTED_ARGS: dict[tuple[str, str], tuple[str, str]] = {
-    ("wes_rls", "preset"): (
-        "PRESET_UNSUPPORTED",
-        f"{_PRESETS_LATER}; write the rules as SQL: select:, insert:, update:, delete:, or "
-        "@wes_tenant(by:) / @wes_owner(column:) for tenant and owner isolation",
-    ),
     ("wes_rls", "name"): (
         "ARGUMENT_UNSUPPORTED",
-        f"name: goes with preset:; {_PRESETS_LATER}. Wesley names policies <table>_<command>",
-    ),
-    ("wes_rls", "options"): (
-        "ARGUMENT_UNSUPPORTED",
-        f"options: goes with preset:; {_PRESETS_LATER}",
+        "name: is not read: Wesley names policies <table>_<rule> (<table>_select, "
+        "<table>_owner, <table>_soft_delete_select, ...)",
     ),
     **{
         ("wes_owner", command): (

@@ -116,8 +116,10 @@ def rpc_operations(table: Table, file: str | None, warnings: list[Diagnostic]) -
             None,
             where,
         )
-    if "update" in kinds and not [c for c in exposed if c.name not in table.primary_key]:
-        kinds.remove("update")  # nothing to change: a key-only table has no update
+    if "update" in kinds and not [
+        c for c in exposed if c.name not in table.primary_key and not c.read_only
+    ]:
+        kinds.remove("update")  # nothing to change: a key-only (or computed-only) table
     return kinds
 
 
@@ -130,13 +132,28 @@ def _fields_array(cols: list[Column]) -> str:
     return "ARRAY[" + ", ".join(quote_literal(c.field) for c in cols) + "]::text[]"
 
 
-def _check_keys(fn: str, arg: str, cols: list[Column], what: str) -> list[str]:
+def _check_keys(
+    fn: str, arg: str, cols: list[Column], what: str, read_only: list[Column] | None = None
+) -> list[str]:
     fields = ", ".join(c.field for c in cols)
-    return [
+    lines = [
         f"  IF jsonb_typeof({arg}) IS DISTINCT FROM 'object' THEN",
         f"    RAISE EXCEPTION {quote_literal(f'{fn}: {what} must be a JSON object')} "
         "USING ERRCODE = '22023';",
         "  END IF;",
+    ]
+    if read_only:  # generated and computed fields: returned, never written
+        message = f"{fn}: field(s) the database computes, not writable, in {what}: %"
+        lines += [
+            f"  SELECT string_agg(k, ', ' ORDER BY k) INTO {UNKNOWN} FROM jsonb_object_keys({arg}) "
+            f"AS k WHERE k = ANY ({_fields_array(read_only)});",
+            f"  IF {UNKNOWN} IS NOT NULL THEN",
+            f"    RAISE EXCEPTION {quote_literal(message)}, {UNKNOWN} "
+            f"USING ERRCODE = '22023', HINT = {quote_literal(f'writable fields: {fields}')};",
+            "  END IF;",
+        ]
+    return [
+        *lines,
         f"  SELECT string_agg(k, ', ' ORDER BY k) INTO {UNKNOWN} FROM jsonb_object_keys({arg}) "
         f"AS k WHERE k <> ALL ({_fields_array(cols)});",
         f"  IF {UNKNOWN} IS NOT NULL THEN",
@@ -175,7 +192,9 @@ def _body(kind: RpcKind, table: Table, fn: str, arg: str) -> tuple[list[str], li
     """(declarations, statements) of one function."""
     qt = "public." + quote_ident(table.name)
     exposed = [c for c in table.columns if not excluded(c)]
-    updatable = [c for c in exposed if c.name not in table.primary_key]
+    writable = [c for c in exposed if not c.read_only]
+    read_only = [c for c in exposed if c.read_only]
+    updatable = [c for c in writable if c.name not in table.primary_key]
     n = len(table.primary_key)
     decl = [f"  {IN} {qt};", f"  {ROW} {qt};", f"  {UNKNOWN} text;"]
     found = ["  IF NOT FOUND THEN", "    RETURN NULL;", "  END IF;"]
@@ -185,6 +204,8 @@ def _body(kind: RpcKind, table: Table, fn: str, arg: str) -> tuple[list[str], li
         for c in table.columns:
             q = quote_ident(c.name)
             session = _session_value(table, c)
+            if c.read_only:
+                continue  # generated, or set by its trigger
             if excluded(c):
                 if session is not None:
                     names.append(q)
@@ -198,8 +219,8 @@ def _body(kind: RpcKind, table: Table, fn: str, arg: str) -> tuple[list[str], li
                 else f"{IN}.{q}"
             )
         stmts = [
-            *_check_keys(fn, "$1", exposed, arg),
-            _populate(qt, "$1", exposed),
+            *_check_keys(fn, "$1", writable, arg, read_only),
+            _populate(qt, "$1", writable),
             f"  INSERT INTO {qt} ({', '.join(names)})",
             f"    VALUES ({', '.join(values)})",
             f"    RETURNING * INTO {ROW};",
@@ -221,7 +242,7 @@ def _body(kind: RpcKind, table: Table, fn: str, arg: str) -> tuple[list[str], li
             for c in updatable
         )
         stmts = [
-            *_check_keys(fn, p, updatable, arg),
+            *_check_keys(fn, p, updatable, arg, read_only),
             _populate(qt, p, updatable),
             f"  UPDATE {qt} SET {sets}",
             f"    WHERE {_key_where(table)}",

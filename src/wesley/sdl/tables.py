@@ -33,6 +33,7 @@ from wesley.ir import (
 )
 from wesley.naming import Naming, constraint_name
 from wesley.sdl.columns import field_type, literal_default, sql_type
+from wesley.sdl.derived import check_generated, computed_of, generated_expr
 from wesley.sdl.document import (
     DirectiveReader,
     DirectiveValue,
@@ -42,8 +43,9 @@ from wesley.sdl.document import (
     require_identifier,
 )
 from wesley.sdl.expressions import ExprKind, column_refs, normalize_expression
-from wesley.sdl.policies import derive_policies
 from wesley.sdl.policy_check import PolicyRule
+from wesley.sdl.presets import split_keywords
+from wesley.sdl.refine import read_refinements
 
 Classification = Literal["critical", "sensitive", "pii"]
 _CLASSES: tuple[tuple[str, Classification], ...] = (
@@ -81,6 +83,7 @@ class TableDraft:
     pending_fks: list[PendingFk] = field(default_factory=list)
     # checked once every table is known: a subquery may read another table
     policy_rules: list[PolicyRule] = field(default_factory=list)
+    rls_directive: DirectiveValue | None = None  # presets resolve once every table is known
 
 
 def listed(d: DirectiveValue) -> list[str] | None:
@@ -178,7 +181,9 @@ class TableBuilder:
         indexes: list[Index] = []
         checks: list[Check] = []
         pending: list[PendingFk] = []
-        reads: list[tuple[str | None, DirectiveValue]] = []  # expressions to check for columns
+        # expressions to check for columns
+        reads: list[tuple[str | None, DirectiveValue | None]] = []
+        all_fvalues: dict[str, list[DirectiveValue]] = {}  # column → its directives
         for fnode in node.fields or ():
             fvalues = self.reader.read(fnode.directives or ())
             relation = self._relation(fnode, fvalues)
@@ -186,6 +191,13 @@ class TableBuilder:
                 relations.append(relation)
                 continue
             column = self._column(name, fnode, fvalues)
+            refinements, refine_checks = read_refinements(name, column, fvalues)
+            column = column.model_copy(update={"refinements": refinements})
+            checks.extend(refine_checks)
+            if column.generated:
+                reads.append((column.generated, first(fvalues, "wes_generated")))
+            if column.computed and column.computed.expr:
+                reads.append((column.computed.expr, first(fvalues, "wes_computed")))
             if column.name in fields.values():
                 raise input_error(
                     "DUPLICATE_COLUMN",
@@ -195,6 +207,7 @@ class TableBuilder:
                 )
             fields[fnode.name.value] = column.name
             columns.append(column)
+            all_fvalues[column.name] = fvalues
             floc = location_of(fnode, self.file)
             for d in fvalues:
                 if d.canonical in ("wes_pk", "wes_unique", "wes_index") and listed(d):
@@ -282,7 +295,9 @@ class TableBuilder:
         for d in all_of(directives, "wes_check"):
             checks.append(self._check(name, None, d))
             reads.append((checks[-1].expr, d))
-        for expr, d in reads:
+        for expr, read_by in reads:
+            assert read_by is not None
+            d = read_by
             unknown = sorted(column_refs(expr) - set(by_name)) if expr else []
             if unknown:
                 raise input_error(
@@ -313,11 +328,14 @@ class TableBuilder:
                 )
             )
         # unique columns: a single-column unique constraint marks the column itself
+        check_generated(columns, by_name, all_fvalues, type_name)
         unique_cols = {u.columns[0] for u in uniques if len(u.columns) == 1}
         columns = [c.model_copy(update={"unique": c.name in unique_cols}) for c in columns]
         tenant_by = self._tenant(directives, fields, by_name, type_name)
         owner = self._owner(directives, fields, by_name, type_name)
-        rls = self._rls(directives, tenant_by is not None or owner is not None)
+        rls = self._rls(
+            directives, tenant_by is not None or owner is not None, {c.name for c in columns}
+        )
         table = Table(
             name=name,
             type_name=type_name,
@@ -338,14 +356,13 @@ class TableBuilder:
             directives=_uses(directives),
             source=_pos(where),
         )
-        table = table.model_copy(update={"policies": derive_policies(table)})
         rls_dir = first(directives, "wes_rls")
         rules = [
             PolicyRule(key, sql, rls_dir.spelled, rls_dir.location)
             for key in POLICY_ARGS
             if rls is not None and rls_dir is not None and (sql := getattr(rls, key))
         ]
-        return TableDraft(table, fields, pending, rules)
+        return TableDraft(table, fields, pending, rules, rls_dir)
 
     def _relation(
         self, fnode: FieldDefinitionNode, values: list[DirectiveValue]
@@ -403,6 +420,8 @@ class TableBuilder:
             grants=_grants(values, COLUMN_GRANT),
             renamed_from=_renamed(values),
             cast=_cast(values, name, _renamed(values), self.naming),
+            generated=generated_expr(values, f"{table}.{name}"),
+            computed=computed_of(values, f"{table}.{name}"),
             directives=_uses(values),
             source=_pos(where),
         )
@@ -503,13 +522,14 @@ class TableBuilder:
             )
         return Owner(column=col)
 
-    def _rls(self, values: list[DirectiveValue], implied: bool) -> Rls | None:
+    def _rls(self, values: list[DirectiveValue], implied: bool, columns: set[str]) -> Rls | None:
         d = first(values, "wes_rls")
         if d is None:
             return Rls() if implied else None
+        keywords, args = split_keywords(d.args, columns, d.location)
         exprs: dict[str, str | None] = {}
         for key in POLICY_ARGS:
-            raw = d.args.get(key)
+            raw = args.get(key)
             exprs[key] = (
                 None
                 if raw is None
@@ -519,7 +539,11 @@ class TableBuilder:
         for key in ("roles", *(f"{c}Roles" for c in COMMANDS)):
             roles[key] = _roles(d, key)
         for command in COMMANDS:
-            if d.args.get(f"{command}Roles") is not None and exprs[command] is None:
+            if (
+                d.args.get(f"{command}Roles") is not None
+                and exprs[command] is None
+                and (command not in keywords)
+            ):
                 raise input_error(
                     "INVALID_ARGUMENT",
                     f"@{d.spelled}({command}Roles:) names the roles of the {command} policy, "
@@ -535,6 +559,7 @@ class TableBuilder:
             insert_roles=roles["insertRoles"],
             update_roles=roles["updateRoles"],
             delete_roles=roles["deleteRoles"],
+            keywords=keywords,
             **exprs,
         )
 

@@ -10,11 +10,15 @@ rows and probe role included). The plan count is computed from the assertions em
 from __future__ import annotations
 
 from wesley.ir import IR, Check, Table
-from wesley.samples import Infeasible, RowPlan, tenant_values
+from wesley.refinements import bad_value, is_text
+from wesley.samples import Infeasible, RowPlan, sample_literal, tenant_values
 from wesley.sdl.expressions import column_refs
+from wesley.sdl.policies import rule_policies
 from wesley.sqltext import STANDARD_STRINGS, quote_ident, quote_literal
 from wesley.targets.base import Artifact, TextBuilder
 from wesley.targets.pgtap_rpc import rpc_suite
+from wesley.targets.rls_probes import PROBE_SETUP as PROBE_SETUP
+from wesley.targets.rls_probes import rule_probe, rule_probe_prelude
 from wesley.targets.sqlnames import format_type
 
 SCHEMA = "public"
@@ -22,9 +26,6 @@ PROBE_ROLE = "wesley_rls_probe"
 PROBE_POLICY = "wesley_rls_probe_open"
 PROBE_ASSERTIONS = 6
 PROBE_SALT = 700_000  # probe rows must not collide with rows already in the database
-# the description of a probe's set-up assertion: when it fails, Wesley's generated rows broke
-# a constraint (a bug of ours), not the database (wesley.db.pgtap.tap_failure tells them apart)
-PROBE_SETUP = "probe set-up: rows for two tenants"
 
 
 def _name(text: str) -> str:
@@ -64,7 +65,10 @@ def _structure(s: Suite, table: Table) -> None:
                 s.test(f"col_is_null({c}, {_desc(f'{where} is nullable')})")
             else:
                 s.test(f"col_not_null({c}, {_desc(f'{where} is NOT NULL')})")
-            if col.default is not None:
+            if col.generated is not None:
+                # PostgreSQL keeps a generation expression where a default would be
+                s.test(f"col_has_default({c}, {_desc(f'{where} has its generation expression')})")
+            elif col.default is not None:
                 s.test(f"col_has_default({c}, {_desc(f'{where} has a default')})")
             else:
                 s.test(f"col_hasnt_default({c}, {_desc(f'{where} has no default')})")
@@ -89,6 +93,146 @@ def _structure(s: Suite, table: Table) -> None:
             s.test(f"index_is_unique({st}, {_name(ix.name)}, {_desc(f'{ix.name} is unique')})")
     for ck in table.checks:
         s.test(_check_test(table, ck))
+
+
+def _refinements(s: Suite, table: Table, ir: IR) -> None:
+    """Each refinement's CHECK rejects a bad value (SQLSTATE 23514). The rows go into a
+    temporary copy of the table with its CHECK constraints (LIKE ... INCLUDING CONSTRAINTS:
+    the very expressions the database holds), so neither foreign keys nor row-level security
+    stand in the way; a valid row is accepted first, so a rejection is the check's doing."""
+    refined = [(c, r) for c in table.columns for r in c.refinements if r.check]
+    generated = [c for c in table.columns if c.generated]
+    if not refined and not generated:
+        return
+    t = table.name
+    copy = quote_ident(f"wesley_refine_{t}"[:63])
+    s.b.line(
+        f"CREATE TEMP TABLE {copy} (LIKE {quote_ident(SCHEMA)}.{quote_ident(t)} "
+        "INCLUDING CONSTRAINTS INCLUDING DEFAULTS INCLUDING GENERATED) ON COMMIT DROP;"
+    )
+    good = RowPlan(ir).good_values(table)
+
+    def insert(values: dict[str, str]) -> str:
+        cols = list(values)
+        return (
+            f"INSERT INTO pg_temp.{copy} ({', '.join(quote_ident(c) for c in cols)}) "
+            f"VALUES ({', '.join(values[c] for c in cols)})"
+        )
+
+    s.test(f"lives_ok({quote_literal(insert(good))}, {_desc(f'{t}: a valid row is accepted')})")
+    for col in generated:
+        with s.b.block(col.uid):
+            c = quote_ident(col.name)
+            s.test(
+                f"is((SELECT {c} FROM pg_temp.{copy} LIMIT 1), (SELECT {col.generated} FROM "
+                f"pg_temp.{copy} LIMIT 1), {_desc(f'{t}.{col.name} is computed on insert')})"
+            )
+            s.test(
+                f"ok((SELECT attgenerated = 's' FROM pg_attribute WHERE attrelid = "
+                f"{quote_literal(quote_ident(t))}::regclass AND attname = {quote_literal(col.name)}"
+                f"), {_desc(f'{t}.{col.name} is a stored generated column')})"
+            )
+    for col, r in refined:
+        bad = bad_value(col, r)
+        with s.b.block(col.uid):
+            label = f"{t}.{col.name} @{r.kind}: the database rejects {bad}"
+            if bad is None:
+                s.test(f"pass({_desc(f'{t}.{col.name} @{r.kind}: no value breaks it')})")
+                continue
+            s.test(
+                f"throws_ok({quote_literal(insert(good | {col.name: bad}))}, '23514', NULL, "
+                f"{_desc(label)})"
+            )
+
+
+COMPUTED_SALT = 800_000
+
+
+def _computed(s: Suite, table: Table, ir: IR) -> None:
+    """Insert rows and read the computed values back: an expression equals itself evaluated
+    over the row; a count follows its rows being inserted and deleted."""
+    cols = [c for c in table.columns if c.computed is not None]
+    if not cols or not table.primary_key:
+        return
+    t = table.name
+    rows = RowPlan(ir, salt=COMPUTED_SALT + 1000 * ir.tables.index(table))
+    tenant = None
+    tenant_col = table.column(table.tenant_by) if table.tenant_by else None
+    if tenant_col is not None:  # a tenant of its own, outside the probe rows' range
+        tenant = sample_literal(table.name, tenant_col, ir, 900003)
+    try:
+        # a value the expression would not give, so a missing trigger shows
+        unlike = {
+            c.name: quote_literal("not computed")
+            for c in cols
+            if c.computed is not None and c.computed.kind == "expr" and is_text(c)
+        }
+        row = rows.row(table, unlike, tenant=tenant)
+        parents = list(rows.inserts)
+        rows.inserts.clear()
+        children: dict[str, list[str]] = {}
+        for col in cols:
+            c = col.computed
+            if c is not None and c.kind == "count" and c.table and c.column:
+                child = ir.table(c.table)
+                fk = next(
+                    f for f in (child.foreign_keys if child else []) if f.columns == [c.column]
+                )
+                assert child is not None
+                for _ in range(2):
+                    rows.row(child, {c.column: row[fk.ref_columns[0]]}, tenant=tenant)
+                # the row planner adds the referred row (and its parents) again: they exist
+                done = {i.split(" (", 1)[0] for i in parents}
+                children[col.name] = [i for i in rows.inserts if i.split(" (", 1)[0] not in done]
+                rows.inserts.clear()
+    except Infeasible as why:
+        s.count += 1
+        s.b.line(f"SELECT skip({quote_literal(f'computed columns of {t}: {why}')}, 1);")
+        return
+    key = " AND ".join(f"{quote_ident(k)} = {row[k]}" for k in table.primary_key)
+    qt = quote_ident(t)
+    setup = ([f"SET LOCAL app.tenant_id = {tenant}"] if tenant else []) + parents
+    s.test(f"lives_ok({quote_literal('; '.join(setup))}, {_desc(f'{t}: a row to compute')})")
+    for col in cols:
+        c = col.computed
+        assert c is not None
+        qc = quote_ident(col.name)
+        with s.b.block(col.uid):
+            if c.kind == "expr":
+                s.test(
+                    f"is((SELECT {qc} FROM {qt} WHERE {key}), (SELECT {c.expr} FROM {qt} WHERE "
+                    f"{key}), {_desc(f'{t}.{col.name} is computed on insert')})"
+                )
+                continue
+            s.test(
+                f"is((SELECT {qc} FROM {qt} WHERE {key})::bigint, 0::bigint, "
+                f"{_desc(f'{t}.{col.name} starts at 0')})"
+            )
+            inserts = "; ".join(children[col.name])
+            s.test(f"lives_ok({quote_literal(inserts)}, {_desc(f'{t}.{col.name}: two rows')})")
+            s.test(
+                f"is((SELECT {qc} FROM {qt} WHERE {key})::bigint, 2::bigint, "
+                f"{_desc(f'{t}.{col.name} counts the rows inserted')})"
+            )
+            counted = quote_ident(c.table or "")
+            ref = quote_ident(c.column or "")
+            one = (
+                f"DELETE FROM {counted} WHERE ctid = (SELECT ctid FROM {counted} WHERE {ref} = "
+                f"(SELECT {quote_ident(_key_of(ir, table, c.column or '', c.table or ''))} "
+                f"FROM {qt} WHERE {key}) LIMIT 1)"
+            )
+            s.b.line(f"{one};")
+            s.test(
+                f"is((SELECT {qc} FROM {qt} WHERE {key})::bigint, 1::bigint, "
+                f"{_desc(f'{t}.{col.name} counts the rows deleted')})"
+            )
+
+
+def _key_of(ir: IR, parent: Table, column: str, child_name: str) -> str:
+    child = ir.table(child_name)
+    assert child is not None
+    fk = next(f for f in child.foreign_keys if f.columns == [column])
+    return fk.ref_columns[0]
 
 
 def _check_test(table: Table, ck: Check) -> str:
@@ -241,12 +385,23 @@ def _probe(s: Suite, table: Table, rows: RowPlan) -> None:
 
 
 def _probed(ir: IR) -> list[Table]:
-    return [t for t in ir.tables if t.tenant_by and t.rls and t.rls.enabled]
+    # a table of presets or keywords has the rule probes, which cover tenant isolation too
+    ruled = {t.name for t in _rule_probed(ir)}
+    return [t for t in ir.tables if t.tenant_by and t.rls and t.rls.enabled and t.name not in ruled]
+
+
+def _rule_probed(ir: IR) -> list[Table]:
+    return [
+        t
+        for t in ir.tables
+        # an owner too: the tenant probe's "A sees its own rows" does not hold there
+        if t.rls and (t.rls.preset or t.rls.keywords or t.owner) and rule_policies(t) is not None
+    ]
 
 
 def needs_probe_role(ir: IR) -> bool:
     """Whether the suite creates the probe role (so it must run as a role that may)."""
-    return bool(_probed(ir)) or bool(ir.functions)
+    return bool(_probed(ir) or _rule_probed(ir)) or bool(ir.functions)
 
 
 def pgtap(ir: IR) -> list[Artifact]:
@@ -255,6 +410,8 @@ def pgtap(ir: IR) -> list[Artifact]:
         with s.b.block(table.uid):
             s.b.line(f"-- {table.name} ({table.uid})")
             _structure(s, table)
+            _refinements(s, table, ir)
+            _computed(s, table, ir)
             _policies(s, table)
             _grants(s, table)
         s.b.line()
@@ -267,6 +424,13 @@ def pgtap(ir: IR) -> list[Artifact]:
     for table in probed:
         with s.b.block(table.uid):
             _probe(s, table, rows)
+        s.b.line()
+    ruled = _rule_probed(ir)
+    if ruled:
+        rule_probe_prelude(s.b, ir, ruled)
+    for i, table in enumerate(ruled):
+        with s.b.block(table.uid):
+            s.count += rule_probe(s.b, table, ir, i)
         s.b.line()
     for table in ir.tables:
         functions = [f for f in ir.functions if f.table == table.name]

@@ -120,7 +120,10 @@ def rpc_suite(s: Suite, table: Table, functions: list[Function], ir: IR) -> None
             given = [
                 (c, values[c.name])
                 for c in table.columns
-                if c.name in values and not c.no_rpc and (scope is None or c.name != scope[1])
+                if c.name in values
+                and not c.no_rpc
+                and not c.read_only
+                and (scope is None or c.name != scope[1])
             ]
             s.test(
                 f"isnt({call('create', _object(given))}, NULL, "
@@ -153,6 +156,7 @@ def rpc_suite(s: Suite, table: Table, functions: list[Function], ir: IR) -> None
                 for c in table.columns
                 if c.name not in table.primary_key
                 and not c.no_rpc
+                and not c.read_only
                 and (scope is None or c.name != scope[1])
                 and not c.enum
                 and not c.array

@@ -13,6 +13,7 @@ from wesley.ir import IR, ForeignKey, Index, Table
 from wesley.naming import constraint_name
 from wesley.sqltext import STANDARD_STRINGS, quote_ident, quote_literal
 from wesley.targets.base import Artifact, TextBuilder
+from wesley.targets.computed import statements as computed_statements
 from wesley.targets.sqlnames import (
     column_type,
     dependency_order,
@@ -49,6 +50,10 @@ def trigger_sql(table: Table, column: str) -> tuple[tuple[str, ...], Trigger]:
     return TOUCH_HELPERS, Trigger(name, sql)
 
 
+def generated_clause(expr: str) -> str:
+    return f"GENERATED ALWAYS AS ({expr}) STORED"
+
+
 def fk_clause(fk: ForeignKey) -> str:
     clause = (
         f"CONSTRAINT {quote_ident(fk.name)} FOREIGN KEY ({ident_list(fk.columns)}) "
@@ -80,6 +85,8 @@ def table_body(table: Table, deferred: set[tuple[str, str]], b: TextBuilder) -> 
             parts.append("NOT NULL")
         if col.default is not None:
             parts.append(f"DEFAULT {col.default.sql}")
+        if col.generated is not None:
+            parts.append(generated_clause(col.generated))
         entries.append((col.uid, " ".join(parts)))
     if table.primary_key:
         entries.append(
@@ -146,4 +153,16 @@ def postgres(ir: IR) -> list[Artifact]:
             if (table.name, fk.name) in deferred:
                 with b.block(table.uid):
                     b.line(f"ALTER TABLE {quote_ident(table.name)} ADD {fk_clause(fk)};")
+    # computed columns last: a count's trigger lives on the counted table
+    done: set[str] = set()
+    for table in ordered:
+        for col in table.columns:
+            if col.computed is None:
+                continue
+            b.line()
+            with b.block(col.uid):
+                for sql in computed_statements(ir, table, col):
+                    if sql.startswith("CREATE OR REPLACE TRIGGER") or sql not in done:
+                        b.line(sql + ";")
+                        done.add(sql)
     return [b.artifact("schema.sql", "sql")]

@@ -128,7 +128,12 @@ def enum_of(ir: IR, column: Column) -> Enum:
 
 
 def is_optional_on_insert(column: Column) -> bool:
-    return column.default is not None or column.nullable
+    return (
+        column.default is not None
+        or column.nullable
+        or column.generated is not None
+        or column.computed is not None  # the trigger sets it
+    )
 
 
 def property_key(name: str) -> str:
@@ -151,8 +156,10 @@ def table_doc(table: Table, what: str) -> str:
 
 
 ROW_DOC = "row of {}"
-INSERT_DOC = "insert into {}: columns with a default or nullable may be left out"
-UPDATE_DOC = "update of {}: any subset of the columns"
+INSERT_DOC = (
+    "insert into {}: columns with a default or nullable may be left out, generated ones must be"
+)
+UPDATE_DOC = "update of {}: any subset of the columns but the generated ones"
 
 
 def check_names(ir: IR) -> None:
@@ -237,6 +244,7 @@ def _table(b: TextBuilder, ir: IR, t: Table) -> None:
         ("Insert", INSERT_DOC, lambda c: "?" if is_optional_on_insert(c) else ""),
         ("Update", UPDATE_DOC, lambda c: "?"),
     )
+    writable = {"Insert", "Update"}
     for suffix, what, optional in variants:
         b.line()
         with b.block(t.uid):
@@ -246,5 +254,9 @@ def _table(b: TextBuilder, ir: IR, t: Table) -> None:
                 with b.block(c.uid):
                     b.line("  " + column_doc(c))
                     null = " | null" if c.nullable else ""
-                    b.line(f"  {property_key(c.field)}{optional(c)}: {ts_type(ir, c)}{null};")
+                    if c.generated and suffix in writable:
+                        # PostgreSQL computes it: a write may not give it
+                        b.line(f"  {property_key(c.field)}?: undefined;")
+                    else:
+                        b.line(f"  {property_key(c.field)}{optional(c)}: {ts_type(ir, c)}{null};")
             b.line("}")

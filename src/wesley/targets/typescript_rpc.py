@@ -100,7 +100,8 @@ def rpc_types(b: TextBuilder, ir: IR) -> None:
                 b,
                 f"{n}RpcInput",
                 f"input of create_{table.name}: fields with a default, nullable, or taken "
-                "from the session (tenant, owner) may be left out",
+                "from the session (tenant, owner) may be left out; generated and computed "
+                "ones are not accepted",
                 [
                     (
                         c,
@@ -108,6 +109,7 @@ def rpc_types(b: TextBuilder, ir: IR) -> None:
                         _scalar_ts(ir, c, False) + null(c),
                     )
                     for c in cols
+                    if not c.read_only
                 ],
             )
             if not any(f.kind == "update" for f in functions):
@@ -115,11 +117,12 @@ def rpc_types(b: TextBuilder, ir: IR) -> None:
             _interface(
                 b,
                 f"{n}RpcPatch",
-                f"patch of update_{table.name}: any subset of the fields but the key",
+                f"patch of update_{table.name}: any subset of the fields but the key and "
+                "the generated and computed ones",
                 [
                     (c, "?", _scalar_ts(ir, c, False) + null(c))
                     for c in cols
-                    if c.name not in table.primary_key
+                    if c.name not in table.primary_key and not c.read_only
                 ],
             )
     b.line()

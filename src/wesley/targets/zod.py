@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 
 from wesley.errors import ExitCode, WesleyError
-from wesley.ir import IR, Column, Table
+from wesley.ir import IR, Column, Refinement, Table
+from wesley.refinements import FORMAT_WORDS, FORMATS, bounds, numeric_kind
 from wesley.targets.base import Artifact, TextBuilder
 from wesley.targets.typescript import (
     HEADER,
@@ -31,9 +32,14 @@ from wesley.targets.typescript import (
 )
 
 JSON_SCHEMA = f"{JSON_VALUE}Schema"
+# a generated column in a write: PostgreSQL computes it, so the only value allowed is none
+GENERATED = "z.undefined().optional()"
 
 _ZOD: dict[Scalar, str] = {
-    Scalar.UUID: "z.string().uuid()",
+    # PostgreSQL's uuid accepts any 32 hex digits; zod 4's .uuid() wants RFC 9562 version and
+    # variant bits and would reject ids the database holds, so one pattern for both majors
+    Scalar.UUID: "z.string().regex(/^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+    "[0-9a-fA-F]{12}$/)",
     Scalar.TEXT: "z.string()",
     # what PostgreSQL's JSON output and every ISO-8601 client send: always with an offset
     Scalar.TIMESTAMPTZ: "z.string().datetime({ offset: true })",
@@ -89,8 +95,86 @@ def check_fields(ir: IR) -> None:
 def zod_type(ir: IR, column: Column) -> str:
     scalar = scalar_of(column)
     base = f"{enum_of(ir, column).type_name}Schema" if scalar is Scalar.ENUM else _ZOD[scalar]
+    calls = [_refine(column, scalar, r) for r in column.refinements]
+    # zod 3's .refine() returns a wrapper without the string and number methods: those last
+    base += "".join(sorted(calls, key=lambda call: call.startswith(".refine(")))
     typed = f"z.array({base})" if column.array else base
     return typed + ".nullable()" if column.nullable else typed
+
+
+def _message(text: str) -> str:
+    return json.dumps(text)
+
+
+def _refine(column: Column, scalar: Scalar, r: Refinement) -> str:
+    """The zod method calls of one refinement: the same test as its CHECK constraint (see
+    wesley.refinements), written in what zod 3 and zod 4 both accept."""
+    if r.kind in FORMATS or r.kind == "regex":
+        pattern = FORMATS.get(r.kind) or r.pattern or ""
+        what = FORMAT_WORDS.get(r.kind, f"matching {pattern}")
+        return f".regex(new RegExp({json.dumps(pattern)}), {_message('must be ' + what)})"
+    if numeric_kind(column) is not None:
+        assert r.value is not None
+        op, word = (">=", "at least") if r.kind == "min" else ("<=", "at most")
+        message = _message(f"must be {word} {r.value}")
+        if scalar in (Scalar.BIGINT, Scalar.NUMERIC):  # decimal strings: compared exactly
+            return f".refine((v) => compareDecimal(v, {json.dumps(r.value)}) {op} 0, {message})"
+        method = "gte" if r.kind == "min" else "lte"
+        return f".{method}({r.value}, {message})"
+    lo, hi = bounds(r)
+    tests = []
+    if lo is not None:
+        tests.append(f"codePoints(v) >= {lo}")
+    if hi is not None:
+        tests.append(f"codePoints(v) <= {hi}")
+    words = {(True, False): f"at least {lo}", (False, True): f"at most {hi}"}
+    span = words.get((lo is not None, hi is not None), f"{lo} to {hi}")
+    return f".refine((v) => {' && '.join(tests)}, {_message(f'must be {span} characters')})"
+
+
+# Emitted only when a refinement needs them. PostgreSQL counts characters as code points
+# (char_length), JavaScript's .length UTF-16 units; bigint and numeric arrive as strings.
+_CODE_POINTS = (
+    "/** Characters as PostgreSQL's char_length counts them (code points, not UTF-16 units). */",
+    "const codePoints = (s: string): number => Array.from(s).length;",
+)
+_COMPARE_DECIMAL = (
+    "/** Compares two decimal strings exactly (NaN when either is not one). */",
+    "function compareDecimal(a: string, b: string): number {",
+    "  const parse = (s: string): [number, string, string] | null => {",
+    r"    const m = /^(-?)(\d+)(?:\.(\d+))?$/.exec(s);",
+    "    if (m === null) return null;",
+    '    const int = (m[2] ?? "").replace(/^0+/, "");',
+    '    const frac = (m[3] ?? "").replace(/0+$/, "");',
+    '    const sign = int === "" && frac === "" ? 0 : m[1] === "-" ? -1 : 1;',
+    "    return [sign, int, frac];",
+    "  };",
+    "  const x = parse(a), y = parse(b);",
+    "  if (x === null || y === null) return NaN;",
+    "  if (x[0] !== y[0]) return x[0] < y[0] ? -1 : 1;",
+    "  const width = Math.max(x[2].length, y[2].length);",
+    '  const ka = x[1].padStart(64, "0") + x[2].padEnd(width, "0");',
+    '  const kb = y[1].padStart(64, "0") + y[2].padEnd(width, "0");',
+    "  const order = ka === kb ? 0 : ka < kb ? -1 : 1;",
+    "  return x[0] < 0 ? -order : order;",
+    "}",
+)
+
+
+def _helpers(ir: IR) -> list[str]:
+    lines: list[str] = []
+    cols = [c for t in ir.tables for c in t.columns]
+    text = any(
+        r.kind in ("min", "max", "length") and numeric_kind(c) is None
+        for c in cols
+        for r in c.refinements
+    )
+    decimal = any(scalar_of(c) in (Scalar.BIGINT, Scalar.NUMERIC) and c.refinements for c in cols)
+    if text:
+        lines += ["", *_CODE_POINTS]
+    if decimal:
+        lines += ["", *_COMPARE_DECIMAL]
+    return lines
 
 
 def zod(ir: IR) -> list[Artifact]:
@@ -110,9 +194,12 @@ def zod(ir: IR) -> list[Artifact]:
     b.line("    z.boolean(),")
     b.line("    z.null(),")
     b.line(f"    z.array({JSON_SCHEMA}),")
-    b.line(f"    z.record({JSON_SCHEMA}),")
+    # the key schema is required by zod 4 and accepted by zod 3
+    b.line(f"    z.record(z.string(), {JSON_SCHEMA}),")
     b.line("  ]),")
     b.line(");")
+    for line in _helpers(ir):
+        b.line(line)
     for e in ir.enums:
         b.line()
         with b.block(e.uid):
@@ -144,9 +231,19 @@ def _table(b: TextBuilder, ir: IR, t: Table) -> None:
             with b.block(c.uid):
                 b.line("  " + column_doc(c))
                 optional = ".optional()" if is_optional_on_insert(c) else ""
-                b.line(f"  {property_key(c.field)}: {zod_type(ir, c)}{optional},")
+                if c.generated:
+                    b.line(f"  {property_key(c.field)}: {GENERATED},")
+                else:
+                    b.line(f"  {property_key(c.field)}: {zod_type(ir, c)}{optional},")
         b.line("});")
     b.line()
     with b.block(t.uid):
         b.line(table_doc(t, UPDATE_DOC.format(t.name)))
-        b.line(f"export const {n}UpdateSchema = {n}Schema.partial();")
+        generated = [c for c in t.columns if c.generated]
+        if generated:
+            b.line(f"export const {n}UpdateSchema = {n}Schema.partial().extend({{")
+            for c in generated:
+                b.line(f"  {property_key(c.field)}: {GENERATED},")
+            b.line("});")
+        else:
+            b.line(f"export const {n}UpdateSchema = {n}Schema.partial();")

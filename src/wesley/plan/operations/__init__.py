@@ -11,6 +11,7 @@ from wesley.plan.operations.add_index import add_index
 from wesley.plan.operations.add_policy import add_policy
 from wesley.plan.operations.add_unique import add_unique
 from wesley.plan.operations.alter_column_type import alter_column_type
+from wesley.plan.operations.alter_generated import alter_generated
 from wesley.plan.operations.alter_policy import alter_policy
 from wesley.plan.operations.base import Context, Draft, Operation, Refused
 from wesley.plan.operations.create_enum import create_enum
@@ -39,6 +40,7 @@ from wesley.plan.operations.rename_table import rename_table
 from wesley.plan.operations.replace_function import replace_function
 from wesley.plan.operations.revoke import revoke
 from wesley.plan.operations.set_column_comment import set_column_comment
+from wesley.plan.operations.set_computed import set_computed
 from wesley.plan.operations.set_default import set_default
 from wesley.plan.operations.set_function_grants import set_function_grants
 from wesley.plan.operations.set_not_null import set_not_null
@@ -80,6 +82,8 @@ OPERATIONS: dict[str, Operation] = {
     "rename_policy": rename_policy,
     "rename_constraint": rename_constraint,
     "rename_index": rename_index,
+    "alter_generated": alter_generated,
+    "set_computed": set_computed,
     "grant": grant,
     "revoke": revoke,
     "create_function": create_function,

@@ -19,6 +19,7 @@ from wesley.plan.operations.shared import (
     trigger_drafts,
 )
 from wesley.sqltext import column_type, quote_ident
+from wesley.targets.postgres import generated_clause
 from wesley.targets.sqlnames import UID_COMMENT_PREFIX, uid_comment
 
 
@@ -28,6 +29,8 @@ def add_column(change: Change, ctx: Context, volatile: bool) -> list[Draft]:
     table, c = quote_ident(t.name), quote_ident(col.name)
     where = f"{t.name}.{col.name}"
     drafts: list[Draft] = []
+    if col.generated is not None:
+        return _add_generated(change, ctx, col)
     if (
         not col.nullable
         and col.default is None
@@ -103,3 +106,41 @@ def add_column(change: Change, ctx: Context, volatile: bool) -> list[Draft]:
     if not col.nullable and not at_once:
         drafts.extend(not_null_drafts(t, col, f"{where} is NOT NULL"))
     return drafts
+
+
+def _add_generated(change: Change, ctx: Context, col: Column) -> list[Draft]:
+    """A stored generated column is computed for every existing row as it is added: a rewrite
+    under ACCESS EXCLUSIVE, with no zero-downtime form. Refused unless --allow-destructive."""
+    t = table_of(ctx.new, change.table)
+    table, c = quote_ident(t.name), quote_ident(col.name)
+    where = f"{t.name}.{col.name}"
+    risk = (
+        f"new generated column {where}: PostgreSQL computes it for every existing row, "
+        f"rewriting {t.name} under ACCESS EXCLUSIVE (reads and writes wait); there is no "
+        "zero-downtime way to add one"
+    )
+    if not ctx.refuse(change, risk):
+        return []
+    null = "" if col.nullable else " NOT NULL"
+    return [
+        Draft(
+            "expand",
+            "add_column",
+            f"ALTER TABLE {table} ADD COLUMN {c} {column_type(col)}{null} "
+            f"{generated_clause(col.generated or '')}",
+            guard_column(t.name, col.name),
+            risk,
+            table=t.name,
+            column=col.name,
+            risk=50,
+        ),
+        Draft(
+            "expand",
+            "comment",
+            f"COMMENT ON COLUMN {table}.{c} IS {uid_comment(col.uid)}",
+            guard_column_comment(t.name, col.name, UID_COMMENT_PREFIX + col.uid),
+            f"record the uid of {where}",
+            table=t.name,
+            column=col.name,
+        ),
+    ]
