@@ -216,7 +216,7 @@ def test_soft_deleted_rows_are_hidden_and_never_deleted(
         ),
         ('@wes_rls(select: "tenant")', "TENANT_FIELD_MISSING"),
         ('@wes_rls(update: "owner_only")', "OWNER_COLUMN_MISSING"),
-        ('@wes_rls(select: "tenant_or_whatever")', "UNKNOWN_POLICY_KEYWORD"),
+        ('@wes_rls(select: "tenant_or_whatever")', "UNKNOWN_COLUMN"),
         ('@wes_rls(using: "owner_only")', "UNKNOWN_POLICY_KEYWORD"),
     ],
 )

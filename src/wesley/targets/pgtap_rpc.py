@@ -16,7 +16,7 @@ from wesley.sqltext import column_type, quote_ident, quote_literal
 if TYPE_CHECKING:
     from wesley.targets.pgtap import Suite
 
-RPC_SALT = 800_000  # rows of these tests live in their own number range
+RPC_SALT = 1_200_000  # rows of these tests live in their own number range (rule probes: 800_000+)
 PROBE_ROLE = "wesley_rls_probe"
 UNKNOWN_FIELD = "wesleyNoSuchField"
 EMPTY = "'{}'::jsonb"
