@@ -133,6 +133,7 @@ def _add_generated(change: Change, ctx: Context, col: Column) -> list[Draft]:
             table=t.name,
             column=col.name,
             risk=50,
+            destructive=True,  # planned only with --allow-destructive: a rewrite, said so
         ),
         Draft(
             "expand",
