@@ -140,7 +140,9 @@ def test_adding_computed_columns_to_existing_tables(pg_dsn: str) -> None:
             ).fetchone()
             for _ in range(i):
                 conn.execute("INSERT INTO comment (post_id) VALUES (%s)", post)
-        plan = build_plan(introspect(conn), new, batch_size=2)
+        plan = build_plan(
+            introspect(conn), new, batch_size=2, server_version=conn.info.server_version
+        )
         assert not plan.destructive and not plan.blocked
         ops = [s.op for s in plan.steps]
         assert "create_trigger" in ops and "backfill" in ops
