@@ -154,25 +154,24 @@ def schemas(draw: st.DrawFn) -> str:
     return "\n\n".join(out) + "\n"
 
 
-@seed(int(os.environ.get("WESLEY_PROPERTY_SEED", "20262")))
-@settings(
+_SEED = seed(int(os.environ.get("WESLEY_PROPERTY_SEED", "20262")))
+_SETTINGS = settings(
     max_examples=int(os.environ.get("WESLEY_PROPERTY_EXAMPLES", "8")),
     deadline=None,
     derandomize=False,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+
+
+@_SEED
+@_SETTINGS
 @given(sdl=schemas())
 def test_generated_schemas_round_trip(pg_admin_dsn: str, sdl: str) -> None:
     _round_trip(pg_admin_dsn, sdl, {})
 
 
-@seed(int(os.environ.get("WESLEY_PROPERTY_SEED", "20262")))
-@settings(
-    max_examples=int(os.environ.get("WESLEY_PROPERTY_EXAMPLES", "8")),
-    deadline=None,
-    derandomize=False,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@_SEED
+@_SETTINGS
 @given(schema=judge_schemas())
 def test_the_standing_judges_schemas_round_trip(pg_admin_dsn: str, schema: JudgeSchema) -> None:
     """The property-based suite's own generator (tests/gen: tenants sharing parents, composite
