@@ -5,6 +5,7 @@ from __future__ import annotations
 from wesley.ir import IR, Table
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
 from wesley.sdl.literals import default_key
+from wesley.sdl.typed_compare import table_datetime_columns, typed_comparable
 from wesley.targets.sqlnames import pk_name
 
 
@@ -55,6 +56,7 @@ def assert_database_matches(
                 assert default_key(gcol) == default_key(col), at
             assert gcol.unique == col.unique, at
         assert got.primary_key == table.primary_key, where
+        gtimes = table_datetime_columns(got)
         if table.primary_key:
             assert pk_name(table) in _constraint_names(got), where
         assert sorted(
@@ -68,14 +70,15 @@ def assert_database_matches(
             (u.name, tuple(u.columns)) for u in table.uniques
         ), where
         assert sorted(
-            (i.name, tuple(i.columns), i.unique, i.using, i.where) for i in got.indexes
+            (i.name, tuple(i.columns), i.unique, i.using, typed_comparable(i.where, gtimes))
+            for i in got.indexes
         ) == sorted(
             (
                 i.name,
                 tuple(i.columns),
                 i.unique,
                 i.using,
-                comparable_expression(i.where) if i.where else None,
+                typed_comparable(i.where, table_datetime_columns(table)),
             )
             for i in table.indexes
         ), where
@@ -86,7 +89,9 @@ def assert_database_matches(
             assert _grants(got) == _grants(table), where
         for check in table.checks:
             gcheck = next(c for c in got.checks if c.name == check.name)
-            assert gcheck.expr == comparable_expression(check.expr), where
+            times = table_datetime_columns(table)  # PostgreSQL typed their literals
+            have, want = typed_comparable(gcheck.expr, times), typed_comparable(check.expr, times)
+            assert have == want, where
 
 
 def _constraint_names(table: object) -> set[str]:

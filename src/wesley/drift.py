@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from wesley.ir import IR, Column, Table
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
+from wesley.sdl.typed_compare import table_datetime_columns, typed_comparable
 
 Change = Literal["missing", "extra", "changed"]
 KINDS = (
@@ -99,9 +100,10 @@ def _cols(names: Iterable[str]) -> str:
 
 def _describe(table: Table) -> dict[str, dict[str, str]]:
     """Every named part of a table as one comparable string per name, by kind."""
+    times = table_datetime_columns(table)  # literals beside date/time columns, by value
     parts: dict[str, dict[str, str]] = {
         "unique": {u.name: _cols(u.columns) for u in table.uniques},
-        "check": {c.name: str(_expr(c.expr)) for c in table.checks},
+        "check": {c.name: str(typed_comparable(c.expr, times)) for c in table.checks},
         "foreign_key": {
             f.name: f"{_cols(f.columns)} -> {f.ref_table}{_cols(f.ref_columns)} "
             f"ON DELETE {f.on_delete} ON UPDATE {f.on_update}"
@@ -110,7 +112,7 @@ def _describe(table: Table) -> dict[str, dict[str, str]]:
         "index": {
             i.name: ("UNIQUE " if i.unique else "")
             + f"USING {i.using} {_cols(i.columns)}"
-            + (f" WHERE {_expr(i.where)}" if i.where else "")
+            + (f" WHERE {typed_comparable(i.where, times)}" if i.where else "")
             for i in table.indexes
         },
         "policy": {

@@ -65,7 +65,9 @@ def sample_literal(
         if base.startswith("timestamp"):
             return quote_literal(moment.isoformat(sep=" "))
         if base == "date":
-            return quote_literal((_EPOCH + timedelta(days=n % 100_000)).date().isoformat())
+            # no wrap inside a salt range (probe rows start at 800,000: a 100,000-day wrap met the
+            # seed rows' dates); 2.9M days from 2001 stays below Python's year 9999
+            return quote_literal((_EPOCH + timedelta(days=n % 2_900_000)).date().isoformat())
         if base.startswith("time"):
             return quote_literal(moment.time().isoformat())
         if base in ("jsonb", "json"):
@@ -85,7 +87,7 @@ def _modifiers(type_sql: str) -> list[int]:
     return [int(x) for x in inside.split(",") if x.strip().isdigit()]
 
 
-def _keys(table: Table) -> list[list[str]]:
+def row_keys(table: Table) -> list[list[str]]:
     """The column sets a row is known by: the primary key and every unique key."""
     keys = [list(table.primary_key)] if table.primary_key else []
     keys += [list(u.columns) for u in table.uniques]
@@ -123,7 +125,7 @@ class RowPlan:
         """One row of `table` alone (its foreign keys aside): every column but the generated
         ones and those left to their default, meeting every refinement."""
         n = self.next_n()
-        keyed = {c for key in _keys(table) for c in key}
+        keyed = {c for key in row_keys(table) for c in key}
         values = {
             c.name: sample_literal(table.name, c, self.ir, n, c.name in keyed)
             for c in table.columns
@@ -134,7 +136,7 @@ class RowPlan:
 
     def _existing(self, table: Table, values: dict[str, str]) -> dict[str, str] | None:
         """A row planned before that equals `values` on a whole key of `table`."""
-        for key in _keys(table):
+        for key in row_keys(table):
             if key and all(c in values for c in key):
                 for row in self.planned.get(table.name, []):
                     if all(row.get(c) == values[c] for c in key):
@@ -174,7 +176,7 @@ class RowPlan:
                 if same is not None:
                     return same
         n = self.next_n()
-        keyed = {c for key in _keys(table) for c in key}
+        keyed = {c for key in row_keys(table) for c in key}
         selfrefs = []
         for fk in table.foreign_keys:
             cols = [table.column(c) for c in fk.columns]

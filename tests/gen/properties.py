@@ -155,6 +155,10 @@ def check_ir(admin_dsn: str, ir: IR) -> None:
 
 def check_migration(admin_dsn: str, migration: Migration) -> None:
     old, new = ir_of(migration.v1, "v1.graphql"), ir_of(migration.v2, "v2.graphql")
+    check_migration_ir(admin_dsn, old, new)
+
+
+def check_migration_ir(admin_dsn: str, old: IR, new: IR) -> None:
     with scratch(admin_dsn) as dsn:
         realm, plan = rehearse(
             old, new, RehearseOptions(dsn=dsn, seed_rows=SEED_ROWS, allow_destructive=True)

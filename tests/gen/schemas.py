@@ -45,7 +45,7 @@ FEATURES: dict[str, str] = {
 # adding a grant with a column rename and an added column whose two-stage rehearsal fails
 # "t0: privileges granted are the schema grants" in the old version's suite (not yet reduced
 # to a fixture: WESLEY_GEN_FEATURES=all reproduces it)
-DEFAULT_ON: frozenset[str] = frozenset(FEATURES) - {"grants"}
+DEFAULT_ON: frozenset[str] = frozenset(FEATURES)
 # roles the generated grants and policies name; the test server gets them (see properties.py)
 ROLES = ("wes_gen_reader", "wes_gen_writer")
 

@@ -21,7 +21,10 @@ import psycopg
 from wesley.db.dsn import connect_error, redact, scrub
 from wesley.errors import ExitCode, WesleyError
 
-SESSION_SETTINGS = ("SET standard_conforming_strings = on",)
+# TimeZone UTC: a timestamptz literal without an offset (in a check, a predicate, a backfill)
+# means the same instant on every server, and introspection prints what it compares against
+# in UTC (wesley.sdl.typed_compare)
+SESSION_SETTINGS = ("SET standard_conforming_strings = on", "SET TimeZone = 'UTC'")
 # SQLSTATEs of a session the server ended: admin_shutdown, crash_shutdown, cannot_connect_now
 _SHUTDOWN = ("57P01", "57P02", "57P03")
 

@@ -17,6 +17,7 @@ from wesley.ir import IR, PRIVILEGES, Column, Enum, Grant, Policy, Table
 from wesley.naming import constraint_name, snake_case
 from wesley.sdl.expressions import comparable_expression, normalize_type_name, rename_columns
 from wesley.sdl.literals import default_key
+from wesley.sdl.typed_compare import table_datetime_columns, typed_comparable
 
 
 @dataclass(frozen=True)
@@ -163,13 +164,15 @@ def _table_changes(
     mapped = _with_columns(o, cmap)
     out += _renamed_objects(mapped, t, cmap)
     o = _with_renamed_objects(mapped, t, cmap)
+    # a literal beside a date/time column compares as a value of its type (sdl.typed_compare)
+    times = table_datetime_columns(o, t)
     out += _named_changes(o.uniques, t.uniques, name, "unique", lambda u: tuple(u.columns))
     out += _named_changes(
         o.indexes,
         t.indexes,
         name,
         "index",
-        lambda i: (tuple(i.columns), i.unique, i.using, _expr(i.where)),
+        lambda i: (tuple(i.columns), i.unique, i.using, typed_comparable(i.where, times)),
     )
     out += _named_changes(
         o.foreign_keys,
@@ -178,7 +181,9 @@ def _table_changes(
         "fk",
         lambda f: (tuple(f.columns), f.ref_table, tuple(f.ref_columns), f.on_delete, f.on_update),
     )
-    out += _named_changes(o.checks, t.checks, name, "check", lambda c: _expr(c.expr))
+    out += _named_changes(
+        o.checks, t.checks, name, "check", lambda c: typed_comparable(c.expr, times)
+    )
     old_rls = bool(o.rls and o.rls.enabled)
     new_rls = bool(t.rls and t.rls.enabled)
     if new_rls and (not old_rls or (o.rls and t.rls and o.rls.force != t.rls.force)):

@@ -12,7 +12,8 @@ is not seen) or "denied" (PostgreSQL refuses, 42501). Every statement runs insid
 from __future__ import annotations
 
 from wesley.ir import IR, Column, Table
-from wesley.samples import Infeasible, RowPlan, sample_literal
+from wesley.sample_checks import meet_checks
+from wesley.samples import Infeasible, RowPlan, row_keys, sample_literal
 from wesley.sdl.policies import Actor, Row, RulePolicy, expect, rule_policies
 from wesley.sqltext import quote_ident, quote_literal
 from wesley.targets.base import TextBuilder
@@ -271,17 +272,31 @@ def _assert(
 def _fresh_inserts(
     table: Table, ir: IR, rows: list[tuple[str, Row, dict[str, str]]], fixed: object, base: int
 ) -> list[tuple[str, str]]:
-    """INSERTs of a new row like A's and like B's: fresh keys and unique values; none when a
-    key cannot be made fresh (it is a foreign key or a rule's column)."""
+    """INSERTs of a new row like A's and like B's: every key (primary, unique, composite
+    unique, unique index) made fresh in a column that is neither a foreign key nor a rule's
+    column. None when some key has no such column, or when a fresh row would still repeat a
+    key of a probe row (a small domain: a boolean or enum beside A's tenant, say)."""
     fk_cols = {c for fk in table.foreign_keys for c in fk.columns}
-    keyed = [c for c in table.columns if c.name in table.primary_key or c.unique]
-    if any(c.name in fk_cols or c.name in fixed for c in keyed):  # type: ignore[operator]
-        return []
+    keys = row_keys(table)
+    free: set[str] = set()
+    for key in keys:
+        own = [c for c in key if c not in fk_cols and c not in fixed]  # type: ignore[operator]
+        if not own:
+            return []
+        free.update(own)
+    keyed = {c for key in keys for c in key}
+    made = [values for _what, _row, values in rows]
     out: list[tuple[str, str]] = []
     for k, (_what, row, values) in enumerate(rows):
         new = dict(values)
-        for c in keyed:
-            new[c.name] = sample_literal(table.name, c, ir, base + 100 + k)
+        n = base + 100 + k
+        for c in table.columns:
+            if c.name in free:
+                new[c.name] = sample_literal(table.name, c, ir, n, True, len(made))
+        meet_checks(table, new, free, n, keyed, len(made))
+        if any(all(new.get(c) == other.get(c) for c in key) for key in keys for other in made):
+            return []
+        made.append(new)
         cols = [c.name for c in table.columns if c.name in new]
         out.append(
             (
