@@ -34,17 +34,14 @@ FEATURES: dict[str, str] = {
     "policy_expressions": "@wes_rls expressions (9a: checked policy expressions)",
     "policy_roles": "@wes_rls(selectRoles:, ...) (9a: per-command roles)",
     "string_defaults": "defaults written as strings on non-text types (9b: typed defaults)",
-    "grants": "@wes_grant (9b: grants in the IR)",
+    "grants": "@wes_grant on types and fields (9b: grants in the IR)",
     "probe_unique_json": "a unique JSON column on a tenant table (9a: probe rows collide)",
     "tenant_and_policy": "@wes_tenant and @wes_rls(select:) on one table (9a: probe expects "
     "an error where no policy lets the UPDATE through)",
     "tenant_and_owner": "@wes_tenant and @wes_owner on one table (9a: probes ignore the owner)",
 }
-# switched on by default: the fixes that have landed on main (9a and 9b). `grants` stays off:
-# with it, the seeded CI run (test_generated_migrations, seed 20261202) found a migration
-# adding a grant with a column rename and an added column whose two-stage rehearsal fails
-# "t0: privileges granted are the schema grants" in the old version's suite (not yet reduced
-# to a fixture: WESLEY_GEN_FEATURES=all reproduces it)
+# every feature is on: the fixes they waited for have landed (the last, grants while two
+# versions are live: tests/gen/cases/migrations/grant-*)
 DEFAULT_ON: frozenset[str] = frozenset(FEATURES)
 # roles the generated grants and policies name; the test server gets them (see properties.py)
 ROLES = ("wes_gen_reader", "wes_gen_writer")
@@ -94,6 +91,7 @@ class Column:
     on_delete: str | None = None
     renamed_from: str | None = None
     distinct: bool = False  # v1's seeded rows hold distinct values here (no default)
+    grants: tuple[str, ...] = ()  # @wes_grant on the field: SELECT on the column
 
     @property
     def sql(self) -> str:
@@ -118,6 +116,8 @@ class Column:
             out += f", onDelete: {self.on_delete})" if self.on_delete else ")"
         if self.check:
             out += f' @wes_check(expr: "{self.check}")'
+        if self.grants:
+            out += f" @wes_grant(roles: {_list(self.grants)})"
         if self.renamed_from:
             out += f' @wes_renamedFrom(name: "{self.renamed_from}")'
         return out
@@ -428,6 +428,11 @@ def _table(
     grants: tuple[str, ...] = ()
     if "grants" in on and draw(st.integers(0, 3)) == 0:
         grants = tuple(draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=2, unique=True)))
+    if "grants" in on and plain and draw(st.integers(0, 3)) == 0:
+        # a column grant (SELECT on one column), beside a table grant or alone
+        c = draw(st.sampled_from(plain))
+        roles = tuple(draw(st.lists(st.sampled_from(ROLES), min_size=1, max_size=2, unique=True)))
+        cols = [replace(x, grants=roles) if x.field == c.field else x for x in cols]
     if tenant_by and "shared_tenant_parents" not in on:
         # the probe rows repeat a value in unique columns across tenants (9a)
         cols = [replace(c, unique=False) for c in cols]
@@ -633,7 +638,10 @@ def _edit(
             replace(table, tenant_by=None, owner=None, policy=None, policy_roles=())
         )
     if edit == "add_grant":
-        return v2.with_table(replace(table, grants=ROLES[:1] if table.grants else ROLES))
+        if draw(st.booleans()):
+            return v2.with_table(replace(table, grants=ROLES[:1] if table.grants else ROLES))
+        col = draw(st.sampled_from(table.columns))
+        return _with_col(v2, table, col, replace(col, grants=ROLES[1:] if col.grants else ROLES))
     if edit == "add_index":
         if draw(st.booleans()) and len(table.columns) >= 2:
             pair = tuple(c.field for c in draw(st.permutations(table.columns))[:2])

@@ -8,7 +8,14 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from wesley.ir import IR, ir_hash
-from wesley.plan.compat import OLD_SEARCH_PATH, Flight, flight_for, flight_objects, rewrites
+from wesley.plan.compat import (
+    OLD_SEARCH_PATH,
+    Flight,
+    contract_grant_changes,
+    flight_for,
+    flight_objects,
+    rewrites,
+)
 from wesley.plan.diff import Change, diff, function_changes
 from wesley.plan.facts import Facts
 from wesley.plan.lockmodes import LockMode, blocks_reads, blocks_writes, strength
@@ -258,6 +265,8 @@ def build_plan(
         drafts.extend(_drafts_for(change, ordinary, server_version))
     if flight is not None:
         drafts.extend(_flight_drafts(flight, ctx, server_version))
+        for change in contract_grant_changes(flight, new):
+            drafts.extend(OPERATIONS[change.kind](change, ctx))
         for change in function_changes(flight.mid, new):
             late = OPERATIONS[change.kind](change, ctx)
             drafts.extend(replace(d, phase="contract") for d in late)

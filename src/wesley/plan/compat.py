@@ -29,9 +29,16 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from wesley.ir import IR, Column, Enum, ForeignKey, Index, Table, Unique
+from wesley.ir import IR, PRIVILEGES, Column, Enum, ForeignKey, Grant, Index, Table, Unique
 from wesley.naming import MAX_IDENTIFIER_BYTES
-from wesley.plan.diff import Change, column_renames, match_columns, match_tables, rename_map
+from wesley.plan.diff import (
+    Change,
+    column_renames,
+    grant_changes,
+    match_columns,
+    match_tables,
+    rename_map,
+)
 from wesley.plan.locks import TableContext, classify
 from wesley.sdl.expressions import bare_type, column_refs, rename_columns
 from wesley.sqltext import column_type, quote_ident
@@ -381,7 +388,12 @@ def _mid_table(
         elif oc is not None and oc.name != nc.name:
             # renamed_from its own old name: the diff old → flight pairs it with that column
             # (its uid is the new one, which could otherwise pair it with another column)
-            columns.append(nc.model_copy(update={"name": oc.name, "renamed_from": oc.name}))
+            both = union_grants(oc.grants, nc.grants)
+            columns.append(
+                nc.model_copy(update={"name": oc.name, "renamed_from": oc.name, "grants": both})
+            )
+        elif oc is not None:
+            columns.append(nc.model_copy(update={"grants": union_grants(oc.grants, nc.grants)}))
         else:
             columns.append(nc)
     involved = {s.new.name for s in flight.shadowed(t.name)}
@@ -451,12 +463,57 @@ def _mid_table(
             "checks": checks,
             "foreign_keys": fks,
             "policies": policies,
+            # new access is granted at the switch, old access revoked at --complete: while both
+            # versions run, public holds both (contract_grant_changes takes the old away)
+            "grants": union_grants(o.grants, t.grants),
             "owner": t.owner.model_copy(update={"column": back.get(t.owner.column, t.owner.column)})
             if t.owner
             else None,
             "tenant_by": back.get(t.tenant_by, t.tenant_by) if t.tenant_by else None,
         }
     )
+
+
+def union_grants(a: list[Grant], b: list[Grant]) -> list[Grant]:
+    """Every privilege either list gives, one Grant per role (in role order)."""
+    held: dict[str, set[str]] = {}
+    for g in (*a, *b):
+        held.setdefault(g.role, set()).update(g.privileges)
+    return [
+        Grant(role=r, privileges=[p for p in PRIVILEGES if p in ps])
+        for r, ps in sorted(held.items())
+    ]
+
+
+def contract_grant_changes(flight: Flight, new: IR) -> list[Change]:
+    """The REVOKEs (and the column re-GRANTs a table-level REVOKE makes necessary) that take
+    the flight schema's privileges (old and new: `union_grants`) to the new schema's, under
+    the flight's table and column names; run in the contract, before its renames. A column
+    whose type changes is re-granted on its shadow, which becomes the column."""
+    out: list[Change] = []
+    news = {t.uid: t for t in new.tables}
+    shadows = {(s.phys, s.old.name): s.shadow for s in flight.shadows}
+    for m in flight.mid.tables:
+        t = news.get(m.uid)
+        if t is None:
+            continue
+        cols = {c.uid: c for c in t.columns}
+        target = m.model_copy(
+            update={
+                "grants": t.grants,
+                "columns": [
+                    c.model_copy(update={"grants": cols[c.uid].grants}) if c.uid in cols else c
+                    for c in m.columns
+                ],
+            }
+        )
+        for c in grant_changes(m, target):
+            if c.kind == "revoke":
+                out.append(c)
+            elif c.detail:  # a regrant
+                column = shadows.get((m.name, str(c.column)), c.column)
+                out.append(Change(c.kind, c.table, column, old=c.old, new=c.new, detail=c.detail))
+    return out
 
 
 def _old_fk_involves(fk: ForeignKey, table: str, old_shadowed: set[tuple[str, str]]) -> bool:

@@ -41,6 +41,7 @@ from wesley.plan.operations.base import (
     rel,
     table_of,
 )
+from wesley.plan.operations.grant import grant
 from wesley.plan.operations.shared import backfill_spec, not_null_drafts
 from wesley.sdl.expressions import column_refs, rename_columns
 from wesley.sqltext import column_type, quote_ident
@@ -63,8 +64,12 @@ def change_type(change: Change, ctx: Context) -> list[Draft]:
     assert s is not None
     new_t = table_of(ctx.new, s.table)
     mid_t = table_of(flight.mid, s.phys)
+    # the new version reads the shadow through its view (security_invoker): it needs the new
+    # column's privileges there, and the shadow keeps them when it becomes the column
+    grants = [d for g in s.new.grants for d in grant(Change("grant", s.phys, s.shadow, new=g), ctx)]
     return [
         *_expand(s, flight, mid_t),
+        *grants,
         *_backfill(s, mid_t, ctx.batch_size),
         *_validate(s, flight, new_t, ctx),
         *_contract(s, flight, new_t, ctx),
