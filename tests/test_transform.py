@@ -18,6 +18,7 @@ from tests.helpers import UPSTREAM, VALID_FIXTURES, cli
 from wesley.db.apply import apply_script
 from wesley.db.pgtap import run_suite
 from wesley.evidence.build import source_of
+from wesley.evidence.models import EvidenceMap
 from wesley.schemas import load
 from wesley.sdl import parse_sdl
 from wesley.targets.postgres import postgres
@@ -59,7 +60,7 @@ def test_every_column_has_evidence_in_every_group(capsys: pytest.CaptureFixture[
     path = UPSTREAM / "ecommerce.graphql"
     transform(capsys, path)
     ir = parse_sdl(path.read_text(encoding="utf-8")).ir
-    uids = json.loads(Path(".wesley/evidence-map.json").read_text())["uids"]
+    uids = EvidenceMap.model_validate_json(Path(".wesley/evidence-map.json").read_bytes()).uids
     for table in ir.tables:
         for col in table.columns:
             ev = uids[col.uid]
@@ -69,9 +70,10 @@ def test_every_column_has_evidence_in_every_group(capsys: pytest.CaptureFixture[
                 ("zod", "out/zod.ts"),
                 ("tests", "out/tests.sql"),
             ):
-                assert any(r["file"] == file for r in ev[group]), (col.uid, group)
-                first, last = ev[group][0]["lines"]
-                text = Path(ev[group][0]["file"]).read_text().splitlines()[first - 1 : last]
+                ranges = getattr(ev, group)
+                assert any(r.file == file for r in ranges), (col.uid, group)
+                first, last = ranges[0].lines
+                text = Path(ranges[0].file).read_text().splitlines()[first - 1 : last]
                 assert any(col.field in ln or col.name in ln for ln in text), (col.uid, group)
 
 

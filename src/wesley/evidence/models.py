@@ -3,9 +3,9 @@ from these and checked in under `wesley/schemas/`."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from wesley.ir import IR
 
@@ -26,10 +26,58 @@ class UidEvidence(_Model):
     tests: list[LineRange] = Field(default_factory=list)
 
 
+Kind = Literal["sql", "tests", "ts", "zod"]
+
+
+class EvidenceMapFile(_Model):
+    """evidence-map.json as written (version 2): a kind's line ranges are one flat list of
+    (file, first line, number of lines) triples, `file` an index into `files`; kinds without
+    a range are left out; one uid per line, no indentation. Version 1 spelled each range
+    `{"file": ..., "lines": [first, last]}`, indented: ~9x the size for the same facts
+    (issue 13). Both are read."""
+
+    version: Literal[2] = 2
+    ir_hash: str
+    files: list[str] = Field(description="artifact paths, as written by transform")
+    uids: dict[str, dict[Kind, list[int]]] = Field(
+        description="uid → kind → [file index, first line, number of lines, file index, ...]: "
+        "triples, lines 1-based"
+    )
+
+
 class EvidenceMap(_Model):
+    """The evidence map in memory (either file version reads into it)."""
+
     version: Literal[1] = 1
     ir_hash: str
     uids: dict[str, UidEvidence]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_file(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("version") != 2:
+            return data
+        files = data.get("files")
+        uids = data.get("uids")
+        if not isinstance(files, list) or not isinstance(uids, dict):
+            return data  # the validation that follows says what is wrong
+        out: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for uid, kinds in uids.items():
+            out[uid] = mine = {}
+            for kind, flat in kinds.items():
+                if len(flat) % 3 or not all(isinstance(i, int) for i in flat[::3]):
+                    raise ValueError(f"{uid} {kind}: not a list of (file, first, count) triples")
+                try:
+                    mine[kind] = [
+                        {
+                            "file": files[flat[k]],
+                            "lines": (flat[k + 1], flat[k + 1] + flat[k + 2] - 1),
+                        }
+                        for k in range(0, len(flat), 3)
+                    ]
+                except IndexError:
+                    raise ValueError(f"{uid} {kind}: a file index is not in files") from None
+        return {"ir_hash": data.get("ir_hash"), "uids": out}
 
 
 class ArtifactRecord(_Model):

@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from wesley.evidence.models import Bundle, EvidenceMap, Snapshot
+from wesley.evidence.models import Bundle, EvidenceMapFile, Snapshot
 from wesley.evidence.scores import Scores
 from wesley.holmes.models import Examination, History, Investigation
 from wesley.ir import IR
@@ -23,7 +23,7 @@ from wesley.realm.models import Realm
 # file name → (model, title, whether JSON keys are the models' camelCase aliases)
 MODELS: dict[str, tuple[type[BaseModel], str, bool]] = {
     "ir.schema.json": (IR, "Wesley IR", True),
-    "evidence-map.schema.json": (EvidenceMap, "Wesley evidence map", False),
+    "evidence-map.schema.json": (EvidenceMapFile, "Wesley evidence map", False),
     "bundle.schema.json": (Bundle, "Wesley bundle", False),
     "plan.schema.json": (Plan, "Wesley migration plan", False),
     "realm.schema.json": (Realm, "Wesley REALM rehearsal record", False),
