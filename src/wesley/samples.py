@@ -206,11 +206,14 @@ class RowPlan:
                 continue  # PostgreSQL computes it
             if col.name not in values and (needs_value or (not col.nullable and not col.default)):
                 values[col.name] = sample_literal(table.name, col, self.ir, n, col.name in keyed, k)
+        referencing = {c for fk in table.foreign_keys for c in fk.columns}
         for col in table.columns:  # every key's columns get a value of this row's own: a
-            if col.generated:  # default would repeat in a composite unique (tenant, x)
-                continue
+            if col.generated:  # default would repeat in a composite unique (tenant, x);
+                continue  # an optional reference left NULL repeats no key
             if col.name not in values and (
-                col.unique or col.name in table.primary_key or col.name in keyed
+                col.unique
+                or col.name in table.primary_key
+                or (col.name in keyed and col.name not in referencing)
             ):
                 values[col.name] = sample_literal(table.name, col, self.ir, n, True, k)
         meet_checks(table, values, set(values) - given, n, keyed, k)
