@@ -90,8 +90,8 @@ def assert_database_matches(
         for check in table.checks:
             gcheck = next(c for c in got.checks if c.name == check.name)
             times = table_datetime_columns(table)  # PostgreSQL typed their literals
-            have, want = typed_comparable(gcheck.expr, times), typed_comparable(check.expr, times)
-            assert have == want, where
+            got_expr = typed_comparable(gcheck.expr, times)
+            assert got_expr == typed_comparable(check.expr, times), where
 
 
 def _constraint_names(table: object) -> set[str]:
