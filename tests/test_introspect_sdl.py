@@ -236,3 +236,30 @@ def test_foreign_policies_are_refused_not_dropped() -> None:
     with pytest.raises(WesleyError) as err:
         render_sdl(bad)
     assert err.value.code == "INTROSPECT_UNSUPPORTED" and "by_hand" in err.value.message
+
+
+GRANTED = """
+type Note @wes_table @wes_grant(roles: ["wes_gen_reader", "public"]) {
+  id: ID! @wes_pk
+  body: String @wes_grant(roles: ["wes_gen_writer"])
+}
+"""
+
+
+def test_grants_are_written_back_as_wes_grant() -> None:
+    """Found by the standing judge once its grants were on: introspect dropped @wes_grant."""
+    rendered = render_sdl(parse_sdl(GRANTED, "g.graphql").ir).sdl
+    assert '@wes_grant(roles: ["wes_gen_reader", "public"])' in rendered, rendered
+    assert 'body: String @wes_grant(roles: ["wes_gen_writer"])' in rendered, rendered
+
+
+def test_a_grant_sdl_cannot_say_is_refused_by_name() -> None:
+    """SELECT alone on a table is no @wes_grant: an error naming it, not a wider grant."""
+    ir = parse_sdl(GRANTED, "g.graphql").ir
+    table = ir.tables[0]
+    narrow = [g.model_copy(update={"privileges": ["SELECT"]}) for g in table.grants]
+    ir = ir.model_copy(update={"tables": [table.model_copy(update={"grants": narrow})]})
+    with pytest.raises(WesleyError) as caught:
+        render_sdl(ir)
+    assert caught.value.code == "INTROSPECT_UNSUPPORTED"
+    assert "table note: role wes_gen_reader holds SELECT" in caught.value.message

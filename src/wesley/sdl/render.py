@@ -13,10 +13,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from wesley.errors import input_error
-from wesley.ir import IR, Column, Owner, Policy, Rls, Table
+from wesley.ir import (
+    COLUMN_GRANT,
+    IR,
+    PUBLIC,
+    TABLE_GRANT,
+    Column,
+    Grant,
+    Owner,
+    Policy,
+    Rls,
+    Table,
+)
 from wesley.naming import constraint_name, snake_case
 from wesley.sdl.expressions import comparable_expression, normalize_type_name
 from wesley.sdl.policies import derive_policies
@@ -189,6 +201,9 @@ def _table(
         if ck.column is None:
             tdirs.append(f"@wes_check(expr: {_q(ck.expr)}, name: {_q(ck.name)})")
     tdirs.extend(_rls_directives(t, own))
+    roles = _grant_roles(t.grants, TABLE_GRANT, f"table {t.name}")
+    if roles:
+        tdirs.append(f"@wes_grant(roles: {_list(roles)})")
     fks = {fk.columns[0]: fk for fk in t.foreign_keys if len(fk.columns) == 1}
     for fk in t.foreign_keys:
         if len(fk.columns) != 1:
@@ -221,12 +236,31 @@ def _table(
                 dirs.append(f"@wes_check(expr: {_q(ck.expr)}, name: {_q(ck.name)})")
         if col.updated_at:
             dirs.append("@wes_updatedAt")
+        roles = _grant_roles(col.grants, COLUMN_GRANT, f"column {t.name}.{col.name}")
+        if roles:
+            dirs.append(f"@wes_grant(roles: {_list(roles)})")
         if col.uid != f"col:{t.name}.{col.name}":
             dirs.append(f"@wes_uid(value: {_q(col.uid)})")
         gtype = _graphql_type(col, enums, scalars, names)
         out.append(f"  {own[col.name]}: {gtype}" + ("" if not dirs else " " + " ".join(dirs)))
     out.extend(relations)
     out.append("}")
+    return out
+
+
+def _grant_roles(grants: list[Grant], gives: Sequence[str], where: str) -> list[str]:
+    """The roles of `@wes_grant(roles:)` for `grants`, which must be what it gives there (all
+    of SELECT, INSERT, UPDATE, DELETE on a table; SELECT on a column)."""
+    out = []
+    for g in grants:
+        if sorted(g.privileges) != sorted(gives):
+            raise _unsupported(
+                f"{where}: role {g.role} holds {', '.join(g.privileges)}, which @wes_grant "
+                f"cannot say (it gives {', '.join(gives)})",
+                "grant or revoke in the database until each role holds all of those or none, "
+                "then introspect again",
+            )
+        out.append("public" if g.role == PUBLIC else g.role)
     return out
 
 
