@@ -65,17 +65,25 @@ def watch(
             on_round(Round(rounds, changed, made, None, err))
 
     dirs = sorted({str(p.parent) for p in watched})
+    events = watchfiles.watch(
+        *dirs,
+        watch_filter=lambda _change, name: Path(name).resolve() in watched,
+        debounce=debounce_ms,
+        stop_event=stop,
+        recursive=False,
+        raise_interrupt=False,
+        # wakes every 200 ms with nothing: the first wake-up says the watcher is armed
+        rust_timeout=200,
+        yield_on_timeout=True,
+    )
     try:
+        # armed before the first round, so a save during it (or right after) is not missed;
+        # what it sees before that round is in that round anyway
+        next(events, None)
         one([])
-        for changes in watchfiles.watch(
-            *dirs,
-            watch_filter=lambda _change, name: Path(name).resolve() in watched,
-            debounce=debounce_ms,
-            stop_event=stop,
-            recursive=False,
-            raise_interrupt=False,
-        ):
-            one(sorted({name for _, name in changes}))
+        for changes in events:
+            if changes:
+                one(sorted({name for _, name in changes}))
     except KeyboardInterrupt:  # Ctrl-C during a round stops the watch as it does between them
         pass
     return rounds
