@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from wesley.ir import Column
 from wesley.plan.diff import Change
 from wesley.plan.operations.base import (
@@ -9,6 +11,7 @@ from wesley.plan.operations.base import (
     Draft,
     guard_column,
 )
+from wesley.plan.operations.drop_not_null import drop_not_null
 from wesley.sqltext import quote_ident
 
 
@@ -17,7 +20,16 @@ def drop_column(change: Change, ctx: Context) -> list[Draft]:
     where = f"{change.table}.{col.name}"
     if not ctx.refuse(change, f"drops column {where} and its data"):
         return []
+    relax: list[Draft] = []
+    if ctx.flight is not None and not col.nullable and col.default is None and not col.generated:
+        # while both versions run, the new one writes rows without this column: a NOT NULL
+        # with no default would refuse every insert it makes until the contract drops it
+        relax = [
+            replace(d, why=f"{where} becomes nullable: the new version does not write it")
+            for d in drop_not_null(Change("drop_not_null", change.table, col.name), ctx)
+        ]
     return [
+        *relax,
         Draft(
             "contract",
             "drop_column",
@@ -33,5 +45,5 @@ def drop_column(change: Change, ctx: Context) -> list[Draft]:
                 "ship the application code that stops using the column in an earlier "
                 "deploy: this drop belongs after it, never together with it",
             ),
-        )
+        ),
     ]
