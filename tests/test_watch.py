@@ -36,6 +36,14 @@ def _save(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _as_from_a_terminal() -> None:
+    """Ctrl-C reaches the watcher as it does in a terminal. A test run started in the
+    background (`cmd &` in a script) ignores SIGINT, and an ignored signal stays ignored
+    across exec: the watcher never saw the test's Ctrl-C (the CI run of this session)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
 def test_watch_transforms_and_ups_on_every_save(pg_dsn: str) -> None:
     shutil.copy(BLADE_V1, "schema.graphql")
     proc = subprocess.Popen(
@@ -43,6 +51,7 @@ def test_watch_transforms_and_ups_on_every_save(pg_dsn: str) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=_as_from_a_terminal,
     )
     lines: queue.Queue[str] = queue.Queue()
 
