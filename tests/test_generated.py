@@ -218,3 +218,24 @@ def test_a_wrong_lock_fact_is_caught(
     old, new = parse_sdl(V1.sdl()).ir, parse_sdl(V2.sdl()).ir
     with pytest.raises(LockMismatch, match=caught):
         check_applied(gen_dsn, old, new)
+
+
+POLICY_V1 = """
+type T @wes_table @wes_owner(column: "ownerId") @wes_rls(select: "score IS NOT NULL") {
+  id: ID! @wes_pk
+  score: Int
+  ownerId: ID!
+}
+"""
+
+
+def test_widening_a_column_a_policy_reads_is_refused() -> None:
+    """Why the generator never widens a column its table's policy reads (found by the soak):
+    the plan is refused with a reason and a way forward, not built wrong."""
+    old = parse_sdl(POLICY_V1, "v1.graphql").ir
+    new = parse_sdl(POLICY_V1.replace("score: Int", "score: BigInt"), "v2.graphql").ir
+    plan = build_plan(old, new, allow_destructive=True)
+    assert plan.blocked, [s.sql for s in plan.steps]
+    why = " ".join(str(b) for b in plan.blocked)
+    assert "policy t_select reads a column of t whose type changes" in why, why
+    assert "migration of its own first" in why, why
