@@ -58,13 +58,7 @@ def evidence_map(ir: IR, placed: list[Placed]) -> EvidenceMap:
 def _evidence_map_text(digest: str, groups: Groups) -> str:
     """evidence-map.json, version 2 (`EvidenceMapFile`): keys sorted, one uid per line,
     written directly (the generic encoder is pure Python and took seconds at 1,000 tables)."""
-    index: dict[str, int] = {}
-    for g in groups.values():
-        for kind in _KINDS:
-            for f, _a, _b in g[kind]:
-                if f not in index:
-                    index[f] = len(index)
-    order = sorted(index)
+    order = sorted({f for g in groups.values() for kind in _KINDS for f, _a, _b in g[kind]})
     index = {f: i for i, f in enumerate(order)}
     out = ['{"files":[', ",".join(_string(f) for f in order), '],"ir_hash":', _string(digest)]
     out.append(',"uids":{')

@@ -26,7 +26,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from wesley.ir import IR, PRIVILEGES, Column, Enum, ForeignKey, Grant, Index, Table, Unique
@@ -512,7 +512,7 @@ def contract_grant_changes(flight: Flight, new: IR) -> list[Change]:
                 out.append(c)
             elif c.detail:  # a regrant
                 column = shadows.get((m.name, str(c.column)), c.column)
-                out.append(Change(c.kind, c.table, column, old=c.old, new=c.new, detail=c.detail))
+                out.append(replace(c, column=column))
     return out
 
 
