@@ -105,13 +105,13 @@ class TransformResult:
 
     @cached_property
     def ir(self) -> IR:
-        """The schema's IR (a cached run reads it from the snapshot only when asked)."""
+        """The schema's IR (a cached run reads its ir.json, verified by hash, only when asked)."""
         if self._ir is not None:
             return self._ir
-        from wesley.evidence.models import Snapshot
+        from wesley.ir import IR
 
         assert self._ir_path is not None  # one of the two is always set
-        return Snapshot.model_validate_json(Path(self._ir_path).read_bytes()).ir
+        return IR.model_validate_json(Path(self._ir_path).read_bytes())
 
     @property
     def changed(self) -> bool:
@@ -217,7 +217,7 @@ def transform(
             hit.tables,
             hit.enums,
             cached=True,
-            _ir_path=(bundle / "snapshot.json").as_posix(),
+            _ir_path=(bundle / "ir.json").as_posix(),
         )
     return _full(
         config,
@@ -254,7 +254,7 @@ def _full(
     ops_allow_errors: bool,
     supabase: bool,
 ) -> TransformResult:
-    from wesley.evidence.build import Placed, evidence_files
+    from wesley.evidence.build import Placed, SchemaSource, evidence_files
     from wesley.evidence.models import EvidenceMap
     from wesley.holmes.moriarty import record_transform
     from wesley.ir import ir_hash, sha256_hex
@@ -284,7 +284,8 @@ def _full(
         for p in placed
     ]
     evidence = []
-    texts = evidence_files(result.ir, placed)
+    source = SchemaSource(text, shown, asdict(config.naming), dict(config.scalars))
+    texts = evidence_files(result.ir, placed, source)
     for name, body in texts.items():
         path = bundle / name
         evidence.append(Written(path.as_posix(), sha256_hex(body), _write_if_changed(path, body)))

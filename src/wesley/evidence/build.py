@@ -11,6 +11,7 @@ from wesley.evidence.models import (
     ArtifactRecord,
     Bundle,
     EvidenceMap,
+    SchemaSnapshot,
 )
 from wesley.ir import IR, SourcePos, ir_hash, ir_pretty_json, sha256_hex
 from wesley.jsontext import dumps_pretty
@@ -75,16 +76,30 @@ def _evidence_map_text(digest: str, groups: Groups) -> str:
     return "".join(out)
 
 
-def _snapshot_text(digest: str, ir_text: str, no_functions: bool) -> str:
-    """snapshot.json ({ir, ir_hash, version}, indented, sorted) from ir.json's text: the IR
-    nested one level deeper. A JSON string holds no raw newline, so every newline in the
-    text is a line break of the layout. ir.json leaves out an empty `functions` (the
-    ir_hash of a schema without @wes_rpc did not change); the snapshot, the whole model,
-    has it: put back at its sorted place, before the top-level `tables`."""
-    if no_functions:
-        ir_text = ir_text.replace('\n  "tables": ', '\n  "functions": [],\n  "tables": ', 1)
-    nested = ir_text.removesuffix("\n").replace("\n", "\n  ")
-    return f'{{\n  "ir": {nested},\n  "ir_hash": {_string(digest)},\n  "version": 1\n}}\n'
+@dataclass(frozen=True)
+class SchemaSource:
+    """What the IR was parsed from: the schema text, its shown location and wesley.toml's
+    parse settings (snapshot.json records them)."""
+
+    sdl: str
+    file: str
+    naming: dict[str, object]
+    scalars: dict[str, str]
+
+
+def _snapshot_text(digest: str, source: SchemaSource) -> str:
+    """snapshot.json, version 2 (`SchemaSnapshot`): the schema's source with the ir_hash it
+    gives, indented and sorted like every evidence file (the SDL is one JSON string)."""
+    return _dump(
+        SchemaSnapshot(
+            tool_version=__version__,
+            ir_hash=digest,
+            file=source.file,
+            sdl=source.sdl,
+            naming=source.naming,
+            scalars=source.scalars,
+        ).model_dump(mode="json")
+    )
 
 
 def _all_uids(ir: IR) -> list[str]:
@@ -96,13 +111,12 @@ def _all_uids(ir: IR) -> list[str]:
     return uids
 
 
-def evidence_files(ir: IR, placed: list[Placed]) -> dict[str, str]:
+def evidence_files(ir: IR, placed: list[Placed], source: SchemaSource) -> dict[str, str]:
     """The text of every file in `.wesley/`, bundle.json last (it hashes the others)."""
     digest = ir_hash(ir)
-    ir_text = ir_pretty_json(ir)
     files = {
-        "ir.json": ir_text,
-        "snapshot.json": _snapshot_text(digest, ir_text, not ir.functions),
+        "ir.json": ir_pretty_json(ir),
+        "snapshot.json": _snapshot_text(digest, source),
         "evidence-map.json": _evidence_map_text(digest, _groups(ir, placed)),
     }
     bundle = Bundle(

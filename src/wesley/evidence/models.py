@@ -98,8 +98,29 @@ class Bundle(_Model):
 
 
 class Snapshot(_Model):
-    """The IR a later `plan` diffs against."""
+    """The IR a later `plan` diffs against, whole: `.wesley/deployed.json` and the snapshot a
+    deploy records in the database (neither has a schema text beside it to re-read).
+    `.wesley/snapshot.json` was this too before version 2 (`SchemaSnapshot`); both read."""
 
     version: Literal[1] = 1
     ir_hash: str
     ir: IR
+
+
+class SchemaSnapshot(_Model):
+    """`.wesley/snapshot.json` as transform writes it (version 2): the schema a later `plan
+    --from` diffs against, as its source, i.e. the SDL text, where it was read from (IR
+    source positions name it) and the parse settings of wesley.toml, with the ir_hash of the
+    IR they gave. ~1x the SDL, where version 1 (the IR itself, indented) was ~29x at 1,000
+    tables (issue 13). Read back (`wesley.api.schema.snapshot_ir`) from the `ir.json` beside
+    it when that holds the same ir_hash, else by parsing `sdl` again; a Wesley that derives
+    another IR from it refuses the snapshot (SNAPSHOT_STALE) rather than plan from a
+    different schema than the one recorded."""
+
+    version: Literal[2] = 2
+    tool_version: str = Field(description="the Wesley that wrote it")
+    ir_hash: str = Field(description="the hash of the IR `sdl` gave")
+    file: str = Field(description="the schema's location as shown in the IR's source positions")
+    sdl: str = Field(description="the schema text, as read")
+    naming: dict[str, Any] = Field(description="wesley.toml [naming], as parsed")
+    scalars: dict[str, str] = Field(description="wesley.toml [scalars]")

@@ -16,6 +16,7 @@ from wesley.schemas import load
 EVIDENCE_SCHEMAS = {
     "ir.json": "ir.schema.json",
     "snapshot.json": "snapshot.schema.json",
+    "deployed.json": "deployed.schema.json",
     "evidence-map.json": "evidence-map.schema.json",
     "bundle.json": "bundle.schema.json",
     "plan.json": "plan.schema.json",

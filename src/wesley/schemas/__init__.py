@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from wesley.evidence.models import Bundle, EvidenceMapFile, Snapshot
+from wesley.evidence.models import Bundle, EvidenceMapFile, SchemaSnapshot, Snapshot
 from wesley.evidence.scores import Scores
 from wesley.holmes.models import Examination, History, Investigation
 from wesley.ir import IR
@@ -28,7 +28,8 @@ MODELS: dict[str, tuple[type[BaseModel], str, bool]] = {
     "plan.schema.json": (Plan, "Wesley migration plan", False),
     "realm.schema.json": (Realm, "Wesley REALM rehearsal record", False),
     "scores.schema.json": (Scores, "Wesley scores", False),
-    "snapshot.schema.json": (Snapshot, "Wesley IR snapshot", True),
+    "snapshot.schema.json": (SchemaSnapshot, "Wesley schema snapshot", False),
+    "deployed.schema.json": (Snapshot, "Wesley deployed IR snapshot", True),
     "holmes.schema.json": (Investigation, "Wesley HOLMES investigation", False),
     "watson.schema.json": (Examination, "Wesley WATSON verification", False),
     "history.schema.json": (History, "Wesley score history", False),
