@@ -1,4 +1,5 @@
-"""`dumps_pretty` writes exactly what `json.dumps(indent=2, sort_keys=True)` writes, for any
+"""`dumps_pretty` writes exactly what `json.dumps(indent=2, sort_keys=True)` writes, and
+`dumps_compact` what `canonical_json` (the bytes every hash is taken over) writes, for any
 JSON value (floats, big integers, escapes, non-ASCII, surrogates take the fallback)."""
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from wesley.jsontext import dumps_pretty
+from wesley.ir import canonical_json
+from wesley.jsontext import dumps_compact, dumps_pretty
 
 _scalars = (
     st.none()
@@ -30,6 +32,7 @@ _values = st.recursive(
 def test_same_bytes_as_the_standard_library(value: Any, ensure_ascii: bool) -> None:
     want = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=ensure_ascii)
     assert dumps_pretty(value, ensure_ascii=ensure_ascii) == want
+    assert dumps_compact(value) == canonical_json(value).encode("utf-8")
 
 
 def test_awkward_strings_and_empty_containers() -> None:
@@ -44,3 +47,4 @@ def test_awkward_strings_and_empty_containers() -> None:
     for ensure_ascii in (False, True):
         want = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=ensure_ascii)
         assert dumps_pretty(value, ensure_ascii=ensure_ascii) == want
+    assert dumps_compact(value) == canonical_json(value).encode("utf-8")

@@ -17,7 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
-from wesley.jsontext import dumps_pretty
+from wesley.jsontext import Sorted
 
 IR_VERSION: Literal[1] = 1
 
@@ -365,11 +365,19 @@ def _json_of(ir: IR) -> dict[str, Any]:
     return data
 
 
+def _sorted_of(ir: IR) -> Sorted:
+    entry = _derived(ir)
+    if "sorted" not in entry:
+        entry["sorted"] = Sorted(_json_of(ir))
+    done: Sorted = entry["sorted"]
+    return done
+
+
 def ir_pretty_json(ir: IR) -> str:
     """`ir.json`'s text: indented, sorted keys, UTF-8, a final newline (computed once)."""
     entry = _derived(ir)
     if "pretty" not in entry:
-        entry["pretty"] = dumps_pretty(_json_of(ir)) + "\n"
+        entry["pretty"] = _sorted_of(ir).pretty() + "\n"
     text: str = entry["pretty"]
     return text
 
@@ -387,7 +395,8 @@ def sha256_hex(text: str | bytes) -> str:
 def ir_hash(ir: IR) -> str:
     entry = _derived(ir)
     if "hash" not in entry:
-        entry["hash"] = sha256_hex(canonical_json(_json_of(ir)))
+        # canonical_json's bytes, from the walk ir.json's text shares (see wesley.jsontext)
+        entry["hash"] = sha256_hex(_sorted_of(ir).compact())
     digest: str = entry["hash"]
     return digest
 

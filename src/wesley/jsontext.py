@@ -46,9 +46,48 @@ def _sorted(value: Any, ascii_only: bool) -> Any:
 
 def dumps_pretty(data: Any, *, ensure_ascii: bool = False) -> str:
     """`json.dumps(data, indent=2, sort_keys=True, ensure_ascii=ensure_ascii)`."""
-    from pydantic_core import PydanticSerializationError, to_json  # not at start-up
+    return Sorted(data, ensure_ascii).pretty()
 
-    try:
-        return to_json(_sorted(data, ensure_ascii), indent=2).decode("utf-8")
-    except (_Fallback, PydanticSerializationError, UnicodeDecodeError, ValueError):
-        return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=ensure_ascii)
+
+def dumps_compact(data: Any) -> bytes:
+    """`json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` as
+    UTF-8: the canonical bytes Wesley's hashes are taken over."""
+    return Sorted(data).compact()
+
+
+class Sorted:
+    """`data` with its keys sorted once, for both spellings (the IR's text and its hash are
+    taken from the same walk)."""
+
+    def __init__(self, data: Any, ensure_ascii: bool = False) -> None:
+        self._data = data
+        self._ascii = ensure_ascii
+        try:
+            self._sorted: Any = _sorted(data, ensure_ascii)
+            self._fast = True
+        except _Fallback:
+            self._fast = False
+
+    def pretty(self) -> str:
+        from pydantic_core import PydanticSerializationError, to_json  # not at start-up
+
+        if self._fast:
+            try:
+                return to_json(self._sorted, indent=2).decode("utf-8")
+            except (PydanticSerializationError, UnicodeDecodeError, ValueError):
+                pass
+        return json.dumps(self._data, indent=2, sort_keys=True, ensure_ascii=self._ascii)
+
+    def compact(self) -> bytes:
+        from pydantic_core import PydanticSerializationError, to_json
+
+        if self._fast and not self._ascii:
+            try:
+                raw = to_json(self._sorted)
+                raw.decode("utf-8")  # a lone surrogate must take the standard library
+                return raw
+            except (PydanticSerializationError, UnicodeDecodeError, ValueError):
+                pass
+        return json.dumps(
+            self._data, sort_keys=True, separators=(",", ":"), ensure_ascii=self._ascii
+        ).encode("utf-8")

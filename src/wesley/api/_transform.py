@@ -255,7 +255,6 @@ def _full(
     supabase: bool,
 ) -> TransformResult:
     from wesley.evidence.build import Placed, SchemaSource, evidence_files
-    from wesley.evidence.models import EvidenceMap
     from wesley.holmes.moriarty import record_transform
     from wesley.ir import ir_hash, sha256_hex
     from wesley.sdl import parse_sdl
@@ -285,12 +284,11 @@ def _full(
     ]
     evidence = []
     source = SchemaSource(text, shown, asdict(config.naming), dict(config.scalars))
-    texts = evidence_files(result.ir, placed, source)
-    for name, body in texts.items():
+    made = evidence_files(result.ir, placed, source)
+    for name, body in made.files.items():
         path = bundle / name
         evidence.append(Written(path.as_posix(), sha256_hex(body), _write_if_changed(path, body)))
-    mapped = EvidenceMap.model_validate_json(texts["evidence-map.json"])
-    noted = record_transform(bundle, result.ir, mapped, config.raw)
+    noted = record_transform(bundle, result.ir, made.kinds, config.raw)
     warnings = [*result.warnings, *op_warnings, *([noted] if noted else [])]
     migration_path: str | None = None
     if supabase:

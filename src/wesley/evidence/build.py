@@ -111,13 +111,21 @@ def _all_uids(ir: IR) -> list[str]:
     return uids
 
 
-def evidence_files(ir: IR, placed: list[Placed], source: SchemaSource) -> dict[str, str]:
-    """The text of every file in `.wesley/`, bundle.json last (it hashes the others)."""
+@dataclass(frozen=True)
+class EvidenceFiles:
+    files: dict[str, str]  # name in `.wesley/` → text, bundle.json last (it hashes the others)
+    kinds: dict[str, frozenset[str]]  # uid → the evidence kinds the map gives it (for SCS)
+
+
+def evidence_files(ir: IR, placed: list[Placed], source: SchemaSource) -> EvidenceFiles:
+    """The text of every file in `.wesley/`, and what the evidence map says of each uid
+    (scoring it needs no re-read of the map's text)."""
     digest = ir_hash(ir)
+    groups = _groups(ir, placed)
     files = {
         "ir.json": ir_pretty_json(ir),
         "snapshot.json": _snapshot_text(digest, source),
-        "evidence-map.json": _evidence_map_text(digest, _groups(ir, placed)),
+        "evidence-map.json": _evidence_map_text(digest, groups),
     }
     bundle = Bundle(
         tool_version=__version__,
@@ -134,7 +142,8 @@ def evidence_files(ir: IR, placed: list[Placed], source: SchemaSource) -> dict[s
         files={name: sha256_hex(text) for name, text in sorted(files.items())},
     )
     files["bundle.json"] = _dump(bundle.model_dump(mode="json"))
-    return files
+    kinds = {uid: frozenset(k for k in _KINDS if g[k]) for uid, g in groups.items()}
+    return EvidenceFiles(files, kinds)
 
 
 def source_of(ir: IR, artifact: Artifact, line: int) -> tuple[str, SourcePos] | None:

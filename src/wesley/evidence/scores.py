@@ -14,6 +14,8 @@ what earned or lost points. Each score is one `*_from` function over plain facts
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -84,17 +86,33 @@ class Coverage:
         return all(self.has[g] for g in SCS_GROUPS)
 
 
-def coverage(ir: IR, evidence: EvidenceMap, rules: WeightRules = DEFAULT_RULES) -> list[Coverage]:
+# uid → the evidence kinds it has lines of ("sql", "ts", "zod", "tests"): all coverage reads
+# of an evidence map, which transform gives without building one
+EvidenceKinds = Mapping[str, AbstractSet[str]]
+
+
+def evidence_kinds(evidence: EvidenceMap) -> dict[str, frozenset[str]]:
+    return {
+        uid: frozenset(k for k in ("sql", "ts", "zod", "tests") if getattr(ev, k))
+        for uid, ev in evidence.uids.items()
+    }
+
+
+def coverage(
+    ir: IR, evidence: EvidenceMap | EvidenceKinds, rules: WeightRules = DEFAULT_RULES
+) -> list[Coverage]:
     """Every column with its weight and the evidence groups the evidence map gives it."""
+    kinds = evidence_kinds(evidence) if isinstance(evidence, EvidenceMap) else evidence
+    none: frozenset[str] = frozenset()
     items = []
     for table in ir.tables:
         for col in table.columns:
-            ev = evidence.uids.get(col.uid)
+            ev = kinds.get(col.uid, none)
             has = {
-                "sql": bool(ev and ev.sql),
-                "types": bool(ev and ev.ts),
-                "validation": bool(ev and ev.zod),
-                "tests": bool(ev and ev.tests),
+                "sql": "sql" in ev,
+                "types": "ts" in ev,
+                "validation": "zod" in ev,
+                "tests": "tests" in ev,
             }
             items.append(Coverage(col.uid, table.name, col.name, weigh(table, col, rules), has))
     return items
@@ -122,7 +140,9 @@ def scs_from(items: list[Coverage]) -> Score:
     )
 
 
-def schema_coverage(ir: IR, evidence: EvidenceMap, rules: WeightRules = DEFAULT_RULES) -> Score:
+def schema_coverage(
+    ir: IR, evidence: EvidenceMap | EvidenceKinds, rules: WeightRules = DEFAULT_RULES
+) -> Score:
     return scs_from(coverage(ir, evidence, rules))
 
 

@@ -21,6 +21,7 @@ from pydantic import ValidationError
 from wesley.errors import Diagnostic, WesleyError
 from wesley.evidence.models import EvidenceMap
 from wesley.evidence.scores import (
+    EvidenceKinds,
     compute_scores,
     migration_risk,
     schema_coverage,
@@ -255,7 +256,7 @@ def check_config(config: dict[str, Any]) -> None:
 
 
 def record_transform(
-    bundle_dir: Path, ir: IR, evidence: EvidenceMap, config: dict[str, Any]
+    bundle_dir: Path, ir: IR, evidence: EvidenceMap | EvidenceKinds, config: dict[str, Any]
 ) -> Diagnostic | None:
     """A transform's point: its SCS (MRI and TCI need a rehearsal) and what it generated."""
     scs = schema_coverage(ir, evidence, weights_from(config)).score

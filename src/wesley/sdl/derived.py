@@ -198,5 +198,6 @@ def resolve_counts(tables: list[Table], file: str | None) -> list[Table]:
                 )
             computed = Computed(kind="count", table=child.name, column=child_col.name)
             cols.append(col.model_copy(update={"computed": computed}))
-        out.append(t.model_copy(update={"columns": cols}))
+        changed = any(a is not b for a, b in zip(cols, t.columns, strict=True))
+        out.append(t.model_copy(update={"columns": cols}) if changed else t)
     return out

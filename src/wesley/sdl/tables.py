@@ -192,7 +192,8 @@ class TableBuilder:
                 continue
             column = self._column(name, fnode, fvalues)
             refinements, refine_checks = read_refinements(name, column, fvalues)
-            column = column.model_copy(update={"refinements": refinements})
+            if refinements:  # most columns have none: spare the copy
+                column = column.model_copy(update={"refinements": refinements})
             checks.extend(refine_checks)
             if column.generated:
                 reads.append((column.generated, first(fvalues, "wes_generated")))
@@ -330,7 +331,10 @@ class TableBuilder:
         # unique columns: a single-column unique constraint marks the column itself
         check_generated(columns, by_name, all_fvalues, type_name)
         unique_cols = {u.columns[0] for u in uniques if len(u.columns) == 1}
-        columns = [c.model_copy(update={"unique": c.name in unique_cols}) for c in columns]
+        # (built with unique=False: only the unique ones need a copy)
+        columns = [
+            c.model_copy(update={"unique": True}) if c.name in unique_cols else c for c in columns
+        ]
         tenant_by = self._tenant(directives, fields, by_name, type_name)
         owner = self._owner(directives, fields, by_name, type_name)
         rls = self._rls(

@@ -245,18 +245,27 @@ def _table(b: TextBuilder, ir: IR, t: Table) -> None:
         ("Update", UPDATE_DOC, lambda c: "?"),
     )
     writable = {"Insert", "Update"}
+    # what a column's lines share in the three interfaces, worked out once
+    shared = [
+        (
+            c,
+            "  " + column_doc(c),
+            property_key(c.field),
+            ts_type(ir, c) + (" | null" if c.nullable else ""),
+        )
+        for c in t.columns
+    ]
     for suffix, what, optional in variants:
         b.line()
         with b.block(t.uid):
             b.line(table_doc(t, what.format(t.name)))
             b.line(f"export interface {t.type_name}{suffix} {{")
-            for c in t.columns:
+            for c, doc, key, ts in shared:
                 with b.block(c.uid):
-                    b.line("  " + column_doc(c))
-                    null = " | null" if c.nullable else ""
+                    b.line(doc)
                     if c.generated and suffix in writable:
                         # PostgreSQL computes it: a write may not give it
-                        b.line(f"  {property_key(c.field)}?: undefined;")
+                        b.line(f"  {key}?: undefined;")
                     else:
-                        b.line(f"  {property_key(c.field)}{optional(c)}: {ts_type(ir, c)}{null};")
+                        b.line(f"  {key}{optional(c)}: {ts};")
             b.line("}")
