@@ -356,21 +356,18 @@ def _derived(ir: IR) -> dict[str, Any]:
     return entry
 
 
-def _json_of(ir: IR) -> dict[str, Any]:
-    """The shared, read-only JSON data of `ir` (never mutate it)."""
-    entry = _derived(ir)
-    if "json" not in entry:
-        entry["json"] = ir.to_json_data()
-    data: dict[str, Any] = entry["json"]
-    return data
-
-
 def _sorted_of(ir: IR) -> Sorted:
+    """The IR's JSON data, keys sorted: kept until both its text and its hash are taken."""
     entry = _derived(ir)
     if "sorted" not in entry:
-        entry["sorted"] = Sorted(_json_of(ir))
+        entry["sorted"] = Sorted(ir.to_json_data())
     done: Sorted = entry["sorted"]
     return done
+
+
+def _taken(entry: dict[str, Any]) -> None:
+    if "pretty" in entry and "hash" in entry:
+        entry.pop("sorted", None)  # a transform's biggest object after the IR itself
 
 
 def ir_pretty_json(ir: IR) -> str:
@@ -378,6 +375,7 @@ def ir_pretty_json(ir: IR) -> str:
     entry = _derived(ir)
     if "pretty" not in entry:
         entry["pretty"] = _sorted_of(ir).pretty() + "\n"
+        _taken(entry)
     text: str = entry["pretty"]
     return text
 
@@ -397,6 +395,7 @@ def ir_hash(ir: IR) -> str:
     if "hash" not in entry:
         # canonical_json's bytes, from the walk ir.json's text shares (see wesley.jsontext)
         entry["hash"] = sha256_hex(_sorted_of(ir).compact())
+        _taken(entry)
     digest: str = entry["hash"]
     return digest
 

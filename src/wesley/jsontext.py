@@ -60,12 +60,14 @@ class Sorted:
     taken from the same walk)."""
 
     def __init__(self, data: Any, ensure_ascii: bool = False) -> None:
-        self._data = data
         self._ascii = ensure_ascii
         try:
-            self._sorted: Any = _sorted(data, ensure_ascii)
+            # the sorted copy is the same value: the standard library can take it too, so
+            # the caller's data need not be kept (at 1,000 tables each copy is ~100 MB)
+            self._data: Any = _sorted(data, ensure_ascii)
             self._fast = True
         except _Fallback:
+            self._data = data
             self._fast = False
 
     def pretty(self) -> str:
@@ -73,7 +75,7 @@ class Sorted:
 
         if self._fast:
             try:
-                return to_json(self._sorted, indent=2).decode("utf-8")
+                return to_json(self._data, indent=2).decode("utf-8")
             except (PydanticSerializationError, UnicodeDecodeError, ValueError):
                 pass
         return json.dumps(self._data, indent=2, sort_keys=True, ensure_ascii=self._ascii)
@@ -83,7 +85,7 @@ class Sorted:
 
         if self._fast and not self._ascii:
             try:
-                raw = to_json(self._sorted)
+                raw = to_json(self._data)
                 raw.decode("utf-8")  # a lone surrogate must take the standard library
                 return raw
             except (PydanticSerializationError, UnicodeDecodeError, ValueError):

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
+from functools import lru_cache
 from typing import Any
 
 from wesley.errors import input_error
@@ -153,14 +154,17 @@ def weigh(table: Table, col: Column, rules: WeightRules = DEFAULT_RULES) -> Weig
     for name, holds in facts.items():
         if holds:
             applies.append((RULE_LABELS[name], rules.rule(name)))
-    lowered = col.name.lower()
-    for pattern, w in rules.names:
-        if fnmatchcase(lowered, pattern.lower()):
-            applies.append((f"name {pattern}", w))
+    applies.extend(_name_hits(col.name.lower(), rules.names))
     if not applies:
         applies.append((RULE_LABELS["default"], rules.rule("default")))
     value = max(w for _, w in applies)
     return Weight(value, "inferred", tuple(f"{label} {w}" for label, w in applies))
+
+
+# pure, and a schema repeats a few column names (id, created_at, ...) in every table
+@lru_cache(maxsize=8192)
+def _name_hits(lowered: str, names: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    return tuple((f"name {p}", w) for p, w in names if fnmatchcase(lowered, p.lower()))
 
 
 def unused_overrides(tables: list[Table], rules: WeightRules) -> list[str]:
