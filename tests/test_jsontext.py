@@ -4,6 +4,7 @@ JSON value (floats, big integers, escapes, non-ASCII, surrogates take the fallba
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from wesley.ir import canonical_json
-from wesley.jsontext import dumps_compact, dumps_pretty
+from wesley.jsontext import Sorted, dumps_compact, dumps_pretty
 
 _scalars = (
     st.none()
@@ -33,6 +34,10 @@ def test_same_bytes_as_the_standard_library(value: Any, ensure_ascii: bool) -> N
     want = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=ensure_ascii)
     assert dumps_pretty(value, ensure_ascii=ensure_ascii) == want
     assert dumps_compact(value) == canonical_json(value).encode("utf-8")
+    given = Sorted(copy.deepcopy(value), ensure_ascii, given=True)  # sorted in place
+    assert given.pretty() == want
+    if not ensure_ascii:
+        assert given.compact() == canonical_json(value).encode("utf-8")
 
 
 def test_awkward_strings_and_empty_containers() -> None:

@@ -360,7 +360,7 @@ def _sorted_of(ir: IR) -> Sorted:
     """The IR's JSON data, keys sorted: kept until both its text and its hash are taken."""
     entry = _derived(ir)
     if "sorted" not in entry:
-        entry["sorted"] = Sorted(ir.to_json_data())
+        entry["sorted"] = Sorted(ir.to_json_data(), given=True)  # a fresh copy: ours
     done: Sorted = entry["sorted"]
     return done
 
