@@ -9,6 +9,7 @@ make a migration.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -487,7 +488,24 @@ def function_changes(old: IR, new: IR) -> list[Change]:
     return out
 
 
+# `plan --from-db` takes one diff twice (the questions about the data, then the plan): the
+# last one taken to each new IR is kept while that IR lives (IRs are frozen; by id, as for
+# ir_hash, with the old IR it came from, compared by identity)
+_DIFFS: dict[int, tuple[IR, tuple[Change, ...]]] = {}
+
+
 def diff(old: IR, new: IR) -> list[Change]:
+    kept = _DIFFS.get(id(new))
+    if kept is not None and kept[0] is old:
+        return list(kept[1])
+    changes = _diff(old, new)
+    if id(new) not in _DIFFS:
+        weakref.finalize(new, _DIFFS.pop, id(new), None)
+    _DIFFS[id(new)] = (old, tuple(changes))
+    return changes
+
+
+def _diff(old: IR, new: IR) -> list[Change]:
     changes = _enum_changes(old, new) + function_changes(old, new)
     pairs = match_tables(old, new)
     renamed = {o.name: t.name for o, t in pairs if o is not None and t is not None}
