@@ -12,7 +12,9 @@ changed), side by side with its floors, in one run:
       WESLEY_BENCH_DSN; the bench's databases are dropped at the end).
 
 Times: (a) CPU seconds of this process (a shared machine's wall time measures the
-neighbours); (b) wall seconds of whole processes (both sides wait on PostgreSQL).
+neighbours); (b) wall seconds of whole processes (both sides wait on PostgreSQL), the two
+sides run in turn so a change in the machine's load falls on both, with each process's own
+CPU seconds (user + system; the server's work is in neither) beside them.
 
     .venv/bin/python bench/plan_scale.py --tables 1000
     .venv/bin/python bench/plan_scale.py --tables 1000 --migra /tmp/migra/bin/migra \\
@@ -24,6 +26,7 @@ from __future__ import annotations
 import argparse
 import gc
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -59,12 +62,20 @@ def floor(old: str, new: str) -> None:
 
 
 def wall(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> float:
+    return run_timed(cmd, cwd, ok)[0]
+
+
+def run_timed(cmd: list[str], cwd: Path, ok: tuple[int, ...] = (0,)) -> tuple[float, float]:
+    """Wall seconds of `cmd`, and the CPU seconds (user + system) of the process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True)
     took = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode not in ok:
         raise SystemExit(f"{cmd[0]} exited {done.returncode}: {done.stderr[-2000:]}")
-    return took
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return took, used
 
 
 def with_db(dsn: str, name: str) -> str:
@@ -141,11 +152,16 @@ def from_db(args: argparse.Namespace, work: Path, old: str, new: str) -> None:
         ]
         wall(wesley, work, (0, 5))  # warm-up (bytecode cache, catalog cache)
         wall(migra, work, (0, 2))
-        ours = min(wall(wesley, work, (0, 5)) for _ in range(args.runs))
-        theirs = min(wall(migra, work, (0, 2)) for _ in range(args.runs))
+        ours: list[tuple[float, float]] = []
+        theirs: list[tuple[float, float]] = []
+        for _ in range(args.runs):  # in turn: both sides see the same neighbours
+            ours.append(run_timed(wesley, work, (0, 5)))
+            theirs.append(run_timed(migra, work, (0, 2)))
+        w_ours, w_theirs = min(t for t, _ in ours), min(t for t, _ in theirs)
+        c_ours, c_theirs = min(c for _, c in ours), min(c for _, c in theirs)
         print(
-            f"plan --from-db {ours:.2f} s, migra {theirs:.2f} s: {ours / theirs:.2f}x "
-            "(target <= 1x)"
+            f"plan --from-db {w_ours:.2f} s, migra {w_theirs:.2f} s: {w_ours / w_theirs:.2f}x "
+            f"(target <= 1x); process CPU {c_ours:.2f} s vs {c_theirs:.2f} s"
         )
     finally:
         with psycopg.connect(dsn, autocommit=True) as admin:

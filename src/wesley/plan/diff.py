@@ -9,14 +9,16 @@ make a migration.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from wesley.ir import IR, PRIVILEGES, Column, Enum, Grant, Policy, Table
 from wesley.naming import constraint_name, snake_case
 from wesley.sdl.expressions import comparable_expression, normalize_type_name, rename_columns
-from wesley.sdl.literals import default_key
+from wesley.sdl.literals import canonical_default
 from wesley.sdl.typed_compare import table_datetime_columns, typed_comparable
 
 
@@ -45,9 +47,15 @@ def _computed(col: Column) -> tuple[object, ...] | None:
     return None if c is None else (c.kind, _expr(c.expr), c.table, c.column)
 
 
+# a pglast parse per default otherwise: a schema repeats a handful of (default, type) pairs
+_canonical_default = lru_cache(maxsize=8192)(canonical_default)
+
+
 def _default(col: Column) -> str | None:
-    # by value, typed by the column (`'3'` = `3` on an integer): see wesley.sdl.literals
-    return default_key(col)
+    # by value, typed by the column (`'3'` = `3` on an integer): wesley.sdl.literals.default_key
+    if col.default is None:
+        return None
+    return _canonical_default(col.default.sql, "text" if col.enum else col.type, col.array)
 
 
 T = TypeVar("T", Table, Column)
@@ -60,24 +68,41 @@ def _match(
     default_uid: Callable[[T], str],
 ) -> list[tuple[T | None, T | None]]:
     """Pair old and new items: `@wes_renamedFrom` first, then an explicit (non-default) uid,
-    then the same SQL name. What stays unpaired is an add or a drop."""
+    then the same SQL name; each time the first unpaired old item that fits, in the old order.
+    What stays unpaired is an add or a drop."""
+    # old positions by name (and by uid once a new item keeps an explicit one), in order: a
+    # scan of the unpaired items per new item made matching 1,000 tables quadratic
+    by_name: dict[str, list[int]] = {}
+    for i, o in enumerate(olds):
+        by_name.setdefault(o.name, []).append(i)
+    by_uid: dict[str, list[int]] | None = None
+    taken = [False] * len(olds)
     pairs: list[tuple[T | None, T | None]] = []
-    unmatched = list(olds)
     for item in news:
         found = None
         if item.renamed_from:
             # the GraphQL name as written, or the SQL name it maps to (an introspected old
             # schema knows only SQL names)
             names = {item.renamed_from, snake_case(item.renamed_from)}
-            found = next((o for o in unmatched if names & set(old_names(o))), None)
+            found = next(
+                (i for i, o in enumerate(olds) if not taken[i] and names & set(old_names(o))),
+                None,
+            )
         if found is None and item.uid != default_uid(item):
-            found = next((o for o in unmatched if o.uid == item.uid), None)
+            if by_uid is None:
+                by_uid = {}
+                for i, o in enumerate(olds):
+                    by_uid.setdefault(o.uid, []).append(i)
+            found = next((i for i in by_uid.get(item.uid, ()) if not taken[i]), None)
         if found is None:
-            found = next((o for o in unmatched if o.name == item.name), None)
+            for i in by_name.get(item.name, ()):
+                if not taken[i]:
+                    found = i
+                    break
         if found is not None:
-            unmatched.remove(found)
-        pairs.append((found, item))
-    pairs.extend((o, None) for o in unmatched)
+            taken[found] = True
+        pairs.append((None if found is None else olds[found], item))
+    pairs.extend((o, None) for i, o in enumerate(olds) if not taken[i])
     return pairs
 
 
@@ -121,9 +146,18 @@ def _policy_key(p: Policy) -> tuple[object, ...]:
     return (p.command, p.permissive, tuple(sorted(p.roles)), _expr(p.using), _expr(p.check))
 
 
+ColumnPairs = list[tuple[Column | None, Column | None]]
+
+
 def _table_changes(
-    o: Table, t: Table, renamed: dict[str, str], columns: dict[str, dict[str, str]]
+    o: Table,
+    t: Table,
+    renamed: dict[str, str],
+    columns: dict[str, dict[str, str]],
+    cols: ColumnPairs,
 ) -> list[Change]:
+    """`cols`: match_columns(o, t) (the renames and constraint names followed below leave the
+    columns as they are)."""
     out: list[Change] = []
     # PostgreSQL's constraints follow a renamed table or column by oid and attnum: compare the
     # old ones under the new names
@@ -133,7 +167,7 @@ def _table_changes(
         out.append(Change("rename_table", name, old=o, new=t))
     if o.uid != t.uid:
         out.append(Change("set_table_comment", name, old=o, new=t))
-    for oc, nc in match_columns(o, t):
+    for oc, nc in cols:
         if oc is None and nc is not None:
             out.append(Change("add_column", name, nc.name, new=nc))
             continue
@@ -191,7 +225,7 @@ def _table_changes(
     out += _named_changes(o.policies, t.policies, name, "policy", _policy_key)
     if old_rls and not new_rls:
         out.append(Change("disable_rls", name, old=o, new=t))
-    out += grant_changes(o, t)
+    out += grant_changes(o, t, cols)
     return out
 
 
@@ -215,15 +249,20 @@ def _grant_diff(old: list[Grant], new: list[Grant], table: str, column: str | No
     return out
 
 
-def grant_changes(o: Table | None, t: Table) -> list[Change]:
+def grant_changes(o: Table | None, t: Table, cols: ColumnPairs | None = None) -> list[Change]:
     """GRANTs and REVOKEs from `o`'s privileges to `t`'s (all of `t`'s for a new table), per
     role, table-level and per column. A table-level REVOKE also takes the privilege off every
     column (PostgreSQL's rule), so the column grants of the new schema are granted again after
-    it (change detail `regrant`: the operation puts them after the revokes)."""
+    it (change detail `regrant`: the operation puts them after the revokes). `cols`:
+    match_columns(o, t) when the caller has it."""
     out = _grant_diff(o.grants if o else [], t.grants, t.name, None)
-    pairs = match_columns(o, t) if o else [(None, c) for c in t.columns]
+    if not o:
+        pairs: ColumnPairs = [(None, c) for c in t.columns]
+    else:
+        pairs = match_columns(o, t) if cols is None else cols
     for oc, nc in pairs:
-        if nc is not None:
+        # most columns have no grants on either side: nothing to compare
+        if nc is not None and (nc.grants or (oc is not None and oc.grants)):
             out += _grant_diff(oc.grants if oc else [], nc.grants, t.name, nc.name)
     revoked = {
         (c.old.role, p)
@@ -248,11 +287,13 @@ def _follow_renames(o: Table, renamed: dict[str, str], columns: dict[str, dict[s
     for fk in o.foreign_keys:
         ref = renamed.get(fk.ref_table, fk.ref_table)
         cmap = columns.get(ref, {})
-        fks.append(
-            fk.model_copy(
-                update={"ref_table": ref, "ref_columns": [cmap.get(c, c) for c in fk.ref_columns]}
-            )
-        )
+        ref_columns = [cmap.get(c, c) for c in fk.ref_columns]
+        if ref != fk.ref_table or ref_columns != fk.ref_columns:
+            fk = fk.model_copy(update={"ref_table": ref, "ref_columns": ref_columns})
+        fks.append(fk)
+    # the same table when nothing moved (a copy per table is most of a large diff's time)
+    if all(a is b for a, b in zip(fks, o.foreign_keys, strict=True)):
+        return o
     return o.model_copy(update={"foreign_keys": fks})
 
 
@@ -312,6 +353,8 @@ def rename_map(o: Table, t: Table, cmap: dict[str, str]) -> dict[str, str]:
     """Derived names (`org_name_key`) that follow a renamed table or column: old name → new
     name, for old objects (already under the new column names) whose name is the one Wesley
     derives from the old table and columns, and whose new-name counterpart is in `t`."""
+    if o.name == t.name and not cmap:
+        return {}  # nothing renamed: no derived name follows
     back = {new: old for old, new in cmap.items()}
     new_names = {str(x.name) for x in _named_objects(t)}
     out: dict[str, str] = {}
@@ -355,6 +398,8 @@ def _renamed_objects(o: Table, t: Table, cmap: dict[str, str]) -> list[Change]:
 
 def _with_renamed_objects(o: Table, t: Table, cmap: dict[str, str]) -> Table:
     mapping = rename_map(o, t, cmap)
+    if not mapping:
+        return o
 
     def rn(items: list[Any]) -> list[Any]:
         return [x.model_copy(update={"name": mapping.get(x.name, x.name)}) for x in items]
@@ -400,15 +445,19 @@ def _named_changes(old: list[Any], new: list[Any], table: str, what: str, key: A
     return out
 
 
-def column_renames(pairs: list[tuple[Table | None, Table | None]]) -> dict[str, dict[str, str]]:
-    """Per new table name: old column name → new column name, for renamed columns."""
+def column_renames(
+    pairs: list[tuple[Table | None, Table | None]], cols: dict[str, ColumnPairs] | None = None
+) -> dict[str, dict[str, str]]:
+    """Per new table name: old column name → new column name, for renamed columns. `cols`:
+    per new table name, match_columns of its pair, when the caller has them."""
     out: dict[str, dict[str, str]] = {}
     for o, t in pairs:
         if o is None or t is None:
             continue
+        matched = cols[t.name] if cols is not None else match_columns(o, t)
         cmap = {
             oc.name: nc.name
-            for oc, nc in match_columns(o, t)
+            for oc, nc in matched
             if oc is not None and nc is not None and oc.name != nc.name
         }
         if cmap:
@@ -439,11 +488,30 @@ def function_changes(old: IR, new: IR) -> list[Change]:
     return out
 
 
+# `plan --from-db` takes one diff twice (the questions about the data, then the plan): the
+# last one taken to each new IR is kept while that IR lives (IRs are frozen; by id, as for
+# ir_hash, with the old IR it came from, compared by identity)
+_DIFFS: dict[int, tuple[IR, tuple[Change, ...]]] = {}
+
+
 def diff(old: IR, new: IR) -> list[Change]:
+    kept = _DIFFS.get(id(new))
+    if kept is not None and kept[0] is old:
+        return list(kept[1])
+    changes = _diff(old, new)
+    if id(new) not in _DIFFS:
+        weakref.finalize(new, _DIFFS.pop, id(new), None)
+    _DIFFS[id(new)] = (old, tuple(changes))
+    return changes
+
+
+def _diff(old: IR, new: IR) -> list[Change]:
     changes = _enum_changes(old, new) + function_changes(old, new)
     pairs = match_tables(old, new)
     renamed = {o.name: t.name for o, t in pairs if o is not None and t is not None}
-    columns = column_renames(pairs)
+    # the columns of every table pair matched once (four passes below read them)
+    cols = {t.name: match_columns(o, t) for o, t in pairs if o is not None and t is not None}
+    columns = column_renames(pairs, cols)
     for o, t in pairs:
         if o is None and t is not None:
             changes.append(Change("create_table", t.name, new=t))
@@ -451,13 +519,13 @@ def diff(old: IR, new: IR) -> list[Change]:
         elif t is None and o is not None:
             changes.append(Change("drop_table", o.name, old=o))
         elif o is not None and t is not None:
-            changes.extend(_table_changes(o, t, renamed, columns))
+            changes.extend(_table_changes(o, t, renamed, columns, cols[t.name]))
     # computed columns of new tables and new columns: their triggers once every table exists
     # (a count's trigger lives on the counted table)
     for o, t in pairs:
         if t is None:
             continue
-        added = t.columns if o is None else [nc for oc, nc in match_columns(o, t) if oc is None]
+        added = t.columns if o is None else [nc for oc, nc in cols[t.name] if oc is None]
         changes += [
             Change("set_computed", t.name, c.name, old=None, new=c)
             for c in added
