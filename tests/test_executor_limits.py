@@ -126,7 +126,7 @@ def test_each_backfill_batch_is_an_index_range_scan(pg_dsn: str) -> None:
         conn.execute("ANALYZE event")
         plans.append(_explain(conn, spec.next_bound_sql, {"after": 20_000}))
         plans.append(_explain(conn, spec.batch_sql, {"lo": 20_001, "hi": 21_000}))
-        # the executor sends them as prepared statements: after five runs PostgreSQL may use
+        # sent as prepared statements (as before issue 13), after five runs PostgreSQL may use
         # the generic plan, which must walk the index as well
         conn.execute("SET plan_cache_mode = force_generic_plan")
         bound = spec.next_bound_sql.replace("%(after)s", "$1")

@@ -3,6 +3,9 @@
 - One statement at a time. Transactional steps each run in a short transaction *with their
   run record*, so a step is recorded applied exactly when its effect commits; CONCURRENTLY
   steps run in autocommit and are recorded after (their guard covers the gap).
+- Three round trips per transactional step (wesley.db.session.run_batch): its limits, guard
+  and what the lock observation needs before; BEGIN, the statement and the observation of its
+  locks; its run record and COMMIT. A CONCURRENTLY statement is always sent alone.
 - `lock_timeout` and `statement_timeout` per step, by kind (wesley.plan.timeouts); SQLSTATE
   55P03 (lock not available) is retried with jittered exponential backoff, a bounded number
   of times. An INVALID index left by a failed concurrent build is dropped (concurrently)
@@ -15,8 +18,8 @@
 - `wesley.migration_runs` / `wesley.migration_steps` record plan hash, step, status,
   attempts, timings and errors; `resume=True` skips recorded steps, and guards are the second
   line of defence. A plan an earlier run finished is not "interrupted": every step is skipped.
-- Every step's locks are observed (pg_locks; relfilenode for rewrites). A lock stronger than
-  the plan predicted fails the step by name.
+- Every step's locks are observed (pg_locks; relfilenode for rewrites; wesley.db.observe). A
+  lock stronger than the plan predicted fails the step by name.
 - Sessions come from `wesley.db.session` (standard_conforming_strings on); every guard, step
   and batch is sent as one statement through the extended protocol; a failure's hint shows
   the statement that was running. A lost connection is DB_CONNECTION_LOST, not a step error.
@@ -28,7 +31,7 @@ import contextlib
 import json
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,16 +39,29 @@ from typing import Any
 
 import psycopg
 from pglast import ast, parse_sql
+from psycopg.pq import TransactionStatus
 
 from wesley.db import run_records, stages
 from wesley.db.backfill import Backfiller, BackfillStats
-from wesley.db.holders import Holder, long_holders
+from wesley.db.holders import Holder, holder_queries, holders_of
 from wesley.db.migration_lock import ADVISORY_KEY as ADVISORY_KEY  # re-exported
 from wesley.db.migration_lock import holder, locked_error
-from wesley.db.observe import LockWatcher, held_locks, relations, rewritten
+from wesley.db.observe import (
+    BY_OID,
+    OWN_LOCKS,
+    PREDICTED,
+    TABLES,
+    LockRow,
+    LockWatcher,
+    Relations,
+    as_relations,
+    relations,
+    rewritten,
+    step_observation,
+)
 from wesley.db.progress import IndexProgress, Meter, builds_index
 from wesley.db.records import StepRecord
-from wesley.db.session import Params, connect, lost, lost_error, run_one
+from wesley.db.session import Params, connect, failed_at, lost, lost_error, run_batch, run_one
 from wesley.errors import ExitCode, WesleyError
 from wesley.plan.lockmodes import LockMode, strength
 from wesley.plan.models import START_PHASES, LockEntry, Plan, Stage, Step
@@ -53,6 +69,7 @@ from wesley.plan.timeouts import Pacing, Timeouts, step_kind
 from wesley.sqltext import quote_ident
 
 LOCK_POLL_S = 0.2  # how often a run started with --wait tries the migration lock again
+INTRANS, INERROR = TransactionStatus.INTRANS, TransactionStatus.INERROR
 RECORDS_DDL = (
     "CREATE SCHEMA IF NOT EXISTS wesley",
     """CREATE TABLE IF NOT EXISTS wesley.migration_runs (
@@ -120,6 +137,19 @@ class RunResult:
 
 
 Progress = Callable[[str, Step, StepRecord | None], None]
+Batch = list[tuple[str, Params]]
+
+
+@dataclass
+class _Ahead:
+    """What the first round trip of a step found: whether its guard says it is done, old
+    transactions it would queue behind, an INVALID index left by a failed build, and the
+    relations as they are before it (wesley.db.observe)."""
+
+    done: bool
+    holders: list[Holder] | None  # None: not asked
+    invalid_index: bool
+    before: Relations
 
 
 def _now() -> str:
@@ -128,6 +158,10 @@ def _now() -> str:
 
 def _entries(locks: dict[str, LockMode]) -> list[LockEntry]:
     return [LockEntry(relation=r, mode=m) for r, m in sorted(locks.items())]
+
+
+# whether the index a failed CREATE INDEX CONCURRENTLY left is INVALID
+_INVALID_INDEX = "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)"
 
 
 def _index_name(sql: str) -> str | None:
@@ -167,6 +201,32 @@ class Executor:
         assert self.work is not None
         self.statement = sql
         return run_one(self.work, sql, params)
+
+    def _batch(self, batch: Batch) -> list[psycopg.Cursor[Any]]:
+        """Statements on the work connection in one round trip; when one fails, a failure's
+        hint shows it."""
+        assert self.work is not None
+        sent: list[psycopg.Cursor[Any]] = []
+        try:
+            return run_batch(self.work, batch, sent)
+        except psycopg.Error:
+            failed = batch[failed_at(batch, sent)][0]
+            if failed not in ("BEGIN", "COMMIT"):  # else the step's own statement says more
+                self.statement = failed
+            raise
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """The caller sends BEGIN and COMMIT in its batches; on any exception this rolls back
+        what is left open (a failed statement leaves the transaction aborted)."""
+        assert self.work is not None
+        try:
+            yield
+        except BaseException:
+            if self.work.info.transaction_status in (INTRANS, INERROR):
+                with contextlib.suppress(psycopg.Error):  # a lost session: the error says so
+                    run_one(self.work, "ROLLBACK")
+            raise
 
     def __enter__(self) -> Executor:
         try:
@@ -214,12 +274,11 @@ class Executor:
             time.sleep(LOCK_POLL_S)
 
     def _records(self) -> int:
-        assert self.work is not None
-        for ddl in RECORDS_DDL:
-            self.work.execute(ddl)
+        """The record tables (made when missing), earlier runs left `running` closed, and this
+        run's row, in one round trip (one implicit transaction)."""
         stage = self._stage
         mode = self.opt.mode + ("" if stage in ("all", "start") else f" --{stage}")
-        row = self.work.execute(
+        insert = (
             "INSERT INTO wesley.migration_runs (plan_hash, ir_hash, mode, operator, cert_hash, "
             "forced, plan) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING run_id",
             (
@@ -231,25 +290,21 @@ class Executor:
                 self.opt.forced,
                 json.dumps(self.plan.to_json_data()),  # deploy --resume continues this plan
             ),
-        ).fetchone()
+        )
+        batch: Batch = [
+            *((ddl, None) for ddl in RECORDS_DDL),
+            run_records.close_dead_runs_sql(),
+            insert,
+        ]
+        row = self._batch(batch)[-1].fetchone()
         assert row is not None
         return int(row[0])
 
-    def _contract_begun(self) -> bool:
-        """Whether --complete already changed names the earlier steps use (then they were all
-        done, and their guards may not run any more)."""
-        if self.plan.compat is None:
-            return False
-        row = self._sql(self.plan.compat.contract_begun).fetchone()
-        return bool(row and row[0])
-
-    def done_steps(self, statuses: tuple[str, ...] = ("applied",)) -> set[str]:
-        assert self.work is not None
-        rows = self.work.execute(
+    def _done_sql(self, statuses: tuple[str, ...]) -> tuple[str, Params]:
+        return (
             "SELECT step_id FROM wesley.migration_steps WHERE plan_hash = %s AND status = ANY(%s)",
             (self.plan.plan_hash, list(statuses)),
-        ).fetchall()
-        return {r[0] for r in rows}
+        )
 
     def _finished_before(self, run_id: int) -> bool:
         """Whether an earlier run applied this whole plan (say, the run a --wait waited for),
@@ -262,11 +317,16 @@ class Executor:
         ).fetchone()
         return bool(row and row[0])
 
-    def _record(
-        self, conn: psycopg.Connection[Any], run_id: int, step: Step, rec: StepRecord, attempts: int
-    ) -> None:
+    def _record(self, run_id: int, step: Step, rec: StepRecord, attempts: int) -> None:
+        """The run record of a step that ran outside a transaction of its own (skipped,
+        CONCURRENTLY, a backfill): one statement in autocommit, its own transaction."""
+        self._batch([self._record_sql(run_id, step, rec, attempts)])
+
+    def _record_sql(
+        self, run_id: int, step: Step, rec: StepRecord, attempts: int
+    ) -> tuple[str, Params]:
         observed = json.dumps([e.model_dump() for e in rec.observed_locks])
-        conn.execute(
+        return (
             "INSERT INTO wesley.migration_steps (plan_hash, step_id, run_id, status, attempts, "
             "started_at, ms, observed, error) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (plan_hash, step_id) DO UPDATE SET run_id = EXCLUDED.run_id, "
@@ -310,17 +370,29 @@ class Executor:
         assert self.work is not None
         self._stage = stage
         run_id = self._records()
-        run_records.close_dead_runs(self.work, run_id)
         steps = self.plan.stage_steps(stage)
-        done = self.done_steps()
-        if stage in ("complete", "abort"):
+        ending = stage in ("complete", "abort")
+        batch = [self._done_sql(("applied",))]
+        if ending:
+            batch.append(self._done_sql(("applied", "skipped")))
+        if self.plan.compat is not None:
+            # whether --complete already changed names the earlier steps use (then they were
+            # all done, and their guards may not run any more)
+            batch.append((self.plan.compat.contract_begun, None))
+        cursors = self._batch(batch)
+        done = {r[0] for r in cursors[0].fetchall()}
+        begun = False
+        if self.plan.compat is not None:
+            row = cursors[-1].fetchone()
+            begun = bool(row and row[0])
+        if ending:
             try:
-                finished = self.done_steps(("applied", "skipped"))
-                stages.check_stage(self.work, self.plan, stage, finished, self._contract_begun())
+                finished = {r[0] for r in cursors[1].fetchall()}
+                stages.check_stage(self.work, self.plan, stage, finished, begun)
             except WesleyError as refused:
                 self._finish(run_id, "refused", refused.message)
                 raise
-        elif self._contract_begun():
+        elif begun:
             done |= {s.id for s in steps if s.phase in START_PHASES}
         ours = done & {s.id for s in steps}
         resumable = self.opt.resume or stage in ("complete", "abort")
@@ -357,8 +429,10 @@ class Executor:
             if failure.code != "DB_CONNECTION_LOST":  # else there is no session to record it
                 self._finish(run_id, "failed", f"{failure.step}: {failure.message}")
             raise
-        with self.work.transaction():
-            stages.finish(self.work, self.plan, stage, run_id)
+        with self._transaction():
+            self._batch(
+                [("BEGIN", None), *stages.finish_sql(self.plan, stage, run_id), ("COMMIT", None)]
+            )
         return result
 
     def _check_deadline(self, step: Step) -> None:
@@ -369,11 +443,6 @@ class Executor:
                 "raise --timeout; applied steps are recorded, --resume continues",
                 "TIMEOUT",
             )
-
-    def _guard_done(self, step: Step) -> bool:
-        assert self.work is not None
-        row = self._sql(step.guard).fetchone()
-        return bool(row and row[0])
 
     def _run_step(self, run_id: int, step: Step) -> StepRecord:
         assert self.work is not None
@@ -401,16 +470,19 @@ class Executor:
         while True:
             attempts += 1
             try:
-                if self._guard_done(step):
+                ahead = self._ahead(step, attempts)
+                if ahead.done:
                     rec.status = "skipped"
                     rec.ms = int((time.monotonic() - start) * 1000)
-                    with self.work.transaction():
-                        self._record(self.work, run_id, step, rec, attempts)
+                    self._record(run_id, step, rec, attempts)
                     return rec
-                if attempts <= self.opt.timeouts.retries and self._held_long(step):
-                    raise _HeldLong
-                self._drop_invalid_index(step)
-                self._execute(run_id, step, rec, attempts, start)
+                if ahead.holders is not None:
+                    self._holders = ahead.holders
+                    if ahead.holders:
+                        raise _HeldLong
+                if ahead.invalid_index:
+                    self._drop_invalid_index(step)
+                self._execute(run_id, step, rec, attempts, start, ahead.before)
                 return rec
             except (psycopg.errors.LockNotAvailable, _HeldLong):
                 t = self.opt.timeouts
@@ -453,14 +525,48 @@ class Executor:
                     "STEP_FAILED",
                 ) from None
 
-    def _held_long(self, step: Step) -> bool:
-        """Whether an old transaction holds a lock this write-blocking step would queue behind
-        (wesley.db.holders); the step then waits without queueing, so writers go on."""
-        assert self.work is not None
-        if not (step.transactional and step.blocks.writes):
-            return False
-        self._holders = long_holders(self.work, step, self.opt.timeouts.lock_ms // 2)
-        return bool(self._holders)
+    def _ahead(self, step: Step, attempts: int) -> _Ahead:
+        """The step's first round trip: its limits (wesley.plan.timeouts), its guard; for a
+        write-blocking step, old transactions holding a lock it would queue behind
+        (wesley.db.holders: it then waits without queueing, so writers go on); for a
+        CONCURRENTLY build, whether a failed one left its index INVALID; and what the lock
+        observation needs from before the statement (wesley.db.observe). Read-only but for
+        the limits, which a failure here takes back (they are sent again)."""
+        batch: Batch = self._limit_statements(self.opt.timeouts.statement_for(step_kind(step)))
+        guard = len(batch)
+        batch.append((step.guard, None))
+        asks = attempts <= self.opt.timeouts.retries and step.transactional and step.blocks.writes
+        holders = len(batch)
+        if asks:
+            batch += holder_queries(step, self.opt.timeouts.lock_ms // 2)
+        index = _index_name(step.sql) if not step.transactional else None
+        invalid = len(batch)
+        if index is not None:
+            batch.append((_INVALID_INDEX, (quote_ident(index),)))
+        before = len(batch)
+        if step.backfill is not None:
+            pass  # a backfill's batches are not observed
+        elif step.transactional:
+            batch.append((PREDICTED, ([lk.relation for lk in step.locks],)))
+        else:
+            batch.append((TABLES, None))  # the watcher's names; a rewrite shows against them
+        try:
+            cursors = self._batch(batch)
+        except BaseException:
+            self._limits_set = None
+            raise
+        row = cursors[guard].fetchone()
+        found = cursors[invalid].fetchone() if index is not None else None
+        return _Ahead(
+            done=bool(row and row[0]),
+            holders=(
+                [h for cur in cursors[holders:invalid] for h in holders_of(cur.fetchall())]
+                if asks
+                else None
+            ),
+            invalid_index=bool(found and found[0]),
+            before=as_relations(cursors[before].fetchall()) if before < len(batch) else {},
+        )
 
     def _undo(self, run_id: int, step: Step, message: str) -> StepFailed:
         """Take back what the failed step's change left (the NOT VALID helper check), in one
@@ -509,59 +615,76 @@ class Executor:
         )
 
     def _drop_invalid_index(self, step: Step) -> None:
-        """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind: drop it first."""
-        assert self.work is not None
-        name = _index_name(step.sql) if not step.transactional else None
-        if name is None:
-            return
-        row = self._sql(
-            "SELECT NOT indisvalid FROM pg_index WHERE indexrelid = to_regclass(%s)",
-            (quote_ident(name),),
-        ).fetchone()
-        if row and row[0]:
+        """A failed CREATE INDEX CONCURRENTLY leaves an INVALID index behind (`_ahead` found
+        it): drop it first."""
+        name = _index_name(step.sql)
+        if name is not None:
             self._sql(f"DROP INDEX CONCURRENTLY IF EXISTS {quote_ident(name)}")
 
     def _limits(self, statement_ms: int) -> None:
-        """The session's lock_timeout and statement_timeout for what runs next; no statement
-        may outlive the run's --timeout. One round trip, and none when nothing changed."""
-        assert self.work is not None
+        """The session's lock_timeout and statement_timeout for what runs next (one round
+        trip, none when nothing changed)."""
+        try:
+            self._batch(self._limit_statements(statement_ms))
+        except BaseException:
+            self._limits_set = None
+            raise
+
+    def _limit_statements(self, statement_ms: int) -> Batch:
+        """The SETs `_limits` sends; no statement may outlive the run's --timeout. Counted as
+        set: whoever sends them resets `_limits_set` when they fail."""
         lock_ms = self.opt.timeouts.lock_ms
         if self.opt.deadline is not None:
             left = max(1, int((self.opt.deadline - time.monotonic()) * 1000))
             statement_ms = min(statement_ms, left) if statement_ms else left
         was = self._limits_set
+        out: Batch = []
         if was is None or was[0] != lock_ms:
-            run_one(self.work, f"SET lock_timeout = {int(lock_ms)}")
+            out.append((f"SET lock_timeout = {int(lock_ms)}", None))
         if was is None or was[1] != statement_ms:
-            run_one(self.work, f"SET statement_timeout = {int(statement_ms)}")
+            out.append((f"SET statement_timeout = {int(statement_ms)}", None))
         self._limits_set = (lock_ms, statement_ms)
+        return out
 
     def _execute(
-        self, run_id: int, step: Step, rec: StepRecord, attempts: int, start: float
+        self,
+        run_id: int,
+        step: Step,
+        rec: StepRecord,
+        attempts: int,
+        start: float,
+        before: Relations,
     ) -> None:
         assert self.work is not None
         conn = self.work
-        self._limits(self.opt.timeouts.statement_for(step_kind(step)))
-        before = relations(conn)
         if step.backfill is not None:
             stats = self._backfill(step)
             rec.rows, rec.rows_total = stats.rows, stats.total
             rec.rows_per_s = round(stats.rate(), 1)
             rec.batch_ms_max = round(stats.max_batch_ms)
             rec.ms = int((time.monotonic() - start) * 1000)
-            with conn.transaction():
-                self._record(conn, run_id, step, rec, attempts)
+            self._record(run_id, step, rec, attempts)
             return
         if step.transactional:
-            with conn.transaction(), self._index_progress(step, conn):
-                self._sql(step.sql)
-                after = relations(conn)
-                observed = held_locks(conn, conn.info.backend_pid, before, after)
+            with self._transaction():
+                with self._index_progress(step, conn):
+                    self.statement = step.sql  # a COMMIT that fails is this statement's
+                    cursors = self._batch(
+                        [
+                            ("BEGIN", None),
+                            (step.sql, None),
+                            (OWN_LOCKS, (conn.info.backend_pid,)),
+                        ]
+                    )
+                rows: list[LockRow] = cursors[2].fetchall()
+                observed, rewrites = step_observation(
+                    rows, before, [lk.relation for lk in step.locks], self._as_before
+                )
                 rec.observed_locks = _entries(observed)
-                rec.rewrite = bool(rewritten(before, after))
+                rec.rewrite = bool(rewrites)
                 self._check_locks(step, observed)
                 rec.ms = int((time.monotonic() - start) * 1000)
-                self._record(conn, run_id, step, rec, attempts)
+                self._batch([self._record_sql(run_id, step, rec, attempts), ("COMMIT", None)])
             return
         with (
             LockWatcher(self.dsn, conn.info.backend_pid, before) as watcher,
@@ -572,8 +695,13 @@ class Executor:
         rec.rewrite = bool(rewritten(before, relations(conn)))
         self._check_locks(step, watcher.seen)
         rec.ms = int((time.monotonic() - start) * 1000)
-        with conn.transaction():
-            self._record(conn, run_id, step, rec, attempts)
+        self._record(run_id, step, rec, attempts)
+
+    def _as_before(self, oids: list[int]) -> Relations:
+        """Relations a step locked as they were before it: read from the control session,
+        which does not see the step's transaction (wesley.db.observe)."""
+        assert self.control is not None
+        return as_relations(run_one(self.control, BY_OID, (oids,)).fetchall())
 
     def _index_progress(
         self, step: Step, conn: psycopg.Connection[Any]

@@ -8,12 +8,13 @@ autovacuum), the wait is likely to run out anyway: the executor then waits *with
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
 
-from wesley.db.session import run_one
+from wesley.db.session import Params, run_batch
 from wesley.plan.lockmodes import conflicts, pg_locks_name
 from wesley.plan.models import Step
 
@@ -46,13 +47,25 @@ class Holder:
         )
 
 
-def long_holders(conn: psycopg.Connection[Any], step: Step, older_than_ms: int) -> list[Holder]:
-    """Other transactions older than `older_than_ms` holding a lock that conflicts with one the
-    step will ask for."""
-    found: list[Holder] = []
+def holder_queries(step: Step, older_than_ms: int) -> list[tuple[str, Params]]:
+    """The queries of `long_holders`, one per lock the step will ask for (to send in one round
+    trip with others: wesley.db.session.run_batch)."""
+    out: list[tuple[str, Params]] = []
     for lock in step.locks:
         modes = [pg_locks_name(m) for m in conflicts(lock.mode)]
         ident = '"' + lock.relation.replace('"', '""') + '"'
-        rows = run_one(conn, _HOLDERS, (ident, modes, older_than_ms / 1000)).fetchall()
-        found += [Holder(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
-    return found
+        out.append((_HOLDERS, (ident, modes, older_than_ms / 1000)))
+    return out
+
+
+def holders_of(rows: Iterable[Sequence[Any]]) -> list[Holder]:
+    """Holders from the rows of `holder_queries`."""
+    return [Holder(int(r[0]), str(r[1]), str(r[2]), str(r[3]), int(r[4])) for r in rows]
+
+
+def long_holders(conn: psycopg.Connection[Any], step: Step, older_than_ms: int) -> list[Holder]:
+    """Other transactions older than `older_than_ms` holding a lock that conflicts with one the
+    step will ask for."""
+    return [
+        h for cur in run_batch(conn, holder_queries(step, older_than_ms)) for h in holders_of(cur)
+    ]

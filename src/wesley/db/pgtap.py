@@ -7,9 +7,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg.pq import TransactionStatus
 
 from wesley.db.apply import statements
-from wesley.db.session import run_one
+from wesley.db.session import failed_at, run_batch
 from wesley.errors import ExitCode, WesleyError
 from wesley.targets.pgtap import PROBE_POLICY, PROBE_ROLE, PROBE_SETUP
 
@@ -134,18 +135,59 @@ def ensure_pgtap(conn: psycopg.Connection[Any]) -> None:
 
 
 def run_suite(conn: psycopg.Connection[Any], script: str) -> TapResult:
-    """Execute the suite statement by statement on an autocommit connection; collect TAP."""
+    """Execute the suite statement by statement on an autocommit connection; collect TAP.
+    Each statement is its own (extended protocol), but those of an explicit transaction
+    (BEGIN ... ROLLBACK, the whole of a generated suite) go in one round trip: inside it they
+    behave as if sent one by one, and the first error ends the suite there as it would."""
     ensure_pgtap(conn)
     lines: list[str] = []
-    for sql in statements(script):
+    for chunk in _chunks(statements(script)):
+        sent: list[psycopg.Cursor[Any]] = []
         try:
-            cur = run_one(conn, sql)
+            run_batch(conn, [(sql, None) for sql in chunk], sent)
         except psycopg.Error as exc:
-            conn.execute("ROLLBACK")
+            at = failed_at(chunk, sent)
+            lines.extend(_output(sent[:at]))
+            if conn.info.transaction_status != TransactionStatus.IDLE:
+                conn.execute("ROLLBACK")
+            sql = chunk[at]
             ours = f" (at the RLS probe's own statement: {PROBE_SETUP})" if _probe_sql(sql) else ""
             lines.append(f"not ok - the suite stopped{ours}: {exc.diag.message_primary or exc}")
             break
-        if cur.description:
-            lines.extend(str(row[0]) for row in cur.fetchall() if row and row[0] is not None)
+        lines.extend(_output(sent))
     tap = "\n".join(part for line in lines for part in line.split("\n"))
     return parse_tap(tap)
+
+
+# a statement that opens an explicit transaction, and one that may end it (conservatively:
+# ending a round trip early only costs a round trip)
+_OPENS = re.compile(r"(?i)(BEGIN|START\s+TRANSACTION)\b")
+_ENDS = re.compile(r"(?i)(COMMIT|END|ROLLBACK|ABORT|PREPARE)\b")
+
+
+def _chunks(stmts: list[str]) -> list[list[str]]:
+    """The statements to send together: each explicit transaction (BEGIN to its end) is one
+    chunk, any other statement one of its own (outside a transaction, statements sent together
+    would share one implicit transaction)."""
+    out: list[list[str]] = []
+    inside = False
+    for sql in stmts:
+        text = sql.lstrip()
+        if inside:
+            out[-1].append(sql)
+            inside = not _ENDS.match(text)
+        else:
+            out.append([sql])
+            inside = bool(_OPENS.match(text))
+    return out
+
+
+def _output(cursors: list[psycopg.Cursor[Any]]) -> list[str]:
+    """The TAP lines the statements returned (their first column)."""
+    return [
+        str(row[0])
+        for cur in cursors
+        if cur.description
+        for row in cur.fetchall()
+        if row and row[0] is not None
+    ]

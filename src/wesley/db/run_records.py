@@ -20,20 +20,25 @@ RECORDS_DDL = (
 )
 
 
-def close_dead_runs(conn: psycopg.Connection[Any], run_id: int) -> None:
-    """Called holding the migration lock: no other run is alive, whatever its row says."""
-    conn.execute(
+# a statement and its parameters, for wesley.db.session.run_batch
+Statement = tuple[str, tuple[Any, ...]]
+
+
+def close_dead_runs_sql() -> Statement:
+    """The `running` rows become `interrupted`: sent holding the migration lock, before the
+    new run's own row is inserted, when no other run is alive, whatever its row says."""
+    return (
         "UPDATE wesley.migration_runs SET status = 'interrupted', "
         "finished_at = COALESCE(finished_at, now()), "
         "error = COALESCE(error, 'the run stopped without finishing (process killed or "
-        "connection lost)') WHERE status = 'running' AND run_id <> %s",
-        (run_id,),
+        "connection lost)') WHERE status = 'running'",
+        (),
     )
 
 
-def supersede(conn: psycopg.Connection[Any], plan_hash: str, run_id: int) -> None:
+def supersede_sql(plan_hash: str, run_id: int) -> Statement:
     """`run_id` finished `plan_hash`: the earlier runs of it that stopped are superseded."""
-    conn.execute(
+    return (
         "UPDATE wesley.migration_runs SET status = 'superseded', superseded_by = %s, "
         "finished_at = COALESCE(finished_at, now()) WHERE plan_hash = %s AND run_id < %s "
         "AND status IN ('running', 'interrupted', 'failed')",

@@ -3,10 +3,17 @@
 - `connect` sets `standard_conforming_strings = on` first thing: Wesley writes string literals
   the standard way (`'it''s'`), and on a server or database where the setting is off a `\\`
   inside one would end the literal early and turn the rest into SQL.
-- `run_one` sends one statement through the extended protocol (a named prepared statement:
-  Parse, Bind, Execute). PostgreSQL refuses a second statement there, so whatever a guard or a
-  generated statement holds, it runs as one statement or not at all. Values go as bound
-  parameters.
+- `run_one` sends one statement through the extended protocol (Parse, Bind, Execute of the
+  unnamed statement, in psycopg's pipeline mode, which never falls back to the simple query
+  protocol). PostgreSQL refuses a second statement there, so whatever a guard or a generated
+  statement holds, it runs as one statement or not at all. Values go as bound parameters.
+- `run_batch` sends several such statements at once and reads their results together: one
+  round trip instead of one each. Outside an explicit transaction the statements up to the
+  batch's Sync form one implicit transaction, so a batch never holds a statement that must run
+  alone (CONCURRENTLY, VACUUM); the first that fails raises, and PostgreSQL skips the rest.
+- Sessions prepare no statements (`prepare_threshold = None`): psycopg would otherwise
+  prepare a statement seen five times, and then follow every DROP or ALTER with a
+  DEALLOCATE ALL round trip.
 - `lost` tells a dropped connection (terminated backend, server restart, network) from an
   error of the statement, so a run stops with DB_CONNECTION_LOST and the --resume hint.
 """
@@ -29,12 +36,15 @@ SESSION_SETTINGS = ("SET standard_conforming_strings = on", "SET TimeZone = 'UTC
 _SHUTDOWN = ("57P01", "57P02", "57P03")
 
 Params = Sequence[Any] | Mapping[str, Any] | None
+# pipeline mode needs libpq 14+ (the psycopg[binary] wheels bundle a newer one)
+PIPELINE = psycopg.Pipeline.is_supported()
 
 
 def prepare(conn: psycopg.Connection[Any]) -> psycopg.Connection[Any]:
     """Apply Wesley's session settings to `conn` (and commit them if it is transactional)."""
-    for setting in SESSION_SETTINGS:
-        conn.execute(setting)
+    if PIPELINE:  # without it, run_one relies on prepare=True to refuse a second statement
+        conn.prepare_threshold = None
+    run_batch(conn, [(setting, None) for setting in SESSION_SETTINGS])
     if not conn.autocommit:
         conn.commit()
     return conn
@@ -64,8 +74,41 @@ def run_one(
     conn: psycopg.Connection[Any], sql: str | bytes, params: Params = None
 ) -> psycopg.Cursor[Any]:
     """Execute exactly one statement through the extended protocol (see the module doc)."""
-    query = sql.encode("utf-8") if isinstance(sql, str) else sql
-    return conn.execute(query, params, prepare=True)
+    return run_batch(conn, [(sql, params)])[0]
+
+
+def run_batch(
+    conn: psycopg.Connection[Any],
+    batch: Sequence[tuple[str | bytes, Params]],
+    sent: list[psycopg.Cursor[Any]] | None = None,
+) -> list[psycopg.Cursor[Any]]:
+    """Execute each statement of `batch` as one statement through the extended protocol, all
+    in one round trip (see the module doc); their cursors, in order. `sent` (when given)
+    receives the cursors as they are queued: after an error, the first one without a result
+    (`pgresult` None) is the statement that failed."""
+    cursors = [] if sent is None else sent
+    if not batch:
+        return cursors
+    if not PIPELINE:  # a libpq before 14: one prepared statement at a time, as before
+        for sql, params in batch:
+            cursors.append(conn.execute(_query(sql), params, prepare=True))
+        return cursors
+    with conn.pipeline():
+        for sql, params in batch:
+            cursors.append(conn.execute(_query(sql), params, prepare=False))
+    return cursors
+
+
+def failed_at(batch: Sequence[object], sent: Sequence[psycopg.Cursor[Any]]) -> int:
+    """After `run_batch(conn, batch, sent)` raised: the index in `batch` of the statement that
+    failed (without pipeline mode the cursors stop before it)."""
+    at = next((i for i, cur in enumerate(sent) if cur.pgresult is None), len(sent))
+    return min(at, len(batch) - 1)
+
+
+def _query(sql: str | bytes) -> bytes:
+    # bytes: psycopg leaves a query without parameters as it is (a `%` stays a `%`)
+    return sql.encode("utf-8") if isinstance(sql, str) else sql
 
 
 def lost(conn: psycopg.Connection[Any] | None, exc: BaseException) -> bool:

@@ -115,34 +115,44 @@ def check_stage(
         )
 
 
-def finish(conn: psycopg.Connection[Any], plan: Plan, stage: Stage, run_id: int) -> None:
-    """Record the end of a run of `stage` (in the caller's transaction)."""
+def finish_sql(plan: Plan, stage: Stage, run_id: int) -> list[run_records.Statement]:
+    """The statements that record the end of a run of `stage`, for the caller to run in its
+    transaction (in one round trip: wesley.db.session.run_batch)."""
     status = "expanded" if stage == "start" and plan.two_stage else "applied"
-    conn.execute(
-        "UPDATE wesley.migration_runs SET finished_at = now(), status = %s, error = NULL "
-        "WHERE run_id = %s",
-        (status, run_id),
-    )
+    out: list[run_records.Statement] = [
+        (
+            "UPDATE wesley.migration_runs SET finished_at = now(), status = %s, error = NULL "
+            "WHERE run_id = %s",
+            (status, run_id),
+        )
+    ]
     if stage in ("all", "start"):
-        run_records.supersede(conn, plan.plan_hash, run_id)
+        out.append(run_records.supersede_sql(plan.plan_hash, run_id))
     if stage in ("all", "complete"):
-        conn.execute(
-            "UPDATE wesley.migration_runs SET status = 'completed', superseded_by = %s WHERE "
-            "plan_hash = %s AND run_id < %s AND status = 'expanded'",
-            (run_id, plan.plan_hash, run_id),
+        out.append(
+            (
+                "UPDATE wesley.migration_runs SET status = 'completed', superseded_by = %s "
+                "WHERE plan_hash = %s AND run_id < %s AND status = 'expanded'",
+                (run_id, plan.plan_hash, run_id),
+            )
         )
-        run_records.supersede(conn, plan.plan_hash, run_id)
+        out.append(run_records.supersede_sql(plan.plan_hash, run_id))
     if stage == "abort":
-        conn.execute(
-            "UPDATE wesley.migration_runs SET status = 'aborted', superseded_by = %s, "
-            "finished_at = COALESCE(finished_at, now()) WHERE plan_hash = %s AND run_id < %s "
-            "AND status IN ('expanded', 'failed', 'interrupted', 'running')",
-            (run_id, plan.plan_hash, run_id),
+        out.append(
+            (
+                "UPDATE wesley.migration_runs SET status = 'aborted', superseded_by = %s, "
+                "finished_at = COALESCE(finished_at, now()) WHERE plan_hash = %s AND run_id < %s "
+                "AND status IN ('expanded', 'failed', 'interrupted', 'running')",
+                (run_id, plan.plan_hash, run_id),
+            )
         )
-        conn.execute(
-            "UPDATE wesley.migration_steps SET status = 'aborted' WHERE plan_hash = %s",
-            (plan.plan_hash,),
+        out.append(
+            (
+                "UPDATE wesley.migration_steps SET status = 'aborted' WHERE plan_hash = %s",
+                (plan.plan_hash,),
+            )
         )
+    return out
 
 
 def flight_plan(

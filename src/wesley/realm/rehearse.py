@@ -23,7 +23,7 @@ from wesley.db.privileges import check_probe_role, create_missing_roles, schema_
 from wesley.db.progress import Meter
 from wesley.db.records import StepRecord
 from wesley.db.seed import SeedReport, seed_rows
-from wesley.db.session import connect, lost, lost_error, server_version
+from wesley.db.session import connect, lost, lost_error
 from wesley.drift import compare
 from wesley.errors import WesleyError
 from wesley.ir import IR, ir_hash
@@ -89,14 +89,19 @@ def rehearse(old: IR | None, new: IR, opts: RehearseOptions) -> tuple[Realm, Pla
     deadline = started + opts.timeout_ms / 1000 if opts.timeout_ms else None
     timings: dict[str, int] = {}
 
+    plans: dict[int, Plan] = {}
+
     def plan_for(version: int) -> Plan:
-        return build_plan(
-            old,
-            new,
-            server_version=version,
-            allow_destructive=opts.allow_destructive,
-            batch_size=opts.batch_size,
-        )
+        # the same plan is asked for again (kept_rehearsals for the shadow's own version)
+        if version not in plans:
+            plans[version] = build_plan(
+                old,
+                new,
+                server_version=version,
+                allow_destructive=opts.allow_destructive,
+                batch_size=opts.batch_size,
+            )
+        return plans[version]
 
     # made again for the shadow's version once it is known: lock facts depend on it
     plan = plan_for(DEFAULT_SERVER_VERSION)
@@ -149,14 +154,19 @@ def rehearse(old: IR | None, new: IR, opts: RehearseOptions) -> tuple[Realm, Pla
     try:
         if opts.dsn:
             check_dsn(opts.dsn)
-        with shadow_database(opts.dsn, opts.pg_bin, opts.pg_bin_source) as (dsn, _ephemeral):
+        with (
+            shadow_database(opts.dsn, opts.pg_bin, opts.pg_bin_source) as (dsn, _ephemeral),
+            # the rehearsal's own session (the executor has two more): roles, the old schema,
+            # the suites and the replan
+            connect(dsn) as session,
+        ):
             timings["shadow_ms"] = int((time.monotonic() - t0) * 1000)
             realm.database = redact(dsn)
-            version = server_version(dsn)
+            version = session.info.server_version
             if version != plan.server_version:
                 plan = plan_for(version)
                 realm.plan_hash = plan.plan_hash
-            _run(old, new, plan, dsn, opts, deadline, realm, timings)
+            _run(old, new, plan, dsn, session, opts, deadline, realm, timings)
     except WesleyError as err:
         realm.failure = Failure(code=err.code, message=err.message, hint=err.hint)
     except psycopg.OperationalError as exc:
@@ -204,38 +214,41 @@ def kept_rehearsals(
 
 
 def _build_old(
-    old: IR | None, dsn: str, opts: RehearseOptions, realm: Realm, timings: dict[str, int]
+    old: IR | None,
+    conn: psycopg.Connection[Any],
+    opts: RehearseOptions,
+    realm: Realm,
+    timings: dict[str, int],
 ) -> None:
     """The old schema, built and seeded, unless the database already has tables."""
     t0 = time.monotonic()
-    with connect(dsn) as conn:
-        realm.server_version = conn.info.server_version
-        fresh = not _has_tables(conn) and not opts.resume
-        if not fresh and not opts.resume:
-            # the shadow is used as it is: say where it differs from the old schema first
-            drifts = compare(old or IR(), introspect(conn), actual_grants=read_grants(conn))
-            if drifts:
-                realm.notes.append(
-                    f"pre-existing drift in the shadow database (kept as it is): {len(drifts)} "
-                    "difference(s) from the old schema: " + "; ".join(d.text() for d in drifts)
-                )
-        if old is not None and old.tables and fresh:
-            apply_script(conn, postgres(old)[0].text, "old schema.sql")
-            apply_script(conn, rls(old)[0].text, "old rls.sql")
-            if old.functions:
-                apply_script(conn, rpc(old)[0].text, "old rpc.sql")
-            if opts.seed_rows:
-                seeded = seed_rows(conn, old, opts.seed_rows, opts.seed_report)
-                realm.notes.append(seeded.describe())
-        elif opts.seed_rows:
-            why = (
-                "there is no old schema: this rehearsal creates every table, and its steps "
-                "run on empty tables (rows are seeded from the next rehearsal on, which starts "
-                "from the deployed schema)"
-                if old is None or not old.tables
-                else "the shadow database already has tables, which are kept as they are"
+    realm.server_version = conn.info.server_version
+    fresh = not _has_tables(conn) and not opts.resume
+    if not fresh and not opts.resume:
+        # the shadow is used as it is: say where it differs from the old schema first
+        drifts = compare(old or IR(), introspect(conn), actual_grants=read_grants(conn))
+        if drifts:
+            realm.notes.append(
+                f"pre-existing drift in the shadow database (kept as it is): {len(drifts)} "
+                "difference(s) from the old schema: " + "; ".join(d.text() for d in drifts)
             )
-            realm.notes.append(f"--seed-rows {opts.seed_rows}: nothing seeded: {why}")
+    if old is not None and old.tables and fresh:
+        apply_script(conn, postgres(old)[0].text, "old schema.sql")
+        apply_script(conn, rls(old)[0].text, "old rls.sql")
+        if old.functions:
+            apply_script(conn, rpc(old)[0].text, "old rpc.sql")
+        if opts.seed_rows:
+            seeded = seed_rows(conn, old, opts.seed_rows, opts.seed_report)
+            realm.notes.append(seeded.describe())
+    elif opts.seed_rows:
+        why = (
+            "there is no old schema: this rehearsal creates every table, and its steps "
+            "run on empty tables (rows are seeded from the next rehearsal on, which starts "
+            "from the deployed schema)"
+            if old is None or not old.tables
+            else "the shadow database already has tables, which are kept as they are"
+        )
+        realm.notes.append(f"--seed-rows {opts.seed_rows}: nothing seeded: {why}")
     timings["build_old_ms"] = int((time.monotonic() - t0) * 1000)
 
 
@@ -244,6 +257,7 @@ def _run(
     new: IR,
     plan: Plan,
     dsn: str,
+    session: psycopg.Connection[Any],
     opts: RehearseOptions,
     deadline: float | None,
     realm: Realm,
@@ -262,21 +276,20 @@ def _run(
     # build and seed the old schema, nor install pgTAP or test while the other one migrates.
     with Executor(dsn, plan, ir_hash(new), exec_opts, opts.progress, opts.meter) as executor:
         timings["lock_ms"] = int((time.monotonic() - t0) * 1000)
-        with connect(dsn) as conn:  # said before anything is built or applied
-            check_probe_role(conn, new)
-            # the shadow stands in for a target that has these roles (Supabase's anon,
-            # authenticated, service_role...): create those it lacks, and say so
-            realm.roles_created = create_missing_roles(conn, schema_roles(old, new))
+        check_probe_role(session, new)  # said before anything is built or applied
+        # the shadow stands in for a target that has these roles (Supabase's anon,
+        # authenticated, service_role...): create those it lacks, and say so
+        realm.roles_created = create_missing_roles(session, schema_roles(old, new))
         if realm.roles_created:
             realm.notes.append(
                 "roles created NOLOGIN in the shadow (the schema grants to them; deploy "
                 "needs them on the target): " + ", ".join(realm.roles_created)
             )
-        _build_old(old, dsn, opts, realm, timings)
+        _build_old(old, session, opts, realm, timings)
         t0 = time.monotonic()
         try:
             if plan.two_stage:
-                steps = _stages(old, new, plan, dsn, executor, realm, timings)
+                steps = _stages(old, new, plan, session, executor, realm, timings)
                 if steps is None:
                     return
             else:
@@ -296,14 +309,14 @@ def _run(
         if result.steps and all(s.status == "skipped" for s in result.steps):
             realm.notes.append("every step was already applied by an earlier run")
         timings["apply_ms"] = int((time.monotonic() - t0) * 1000)
-        _verify(new, dsn, realm, timings)
+        _verify(new, session, realm, timings)
 
 
 def _stages(
     old: IR | None,
     new: IR,
     plan: Plan,
-    dsn: str,
+    conn: psycopg.Connection[Any],
     executor: Executor,
     realm: Realm,
     timings: dict[str, int],
@@ -322,36 +335,33 @@ def _stages(
     flight = flight_of(old, new, plan.server_version)
     if flight is not None and plan.compat is not None and new.tables:
         c = plan.compat
-        with connect(dsn) as conn:
-            suites = (
-                ("old", c.old_search_path, pgtap(flight.mid)[0].text),
-                (
-                    "new",
-                    c.new_search_path,
-                    version_suite(
-                        new, c.new_search_path, c.version_schema, {v.name for v in c.views}
-                    ),
-                ),
+        suites = (
+            ("old", c.old_search_path, pgtap(flight.mid)[0].text),
+            (
+                "new",
+                c.new_search_path,
+                version_suite(new, c.new_search_path, c.version_schema, {v.name for v in c.views}),
+            ),
+        )
+        for version, path, script in suites:
+            tap = run_suite(conn, script)
+            stages.versions.append(
+                VersionTests(version=version, search_path=path, tests=_tests(tap))
             )
-            for version, path, script in suites:
-                tap = run_suite(conn, script)
-                stages.versions.append(
-                    VersionTests(version=version, search_path=path, tests=_tests(tap))
+            if not tap.ok:
+                why = suite_failure(
+                    tap, "the expanded database does not serve that version as it expects"
                 )
-                if not tap.ok:
-                    why = suite_failure(
-                        tap, "the expanded database does not serve that version as it expects"
-                    )
-                    message = (
-                        why.message
-                        if why.code != "TESTS_FAILED"
-                        else f"the {version} application version's suite (search_path "
-                        f"{path}) failed while both are live: {why.test}"
-                    )
-                    realm.failure = Failure(
-                        code=why.code, message=message, hint=why.hint, test=why.test
-                    )
-                    return None
+                message = (
+                    why.message
+                    if why.code != "TESTS_FAILED"
+                    else f"the {version} application version's suite (search_path "
+                    f"{path}) failed while both are live: {why.test}"
+                )
+                realm.failure = Failure(
+                    code=why.code, message=message, hint=why.hint, test=why.test
+                )
+                return None
     if plan.abort:
         t0 = time.monotonic()
         try:
@@ -359,7 +369,7 @@ def _stages(
         except StepFailed as failed:
             stages.abort = failed.steps
             raise
-        stages.abort_restored = _restored(dsn, plan, flight)
+        stages.abort_restored = _restored(conn, plan, flight)
         timings["abort_ms"] = int((time.monotonic() - t0) * 1000)
         if not stages.abort_restored:
             realm.failure = Failure(
@@ -386,17 +396,16 @@ SELECT (SELECT count(*) FROM pg_attribute a JOIN pg_class c ON c.oid = a.attreli
 """
 
 
-def _restored(dsn: str, plan: Plan, flight: Flight | None) -> bool:
+def _restored(conn: psycopg.Connection[Any], plan: Plan, flight: Flight | None) -> bool:
     """After --abort: no shadow column, sync trigger or version schema is left, and the
     database is the flight schema (what expand → switch did for the old version stays)."""
-    with connect(dsn) as conn:
-        schema = plan.compat.version_schema if plan.compat else ""
-        row = conn.execute(_LEFTOVERS, (schema,)).fetchone()
-        if row is None or row[0]:
-            return False
-        if flight is None:
-            return True
-        again = build_plan(introspect(conn), flight.mid, allow_destructive=True)
+    schema = plan.compat.version_schema if plan.compat else ""
+    row = conn.execute(_LEFTOVERS, (schema,)).fetchone()
+    if row is None or row[0]:
+        return False
+    if flight is None:
+        return True
+    again = build_plan(introspect(conn), flight.mid, allow_destructive=True)
     # what is left is what the contract drops (the old version still used it)
     return all(s.phase == "contract" for s in again.steps)
 
@@ -412,28 +421,27 @@ def _tests(tap: TapResult) -> Tests:
     )
 
 
-def _verify(new: IR, dsn: str, realm: Realm, timings: dict[str, int]) -> None:
+def _verify(new: IR, conn: psycopg.Connection[Any], realm: Realm, timings: dict[str, int]) -> None:
     """The pgTAP suite, then a second plan from the migrated database, which must be empty."""
     t0 = time.monotonic()
-    with connect(dsn) as conn:
-        if not new.tables:
-            realm.notes.append("the schema has no tables: no pgTAP suite to run")
-            realm.replan_empty = True
-            realm.verdict = "PASS"
-            return
-        tap = run_suite(conn, pgtap(new)[0].text)
-        timings["tests_ms"] = int((time.monotonic() - t0) * 1000)
-        realm.tests = Tests(
-            planned=tap.planned,
-            passed=tap.passed,
-            failed=tap.failed,
-            skipped=tap.skipped,
-            failures=tap.failures,
-            tap=tap.tap,
-        )
-        t0 = time.monotonic()
-        again = build_plan(introspect(conn), new, allow_destructive=True)
-        timings["replan_ms"] = int((time.monotonic() - t0) * 1000)
+    if not new.tables:
+        realm.notes.append("the schema has no tables: no pgTAP suite to run")
+        realm.replan_empty = True
+        realm.verdict = "PASS"
+        return
+    tap = run_suite(conn, pgtap(new)[0].text)
+    timings["tests_ms"] = int((time.monotonic() - t0) * 1000)
+    realm.tests = Tests(
+        planned=tap.planned,
+        passed=tap.passed,
+        failed=tap.failed,
+        skipped=tap.skipped,
+        failures=tap.failures,
+        tap=tap.tap,
+    )
+    t0 = time.monotonic()
+    again = build_plan(introspect(conn), new, allow_destructive=True)
+    timings["replan_ms"] = int((time.monotonic() - t0) * 1000)
     realm.replan_empty = not again.steps
     if not tap.ok:
         why = suite_failure(
