@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import sys
@@ -179,4 +180,12 @@ def run(argv: list[str]) -> int:
 
 
 def main(argv: Any = None) -> None:
-    sys.exit(run(list(sys.argv[1:] if argv is None else argv)))
+    """The `wesley` process: run the command, then exit with its code."""
+    code = run(list(sys.argv[1:] if argv is None else argv))
+    # The process ends here. Interpreter shutdown runs the cyclic collector over every object
+    # still alive (the imported modules, a whole parsed schema): for a short command, a
+    # `wesley transform` of a small schema, that was a fifth of the process's CPU, spent to
+    # free memory the process hands back anyway. Frozen objects are exempt from it; shutdown
+    # is otherwise unchanged (atexit handlers, finally blocks, flushing stdout and stderr).
+    gc.freeze()
+    sys.exit(code)
