@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -23,8 +23,10 @@ from wesley.errors import input_error
 from wesley.evidence.models import EvidenceMap
 from wesley.evidence.weights import DEFAULT_RULES, Weight, WeightRules, weigh
 from wesley.ir import IR, Column, Table
-from wesley.plan.models import Plan
-from wesley.realm.models import Realm
+
+if TYPE_CHECKING:  # only read here: a transform's SCS needs neither model built
+    from wesley.plan.models import Plan
+    from wesley.realm.models import Realm
 
 Readiness = Literal["ELEMENTARY", "REQUIRES INVESTIGATION", "YOU SHALL NOT PASS"]
 DEFAULT_THRESHOLDS = {"scs": 0.80, "mri": 0.40, "tci": 0.70}
