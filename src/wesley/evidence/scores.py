@@ -34,7 +34,7 @@ TCI_WEIGHTS = {"structure": 0.20, "constraints": 0.45, "rehearsal": 0.25, "index
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Score(_Model):
