@@ -1,5 +1,6 @@
 """The reports of HOLMES, WATSON and MORIARTY and `.wesley/history.json`, as models; their
-JSON Schemas (`holmes`, `watson`, `history`) are generated from these and checked in."""
+JSON Schemas (`holmes`, `watson`, `history`) are generated from these and checked in. MORIARTY's
+(the history and the forecast) are defined in `wesley.holmes.history` and re-exported here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,13 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from wesley.evidence.scores import Readiness, Scores
+
+# MORIARTY's models live apart: a transform records its history point without the others
+from wesley.holmes.history import Forecast as Forecast
+from wesley.holmes.history import History as History
+from wesley.holmes.history import HistoryPoint as HistoryPoint
+from wesley.holmes.history import PointScores as PointScores
+from wesley.holmes.history import Trend as Trend
 
 CitationKind = Literal[
     "sql",  # a generated SQL line (schema.sql)
@@ -23,7 +31,7 @@ CitationKind = Literal[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Citation(_Model):
@@ -172,66 +180,3 @@ class Examination(_Model):
     scores: dict[str, Rederived]
     mismatches: list[str]
     verdict: Literal["PASSED", "FAILED"]
-
-
-class PointScores(_Model):
-    scs: float | None = None
-    mri: float | None = None
-    tci: float | None = None
-
-
-class HistoryPoint(_Model):
-    kind: Literal["transform", "rehearse"]
-    timestamp: str = Field(description="UTC, ISO 8601")
-    ir_hash: str
-    plan_hash: str | None = None
-    scores: PointScores
-    readiness: Readiness | None = Field(
-        default=None, description="under the thresholds of the time"
-    )
-    rehearsal: Literal["PASS", "FAIL"] | None = Field(
-        default=None, description="a rehearsal point's verdict"
-    )
-    counts: dict[str, int] = Field(default_factory=dict)
-
-
-class History(_Model):
-    """`.wesley/history.json`: one point per transform and per rehearsal that changed
-    something, oldest first (the last 500 kept)."""
-
-    version: Literal[1] = 1
-    points: list[HistoryPoint] = Field(default_factory=list)
-
-
-class Trend(_Model):
-    score: Literal["scs", "mri", "tci"]
-    points: int
-    latest: float | None = None
-    threshold: float
-    met: bool
-    trend: Literal["improving", "plateau", "regressing", "insufficient"]
-    per_change: float | None = Field(default=None, description="score change per point")
-    per_day: float | None = None
-    changes_to_threshold: int | None = None
-    days_to_threshold: float | None = None
-    confidence: float
-    notes: list[str] = Field(default_factory=list)
-
-
-class Forecast(_Model):
-    """MORIARTY's forecast from the history."""
-
-    version: Literal[1] = 1
-    status: Literal["OK", "INSUFFICIENT_DATA"]
-    points: int
-    first: str | None = None
-    last: str | None = None
-    window: int
-    trends: list[Trend] = Field(default_factory=list)
-    ready_now: bool = False
-    plateau: bool = False
-    regression: bool = False
-    changes_to_ready: int | None = None
-    days_to_ready: float | None = None
-    confidence: float = 0.0
-    summary: str

@@ -29,7 +29,7 @@ from wesley.evidence.scores import (
 )
 from wesley.evidence.weights import weights_from
 from wesley.files import write_atomic
-from wesley.holmes.models import Forecast, History, HistoryPoint, PointScores, Trend
+from wesley.holmes.history import Forecast, History, HistoryPoint, PointScores, Trend
 from wesley.ir import IR, ir_hash
 
 if TYPE_CHECKING:  # a transform records its point without the plan and rehearsal models
