@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from wesley.errors import input_error
 from wesley.evidence.models import EvidenceMap
 from wesley.evidence.weights import DEFAULT_RULES, Weight, WeightRules, weigh
+from wesley.factories import new_list
 from wesley.ir import IR, Column, Table
 
 if TYPE_CHECKING:  # only read here: a transform's SCS needs neither model built
@@ -40,7 +41,7 @@ class _Model(BaseModel):
 class Score(_Model):
     score: float
     breakdown: dict[str, float]
-    details: list[str] = Field(default_factory=list)
+    details: list[str] = Field(default_factory=new_list)
 
 
 class Gate(_Model):

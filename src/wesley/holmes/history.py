@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from wesley.evidence.scores import Readiness
+from wesley.factories import new_dict, new_list
 
 
 class _Model(BaseModel):
@@ -33,7 +34,7 @@ class HistoryPoint(_Model):
     rehearsal: Literal["PASS", "FAIL"] | None = Field(
         default=None, description="a rehearsal point's verdict"
     )
-    counts: dict[str, int] = Field(default_factory=dict)
+    counts: dict[str, int] = Field(default_factory=new_dict)
 
 
 class History(_Model):
@@ -41,7 +42,7 @@ class History(_Model):
     something, oldest first (the last 500 kept)."""
 
     version: Literal[1] = 1
-    points: list[HistoryPoint] = Field(default_factory=list)
+    points: list[HistoryPoint] = Field(default_factory=new_list)
 
 
 class Trend(_Model):
@@ -56,7 +57,7 @@ class Trend(_Model):
     changes_to_threshold: int | None = None
     days_to_threshold: float | None = None
     confidence: float
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
 
 
 class Forecast(_Model):
@@ -68,7 +69,7 @@ class Forecast(_Model):
     first: str | None = None
     last: str | None = None
     window: int
-    trends: list[Trend] = Field(default_factory=list)
+    trends: list[Trend] = Field(default_factory=new_list)
     ready_now: bool = False
     plateau: bool = False
     regression: bool = False

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from wesley.evidence.scores import Readiness, Scores
+from wesley.factories import new_list
 
 # MORIARTY's models live apart: a transform records its history point without the others
 from wesley.holmes.history import Forecast as Forecast
@@ -95,10 +96,10 @@ class Element(_Model):
     evidence: dict[str, list[Citation]] = Field(
         description="sql, types, validation: the generated lines that prove the column"
     )
-    assertions: list[Assertion] = Field(default_factory=list)
+    assertions: list[Assertion] = Field(default_factory=new_list)
     has: dict[str, bool]
     covered: bool
-    missing: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=new_list)
 
 
 class TableReport(_Model):
@@ -111,7 +112,7 @@ class TableReport(_Model):
     steps: list[str]
     tci: dict[str, tuple[int, int]] = Field(description="category → (passed, executed)")
     assertions: list[Assertion] = Field(
-        default_factory=list, description="assertions about the table itself"
+        default_factory=new_list, description="assertions about the table itself"
     )
 
 
@@ -126,11 +127,11 @@ class StepReport(_Model):
     rewrite: bool
     scan: bool
     predicted_locks: list[str]
-    observed_locks: list[str] = Field(default_factory=list)
+    observed_locks: list[str] = Field(default_factory=new_list)
     status: str | None = None
     ms: int | None = None
     retries: int | None = None
-    citations: list[Citation] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=new_list)
 
 
 class Investigation(_Model):
@@ -147,17 +148,17 @@ class Investigation(_Model):
     tables: list[TableReport]
     steps: list[StepReport]
     suite: list[Assertion] = Field(
-        default_factory=list, description="executed results that no table or column claims"
+        default_factory=new_list, description="executed results that no table or column claims"
     )
-    rehearsal: list[Citation] = Field(default_factory=list)
+    rehearsal: list[Citation] = Field(default_factory=new_list)
     scores: Scores
     verdict: Readiness
     reasons: list[str]
-    missing: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=new_list)
     problems: list[str] = Field(
-        default_factory=list, description="evidence that does not hold; any forces the verdict"
+        default_factory=new_list, description="evidence that does not hold; any forces the verdict"
     )
-    unused_overrides: list[str] = Field(default_factory=list)
+    unused_overrides: list[str] = Field(default_factory=new_list)
 
 
 class Rederived(_Model):
