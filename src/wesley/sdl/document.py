@@ -7,7 +7,6 @@ user's `file:line:col` and a hint, and reads directives under their canonical na
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -88,6 +87,8 @@ def _validation_hint(code: str, message: str) -> str:
     quoted = message.split("'")
     name = quoted[1].lstrip("@") if len(quoted) > 1 else ""
     if code == "UNKNOWN_DIRECTIVE":
+        import difflib  # an error's hint only: not imported by a schema that compiles
+
         close = difflib.get_close_matches(name, list(ALIASES), n=3)
         suggestion = f"did you mean {', '.join('@' + c for c in close)}? " if close else ""
         return suggestion + "Wesley's directives are listed in the README (directive reference)"
