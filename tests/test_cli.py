@@ -131,3 +131,57 @@ def test_console_script_and_module_entry_points(tmp_path: Path) -> None:
 def test_usage_error_is_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     result = cli(capsys, "transform", "--no-such-flag")
     assert result.code == 2 and "No such option" in result.stderr
+
+
+# What a `wesley transform` process must not load: the planner, rehearsal, database and
+# certificate code, the HOLMES/WATSON report models, and their third-party libraries.
+NOT_FOR_TRANSFORM = (
+    "wesley.plan",
+    "wesley.realm",
+    "wesley.db",
+    "wesley.cert",
+    "wesley.qir",
+    "wesley.holmes.models",
+    "wesley.holmes.bundle",
+    "psycopg",
+    "cryptography",
+    "jsonschema",
+    "rich",
+    "watchfiles",
+)
+
+
+def test_a_transform_process_loads_only_the_compiler(tmp_path: Path) -> None:
+    template = Path(__file__).resolve().parents[1] / "src" / "wesley" / "templates"
+    (tmp_path / "schema.graphql").write_text(
+        (template / "schema.graphql").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    probe = (
+        "import atexit, gc, json, sys\n"
+        "atexit.register(lambda: print(json.dumps([sorted(sys.modules), gc.isenabled()])))\n"
+        "from wesley.cli.app import main\n"
+        "main(['transform', '-q', '--no-cache'])\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    modules, collecting = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (tmp_path / "out" / "schema.sql").is_file()
+    loaded = [m for m in modules if m.startswith(NOT_FOR_TRANSFORM)]
+    assert not loaded, f"a transform imported {loaded}"
+    assert not collecting  # a batch command's process runs with the cyclic collector paused
+
+
+def test_only_batch_commands_pause_the_collector_for_the_whole_process() -> None:
+    from wesley.cli.app import BATCH, _command
+
+    assert _command(["--json", "-q", "generate", "--no-cache"]) == "transform"
+    assert _command(["plan", "--json"]) == "plan"
+    assert _command(["--version"]) is None
+    assert {_command([c]) for c in ("watch", "rehearse", "deploy", "up", "blade")}.isdisjoint(BATCH)

@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from wesley.factories import new_dict, new_list
 from wesley.jsontext import Sorted
 
 IR_VERSION: Literal[1] = 1
@@ -45,7 +46,7 @@ class DirectiveUse(_Model):
     """One directive as written, under its canonical name, with its arguments."""
 
     name: str
-    args: dict[str, JsonValue] = Field(default_factory=dict)
+    args: dict[str, JsonValue] = Field(default_factory=new_dict)
 
 
 class Default(_Model):
@@ -129,17 +130,17 @@ class Column(_Model):
     default: Default | None = None
     unique: bool = False
     weight: int | None = Field(default=None, description="explicit @wes_weight, 1..10")
-    classification: list[Literal["critical", "sensitive", "pii"]] = Field(default_factory=list)
+    classification: list[Literal["critical", "sensitive", "pii"]] = Field(default_factory=new_list)
     updated_at: bool = Field(default=False, description="@wes_updatedAt: set on every update")
-    grants: list[Grant] = Field(default_factory=list)
+    grants: list[Grant] = Field(default_factory=new_list)
     renamed_from: str | None = None
     cast: Cast | None = None
-    refinements: list[Refinement] = Field(default_factory=list)
+    refinements: list[Refinement] = Field(default_factory=new_list)
     generated: str | None = Field(
         default=None, description="@wes_generated: GENERATED ALWAYS AS (generated) STORED"
     )
     computed: Computed | None = None
-    directives: list[DirectiveUse] = Field(default_factory=list)
+    directives: list[DirectiveUse] = Field(default_factory=new_list)
     source: SourcePos
 
     @field_validator("grants", mode="before")
@@ -203,7 +204,7 @@ class RlsPreset(_Model):
         "time-window",
         "hierarchical",
     ]
-    options: dict[str, str | list[str]] = Field(default_factory=dict)
+    options: dict[str, str | list[str]] = Field(default_factory=new_dict)
 
 
 class Rls(_Model):
@@ -221,15 +222,15 @@ class Rls(_Model):
     update: str | None = None
     delete: str | None = None
     roles: list[str] = Field(
-        default_factory=list, description="TO of every policy without roles of its own"
+        default_factory=new_list, description="TO of every policy without roles of its own"
     )
-    select_roles: list[str] = Field(default_factory=list, description="TO of the select policy")
-    insert_roles: list[str] = Field(default_factory=list, description="TO of the insert policy")
-    update_roles: list[str] = Field(default_factory=list, description="TO of the update policy")
-    delete_roles: list[str] = Field(default_factory=list, description="TO of the delete policy")
+    select_roles: list[str] = Field(default_factory=new_list, description="TO of the select policy")
+    insert_roles: list[str] = Field(default_factory=new_list, description="TO of the insert policy")
+    update_roles: list[str] = Field(default_factory=new_list, description="TO of the update policy")
+    delete_roles: list[str] = Field(default_factory=new_list, description="TO of the delete policy")
     preset: RlsPreset | None = None
-    keywords: dict[str, str] = Field(default_factory=dict)
-    admin_roles: list[str] = Field(default_factory=list)
+    keywords: dict[str, str] = Field(default_factory=new_dict)
+    admin_roles: list[str] = Field(default_factory=new_list)
 
 
 class Policy(_Model):
@@ -239,7 +240,7 @@ class Policy(_Model):
     name: str
     command: Literal["ALL", "SELECT", "INSERT", "UPDATE", "DELETE"]
     permissive: bool = True
-    roles: list[str] = Field(default_factory=list, description="empty: PUBLIC")
+    roles: list[str] = Field(default_factory=new_list, description="empty: PUBLIC")
     using: str | None = None
     check: str | None = None
 
@@ -262,21 +263,21 @@ class Table(_Model):
     type_name: str
     uid: str
     columns: list[Column]
-    primary_key: list[str] = Field(default_factory=list)
-    foreign_keys: list[ForeignKey] = Field(default_factory=list)
-    uniques: list[Unique] = Field(default_factory=list)
-    indexes: list[Index] = Field(default_factory=list)
-    checks: list[Check] = Field(default_factory=list)
+    primary_key: list[str] = Field(default_factory=new_list)
+    foreign_keys: list[ForeignKey] = Field(default_factory=new_list)
+    uniques: list[Unique] = Field(default_factory=new_list)
+    indexes: list[Index] = Field(default_factory=new_list)
+    checks: list[Check] = Field(default_factory=new_list)
     tenant_by: str | None = None
     rls: Rls | None = None
-    policies: list[Policy] = Field(default_factory=list)
+    policies: list[Policy] = Field(default_factory=new_list)
     owner: Owner | None = None
-    grants: list[Grant] = Field(default_factory=list)
+    grants: list[Grant] = Field(default_factory=new_list)
     weight: int | None = None
-    classification: list[Literal["critical", "sensitive", "pii"]] = Field(default_factory=list)
-    relations: list[Relation] = Field(default_factory=list)
+    classification: list[Literal["critical", "sensitive", "pii"]] = Field(default_factory=new_list)
+    relations: list[Relation] = Field(default_factory=new_list)
     renamed_from: str | None = None
-    directives: list[DirectiveUse] = Field(default_factory=list)
+    directives: list[DirectiveUse] = Field(default_factory=new_list)
     source: SourcePos
 
     @field_validator("grants", mode="before")
@@ -317,16 +318,16 @@ class Function(_Model):
     volatility: Literal["volatile", "stable", "immutable"] = "volatile"
     security_definer: bool = False
     grants: list[str] = Field(
-        default_factory=list, description="roles with EXECUTE (PUBLIC's is revoked)"
+        default_factory=new_list, description="roles with EXECUTE (PUBLIC's is revoked)"
     )
     source: SourcePos
 
 
 class IR(_Model):
     version: Literal[1] = IR_VERSION
-    tables: list[Table] = Field(default_factory=list)
-    enums: list[Enum] = Field(default_factory=list)
-    functions: list[Function] = Field(default_factory=list)
+    tables: list[Table] = Field(default_factory=new_list)
+    enums: list[Enum] = Field(default_factory=new_list)
+    functions: list[Function] = Field(default_factory=new_list)
 
     def table(self, name: str) -> Table | None:
         return next((t for t in self.tables if t.name == name), None)

@@ -206,8 +206,9 @@ def transform(
         "ops_allow_errors": ops_allow_errors,
         "ops_sources": sources,  # the operations' text: an edited op is a miss
     }
-    key = cache_key(text, shown, asdict(config), options)
-    hit = lookup(bundle, key) if cache and not supabase else None
+    # no key without the cache: it stats every file of Wesley's own source
+    key = cache_key(text, shown, asdict(config), options) if cache else None
+    hit = lookup(bundle, key) if key is not None and not supabase else None
     if hit is not None:
         return TransformResult(
             hit.ir_hash,
@@ -226,7 +227,7 @@ def transform(
         shown,
         out_dir,
         bundle,
-        key if cache else None,
+        key,
         ops,
         sources,
         ops_allow_errors,

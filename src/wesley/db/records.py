@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wesley.factories import new_list
 from wesley.plan.models import LockEntry
 
 
@@ -28,8 +29,8 @@ class StepRecord(_Model):
     batch_ms_max: int | None = Field(
         default=None, description="backfill: the longest batch, the longest a write waited on it"
     )
-    predicted_locks: list[LockEntry] = Field(default_factory=list)
-    observed_locks: list[LockEntry] = Field(default_factory=list)
+    predicted_locks: list[LockEntry] = Field(default_factory=new_list)
+    observed_locks: list[LockEntry] = Field(default_factory=new_list)
     rewrite: bool = False
     predicted_rewrite: bool = False
     error: str | None = None

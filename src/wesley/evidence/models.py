@@ -7,11 +7,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from wesley.factories import new_list
 from wesley.ir import IR
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class LineRange(_Model):
@@ -20,10 +21,10 @@ class LineRange(_Model):
 
 
 class UidEvidence(_Model):
-    sql: list[LineRange] = Field(default_factory=list)
-    ts: list[LineRange] = Field(default_factory=list)
-    zod: list[LineRange] = Field(default_factory=list)
-    tests: list[LineRange] = Field(default_factory=list)
+    sql: list[LineRange] = Field(default_factory=new_list)
+    ts: list[LineRange] = Field(default_factory=new_list)
+    zod: list[LineRange] = Field(default_factory=new_list)
+    tests: list[LineRange] = Field(default_factory=new_list)
 
 
 Kind = Literal["sql", "tests", "ts", "zod"]

@@ -17,16 +17,19 @@ import re
 from collections.abc import Mapping
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from wesley.errors import input_error
 from wesley.evidence.models import EvidenceMap
 from wesley.evidence.weights import DEFAULT_RULES, Weight, WeightRules, weigh
+from wesley.factories import new_list
 from wesley.ir import IR, Column, Table
-from wesley.plan.models import Plan
-from wesley.realm.models import Realm
+
+if TYPE_CHECKING:  # only read here: a transform's SCS needs neither model built
+    from wesley.plan.models import Plan
+    from wesley.realm.models import Realm
 
 Readiness = Literal["ELEMENTARY", "REQUIRES INVESTIGATION", "YOU SHALL NOT PASS"]
 DEFAULT_THRESHOLDS = {"scs": 0.80, "mri": 0.40, "tci": 0.70}
@@ -34,13 +37,13 @@ TCI_WEIGHTS = {"structure": 0.20, "constraints": 0.45, "rehearsal": 0.25, "index
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Score(_Model):
     score: float
     breakdown: dict[str, float]
-    details: list[str] = Field(default_factory=list)
+    details: list[str] = Field(default_factory=new_list)
 
 
 class Gate(_Model):

@@ -1,5 +1,6 @@
 """The reports of HOLMES, WATSON and MORIARTY and `.wesley/history.json`, as models; their
-JSON Schemas (`holmes`, `watson`, `history`) are generated from these and checked in."""
+JSON Schemas (`holmes`, `watson`, `history`) are generated from these and checked in. MORIARTY's
+(the history and the forecast) are defined in `wesley.holmes.history` and re-exported here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from wesley.evidence.scores import Readiness, Scores
+from wesley.factories import new_list
+
+# MORIARTY's models live apart: a transform records its history point without the others
+from wesley.holmes.history import Forecast as Forecast
+from wesley.holmes.history import History as History
+from wesley.holmes.history import HistoryPoint as HistoryPoint
+from wesley.holmes.history import PointScores as PointScores
+from wesley.holmes.history import Trend as Trend
 
 CitationKind = Literal[
     "sql",  # a generated SQL line (schema.sql)
@@ -23,7 +32,7 @@ CitationKind = Literal[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 class Citation(_Model):
@@ -87,10 +96,10 @@ class Element(_Model):
     evidence: dict[str, list[Citation]] = Field(
         description="sql, types, validation: the generated lines that prove the column"
     )
-    assertions: list[Assertion] = Field(default_factory=list)
+    assertions: list[Assertion] = Field(default_factory=new_list)
     has: dict[str, bool]
     covered: bool
-    missing: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=new_list)
 
 
 class TableReport(_Model):
@@ -103,7 +112,7 @@ class TableReport(_Model):
     steps: list[str]
     tci: dict[str, tuple[int, int]] = Field(description="category → (passed, executed)")
     assertions: list[Assertion] = Field(
-        default_factory=list, description="assertions about the table itself"
+        default_factory=new_list, description="assertions about the table itself"
     )
 
 
@@ -118,11 +127,11 @@ class StepReport(_Model):
     rewrite: bool
     scan: bool
     predicted_locks: list[str]
-    observed_locks: list[str] = Field(default_factory=list)
+    observed_locks: list[str] = Field(default_factory=new_list)
     status: str | None = None
     ms: int | None = None
     retries: int | None = None
-    citations: list[Citation] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=new_list)
 
 
 class Investigation(_Model):
@@ -139,17 +148,17 @@ class Investigation(_Model):
     tables: list[TableReport]
     steps: list[StepReport]
     suite: list[Assertion] = Field(
-        default_factory=list, description="executed results that no table or column claims"
+        default_factory=new_list, description="executed results that no table or column claims"
     )
-    rehearsal: list[Citation] = Field(default_factory=list)
+    rehearsal: list[Citation] = Field(default_factory=new_list)
     scores: Scores
     verdict: Readiness
     reasons: list[str]
-    missing: list[str] = Field(default_factory=list)
+    missing: list[str] = Field(default_factory=new_list)
     problems: list[str] = Field(
-        default_factory=list, description="evidence that does not hold; any forces the verdict"
+        default_factory=new_list, description="evidence that does not hold; any forces the verdict"
     )
-    unused_overrides: list[str] = Field(default_factory=list)
+    unused_overrides: list[str] = Field(default_factory=new_list)
 
 
 class Rederived(_Model):
@@ -172,66 +181,3 @@ class Examination(_Model):
     scores: dict[str, Rederived]
     mismatches: list[str]
     verdict: Literal["PASSED", "FAILED"]
-
-
-class PointScores(_Model):
-    scs: float | None = None
-    mri: float | None = None
-    tci: float | None = None
-
-
-class HistoryPoint(_Model):
-    kind: Literal["transform", "rehearse"]
-    timestamp: str = Field(description="UTC, ISO 8601")
-    ir_hash: str
-    plan_hash: str | None = None
-    scores: PointScores
-    readiness: Readiness | None = Field(
-        default=None, description="under the thresholds of the time"
-    )
-    rehearsal: Literal["PASS", "FAIL"] | None = Field(
-        default=None, description="a rehearsal point's verdict"
-    )
-    counts: dict[str, int] = Field(default_factory=dict)
-
-
-class History(_Model):
-    """`.wesley/history.json`: one point per transform and per rehearsal that changed
-    something, oldest first (the last 500 kept)."""
-
-    version: Literal[1] = 1
-    points: list[HistoryPoint] = Field(default_factory=list)
-
-
-class Trend(_Model):
-    score: Literal["scs", "mri", "tci"]
-    points: int
-    latest: float | None = None
-    threshold: float
-    met: bool
-    trend: Literal["improving", "plateau", "regressing", "insufficient"]
-    per_change: float | None = Field(default=None, description="score change per point")
-    per_day: float | None = None
-    changes_to_threshold: int | None = None
-    days_to_threshold: float | None = None
-    confidence: float
-    notes: list[str] = Field(default_factory=list)
-
-
-class Forecast(_Model):
-    """MORIARTY's forecast from the history."""
-
-    version: Literal[1] = 1
-    status: Literal["OK", "INSUFFICIENT_DATA"]
-    points: int
-    first: str | None = None
-    last: str | None = None
-    window: int
-    trends: list[Trend] = Field(default_factory=list)
-    ready_now: bool = False
-    plateau: bool = False
-    regression: bool = False
-    changes_to_ready: int | None = None
-    days_to_ready: float | None = None
-    confidence: float = 0.0
-    summary: str

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import ValidationError
 
@@ -30,11 +30,12 @@ from wesley.evidence.scores import (
 )
 from wesley.evidence.weights import weights_from
 from wesley.files import write_atomic
-from wesley.holmes.bundle import evidence_error
-from wesley.holmes.models import Forecast, History, HistoryPoint, PointScores, Trend
+from wesley.holmes.history import Forecast, History, HistoryPoint, PointScores, Trend
 from wesley.ir import IR, ir_hash
-from wesley.plan.models import Plan
-from wesley.realm.models import Realm
+
+if TYPE_CHECKING:  # a transform records its point without the plan and rehearsal models
+    from wesley.plan.models import Plan
+    from wesley.realm.models import Realm
 
 HISTORY = "history.json"
 MAX_POINTS = 500
@@ -56,6 +57,8 @@ def read_history(path: Path) -> History:
     try:
         return History.model_validate_json(path.read_bytes())
     except ValidationError as exc:
+        from wesley.holmes.bundle import evidence_error  # the evidence loader: not for a transform
+
         first = exc.errors()[0]
         raise evidence_error(
             "EVIDENCE_INVALID",

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from wesley.factories import new_list
 from wesley.ir import canonical_json, sha256_hex
 from wesley.plan.lockmodes import LockMode
 
@@ -59,7 +60,7 @@ class Undo(_Model):
     steps `--resume` must run again."""
 
     sql: str
-    reopen: list[str] = Field(default_factory=list)
+    reopen: list[str] = Field(default_factory=new_list)
     why: str
     hint: str | None = Field(
         default=None, description="what to fix before --resume (default: the NULLs written)"
@@ -74,7 +75,7 @@ class Step(_Model):
     column: str | None = None
     sql: str
     transactional: bool = True
-    locks: list[LockEntry] = Field(default_factory=list)
+    locks: list[LockEntry] = Field(default_factory=new_list)
     rewrite: bool = False
     scan: bool = False
     blocks: Blocks
@@ -84,7 +85,7 @@ class Step(_Model):
     destructive: bool = False
     backfill: Backfill | None = None
     undo: Undo | None = None
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
 
 
 class Refusal(_Model):
@@ -140,8 +141,8 @@ class Compat(_Model):
     version_schema: str
     old_search_path: str
     new_search_path: str
-    views: list[VersionView] = Field(default_factory=list)
-    shadows: list[ShadowColumn] = Field(default_factory=list)
+    views: list[VersionView] = Field(default_factory=new_list)
+    shadows: list[ShadowColumn] = Field(default_factory=new_list)
     contract_begun: str = Field(
         default="SELECT false",
         description="SQL: true once --complete changed a name the earlier steps use; they "
@@ -155,8 +156,8 @@ class Plan(_Model):
     to_ir_hash: str
     server_version: int
     steps: list[Step]
-    destructive: list[Refusal] = Field(default_factory=list)
-    behaviour_changes: list[BehaviourChange] = Field(default_factory=list)
+    destructive: list[Refusal] = Field(default_factory=new_list)
+    behaviour_changes: list[BehaviourChange] = Field(default_factory=new_list)
     allow_destructive: bool = False
     two_stage: bool = Field(
         default=False,
@@ -165,10 +166,10 @@ class Plan(_Model):
     )
     compat: Compat | None = None
     abort: list[Step] = Field(
-        default_factory=list,
+        default_factory=new_list,
         description="what deploy --abort runs to roll an in-flight expand back",
     )
-    notes: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=new_list)
     plan_hash: str = ""
 
     @property

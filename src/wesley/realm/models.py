@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from wesley.db.records import StepRecord
+from wesley.factories import new_dict, new_list
 
 Verdict = Literal["PASS", "FAIL", "DRY_RUN"]
 
@@ -20,7 +21,7 @@ class Tests(_Model):
     passed: int = 0
     failed: int = 0
     skipped: int = 0
-    failures: list[str] = Field(default_factory=list)
+    failures: list[str] = Field(default_factory=new_list)
     tap: str = ""
 
 
@@ -40,12 +41,12 @@ class Stages(_Model):
     switch again (`again`), --complete; `steps` of the Realm are the first expand and the
     contract."""
 
-    versions: list[VersionTests] = Field(default_factory=list)
-    abort: list[StepRecord] = Field(default_factory=list)
+    versions: list[VersionTests] = Field(default_factory=new_list)
+    abort: list[StepRecord] = Field(default_factory=new_list)
     abort_restored: bool | None = Field(
         default=None, description="after --abort: no shadow column, trigger or view is left"
     )
-    again: list[StepRecord] = Field(default_factory=list)
+    again: list[StepRecord] = Field(default_factory=new_list)
 
 
 class Failure(_Model):
@@ -79,18 +80,18 @@ class Realm(_Model):
     ephemeral: bool = False
     seed_rows: int = 0
     roles_created: list[str] = Field(
-        default_factory=list,
+        default_factory=new_list,
         description="roles the schema grants to that the shadow lacked: created NOLOGIN",
     )
-    steps: list[StepRecord] = Field(default_factory=list)
+    steps: list[StepRecord] = Field(default_factory=new_list)
     tests: Tests = Field(default_factory=Tests)
     replan_empty: bool | None = None
     stages: Stages | None = None
-    timings: dict[str, int] = Field(default_factory=dict)
-    notes: list[str] = Field(default_factory=list)
+    timings: dict[str, int] = Field(default_factory=new_dict)
+    notes: list[str] = Field(default_factory=new_list)
     failure: Failure | None = None
     rehearsals: list[Rehearsal] = Field(
-        default_factory=list,
+        default_factory=new_list,
         description="every major this plan was rehearsed on, this run's included, by major",
     )
 

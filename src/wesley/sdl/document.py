@@ -7,7 +7,6 @@ user's `file:line:col` and a hint, and reads directives under their canonical na
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -88,6 +87,8 @@ def _validation_hint(code: str, message: str) -> str:
     quoted = message.split("'")
     name = quoted[1].lstrip("@") if len(quoted) > 1 else ""
     if code == "UNKNOWN_DIRECTIVE":
+        import difflib  # an error's hint only: not imported by a schema that compiles
+
         close = difflib.get_close_matches(name, list(ALIASES), n=3)
         suggestion = f"did you mean {', '.join('@' + c for c in close)}? " if close else ""
         return suggestion + "Wesley's directives are listed in the README (directive reference)"
@@ -147,15 +148,45 @@ def _declared(doc: DocumentNode) -> tuple[set[str], set[str]]:
     return directives, types
 
 
-def build_schema(doc: DocumentNode, file: str | None) -> GraphQLSchema:
-    """Validate the user's document together with Wesley's prelude and build the schema."""
-    directives, types = _declared(doc)
-    extra = parse(Source(prelude(directives, types), "wesley-prelude.graphql"))
+# `@name` as the text spells a directive (GraphQL allows commas and whitespace between the two;
+# a comment there is missed, and then the whole prelude is used)
+_SPELLED = re.compile(r"@[\s,\ufeff]*([_A-Za-z][_0-9A-Za-z]*)")
+
+
+def _spelled(doc: DocumentNode) -> set[str] | None:
+    """Every name after an `@` in the document's text, comments and strings included: a
+    superset of the directives it uses, as far as this scan sees them (None: no text)."""
+    if doc.loc is None:
+        return None
+    return set(_SPELLED.findall(doc.loc.source.body))
+
+
+def _validated(
+    doc: DocumentNode, directives: set[str], types: set[str], only: set[str] | None
+) -> tuple[DocumentNode, list[GraphQLError]]:
+    extra = parse(Source(prelude(directives, types, only), "wesley-prelude.graphql"))
     combined = DocumentNode(definitions=(*doc.definitions, *extra.definitions))
     errors = sorted(
         validate_sdl(combined),
         key=lambda e: (e.locations[0].line, e.locations[0].column) if e.locations else (0, 0),
     )
+    return combined, errors
+
+
+def build_schema(doc: DocumentNode, file: str | None) -> GraphQLSchema:
+    """Validate the user's document together with Wesley's prelude and build the schema.
+
+    The prelude first declares only the directive spellings the text appears to use (parsing,
+    validating and building ~100 declarations cost more than a small schema). That changes
+    nothing: the declarations left out are valid and clash with nothing, so they add no error,
+    and no directive the document does not use is read from the schema. A document this
+    fails on is validated again with the whole prelude, so errors are reported exactly as
+    always (a directive the scan missed is no error)."""
+    directives, types = _declared(doc)
+    used = _spelled(doc)
+    combined, errors = _validated(doc, directives, types, used)
+    if errors and used is not None:
+        combined, errors = _validated(doc, directives, types, None)
     if errors:
         first = errors[0]
         message = _short(first.message)

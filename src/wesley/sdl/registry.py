@@ -228,15 +228,18 @@ BUILTIN_SCALARS: dict[str, str] = {
 _GRAPHQL_SPEC_SCALARS = {"ID", "String", "Int", "Float", "Boolean"}
 
 
-def prelude(declared_directives: set[str], declared_types: set[str]) -> str:
+def prelude(
+    declared_directives: set[str], declared_types: set[str], only: set[str] | None = None
+) -> str:
     """The GraphQL text Wesley adds to a user's file: a declaration of every directive
     spelling and custom scalar the file does not declare itself, so graphql-core can
-    validate the whole document (user declarations win, as upstream files have their own)."""
+    validate the whole document (user declarations win, as upstream files have their own).
+    `only`: declare just these directive spellings (None: all of them)."""
     lines: list[str] = []
     for scalar in [*BUILTIN_SCALARS, ANY_SCALAR]:
         if scalar not in _GRAPHQL_SPEC_SCALARS and scalar not in declared_types:
             lines.append(f"scalar {scalar}")
     for spelled, canonical in ALIASES.items():
-        if spelled not in declared_directives:
+        if spelled not in declared_directives and (only is None or spelled in only):
             lines.append(BY_CANONICAL[canonical].declaration(spelled))
     return "\n".join(lines) + "\n"
