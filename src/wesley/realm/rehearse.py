@@ -431,14 +431,7 @@ def _verify(new: IR, conn: psycopg.Connection[Any], realm: Realm, timings: dict[
         return
     tap = run_suite(conn, pgtap(new)[0].text)
     timings["tests_ms"] = int((time.monotonic() - t0) * 1000)
-    realm.tests = Tests(
-        planned=tap.planned,
-        passed=tap.passed,
-        failed=tap.failed,
-        skipped=tap.skipped,
-        failures=tap.failures,
-        tap=tap.tap,
-    )
+    realm.tests = _tests(tap)
     t0 = time.monotonic()
     again = build_plan(introspect(conn), new, allow_destructive=True)
     timings["replan_ms"] = int((time.monotonic() - t0) * 1000)
